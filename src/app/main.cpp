@@ -1,0 +1,185 @@
+// ironboot: proxyDHCP, TFTP and iPXE-over-HTTP on one event loop.
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "app/services.hpp"
+#include "common/config.hpp"
+#include "common/log.hpp"
+
+namespace ironboot {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
+
+int check_config(const std::string& path) {
+  try {
+    const Config c = load_config_file(path);
+    std::cout << path << ": ok (interface " << c.interface << ", cluster " << c.cluster.mode << ")\n";
+    return 0;
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}
+
+class Daemon {
+ public:
+  Daemon(std::string config_path, Config config)
+      : config_path_(std::move(config_path)), config_(std::move(config)),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP), watchdog_(io_), drain_timer_(io_) {}
+
+  int run() {
+    auto log = logger("app");
+    services_ = make_services(io_, config_);
+    for (auto& s : services_) {
+      const std::string err = s->start();
+      if (!err.empty()) {
+        log->critical("start failed service={} error=\"{}\"", s->name(), err);
+        for (auto& started : services_) started->stop();
+        return 1;
+      }
+      log->info("started service={}", s->name());
+    }
+    wait_for_signal();
+    start_watchdog();
+    sd_notify(0, "READY=1\nSTATUS=serving");
+    log->info("ready version={} config={}", kVersion, config_path_);
+    io_.run();
+    log->info("stopped");
+    return 0;
+  }
+
+ private:
+  void wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        reload();
+        wait_for_signal();
+        return;
+      }
+      drain(signo);
+    });
+  }
+
+  void reload() {
+    auto log = logger("app");
+    sd_notify(0, "RELOADING=1");
+    try {
+      Config next = load_config_file(config_path_);
+      init_logging(next.log.level);
+      for (auto& s : services_) s->reload(next);
+      config_ = std::move(next);
+      log->info("reloaded config={}", config_path_);
+    } catch (const ConfigError& e) {
+      // Keep serving with the old configuration: a typo must not take the appliance down.
+      log->error("reload rejected, keeping the running configuration: {}", e.what());
+    }
+    sd_notify(0, "READY=1");
+  }
+
+  void drain(int signo) {
+    logger("app")->info("draining signal={}", signo);
+    sd_notify(0, "STOPPING=1");
+    signals_.cancel();
+    watchdog_.cancel();
+    for (auto& s : services_) s->stop();
+    // Work in flight finishes on its own; the timer bounds how long we wait for it.
+    drain_timer_.expires_after(kDrainTimeout);
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        logger("app")->warn("drain timeout, stopping with work in flight");
+        io_.stop();
+      }
+    });
+    draining_ = true;
+    // When every service has released its handlers io_.run() returns by itself; the timer is
+    // the only thing left, so cancel it once nothing else is pending.
+    poll_drained();
+  }
+
+  void poll_drained() {
+    // io_context has no "only this timer left" query; check cheaply every 50 ms.
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(50));
+    timer->async_wait([this, timer](const boost::system::error_code&) {
+      bool idle = true;
+      for (auto& s : services_) idle = idle && s->idle();
+      if (idle) {
+        drain_timer_.cancel();
+      } else {
+        poll_drained();
+      }
+    });
+  }
+
+  void start_watchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    kick_watchdog();
+  }
+
+  void kick_watchdog() {
+    // The kick runs on the event loop, so a stuck loop stops the kicks and systemd restarts us.
+    sd_notify(0, "WATCHDOG=1");
+    watchdog_.expires_after(watchdog_interval_);
+    watchdog_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) kick_watchdog();
+    });
+  }
+
+  std::string config_path_;
+  Config config_;
+  boost::asio::io_context io_{1};
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer watchdog_;
+  boost::asio::steady_timer drain_timer_;
+  std::chrono::microseconds watchdog_interval_{0};
+  std::vector<std::unique_ptr<Service>> services_;
+  bool draining_ = false;
+};
+
+int serve(const std::string& path) {
+  Config config;
+  try {
+    config = load_config_file(path);
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+  init_logging(config.log.level);
+  Daemon daemon(path, std::move(config));
+  return daemon.run();
+}
+
+}  // namespace
+}  // namespace ironboot
+
+int main(int argc, char** argv) {
+  CLI::App app{"ironboot: network boot appliance for bare-metal Kubernetes fleets"};
+  app.require_subcommand(1);
+  std::string config_path = "/etc/ironboot/ironboot.yaml";
+
+  auto* serve = app.add_subcommand("serve", "Run proxyDHCP, TFTP and HTTP on the provisioning interface");
+  serve->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit 0 (valid) or 1");
+  check->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) return ironboot::serve(config_path);
+  if (check->parsed()) return ironboot::check_config(config_path);
+  if (version->parsed()) {
+    std::cout << "ironboot " << ironboot::kVersion << "\n";
+    return 0;
+  }
+  return 2;
+}

@@ -1,0 +1,306 @@
+#include "common/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "common/net.hpp"
+
+namespace ironboot {
+namespace {
+
+std::string where(const std::string& file, const YAML::Mark& mark) {
+  // yaml-cpp marks are 0-based; editors count from 1.
+  std::ostringstream out;
+  out << file << ':' << (mark.line + 1) << ':' << (mark.column + 1);
+  return out.str();
+}
+
+[[noreturn]] void fail(const std::string& file, const YAML::Mark& mark, const std::string& msg) {
+  throw ConfigError(where(file, mark) + ": " + msg);
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// Reads one YAML mapping: every key read through it is "known"; finish() rejects the rest.
+class MapReader {
+ public:
+  MapReader(const std::string& file, const YAML::Node& node, std::string path)
+      : file_(file), node_(node), path_(std::move(path)) {
+    if (node_ && !node_.IsMap() && !node_.IsNull()) {
+      fail(file_, node_.Mark(), "'" + path_ + "' must be a mapping");
+    }
+  }
+
+  void get(const char* key, bool& out) {
+    with_scalar(key, [&](const YAML::Node& v) {
+      const std::string s = v.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") {
+        out = true;
+      } else if (s == "false" || s == "False" || s == "FALSE") {
+        out = false;
+      } else {
+        fail(file_, v.Mark(), "'" + name(key) + "' must be true or false, not '" + s + "'");
+      }
+    });
+  }
+
+  template <typename Int>
+    requires std::is_integral_v<Int>
+  void get(const char* key, Int& out) {
+    with_scalar(key, [&](const YAML::Node& v) {
+      const std::string s = v.Scalar();
+      long long parsed = 0;
+      std::size_t used = 0;
+      bool ok = !s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-');
+      if (ok) {
+        try {
+          parsed = std::stoll(s, &used, 10);
+        } catch (const std::exception&) {
+          ok = false;
+        }
+      }
+      if (!ok || used != s.size()) {
+        fail(file_, v.Mark(), "'" + name(key) + "' must be an integer, not '" + s + "'");
+      }
+      if (parsed < static_cast<long long>(std::numeric_limits<Int>::min()) ||
+          static_cast<unsigned long long>(parsed) > std::numeric_limits<Int>::max() ||
+          (parsed < 0 && std::is_unsigned_v<Int>)) {
+        fail(file_, v.Mark(), "'" + name(key) + "' is out of range: " + s);
+      }
+      out = static_cast<Int>(parsed);
+    });
+  }
+
+  void get(const char* key, std::string& out) {
+    with_scalar(key, [&](const YAML::Node& v) { out = v.IsNull() ? std::string() : v.Scalar(); });
+  }
+
+  void get(const char* key, std::vector<std::string>& out) {
+    known_.insert(key);
+    const YAML::Node v = lookup(key);
+    if (!v || v.IsNull()) return;
+    if (!v.IsSequence()) fail(file_, v.Mark(), "'" + name(key) + "' must be a list of strings");
+    out.clear();
+    for (const auto& item : v) {
+      if (!item.IsScalar()) fail(file_, item.Mark(), "'" + name(key) + "' items must be strings");
+      out.push_back(item.Scalar());
+    }
+  }
+
+  // Only accepts one of `allowed`.
+  void get_enum(const char* key, std::string& out, std::initializer_list<const char*> allowed) {
+    with_scalar(key, [&](const YAML::Node& v) {
+      const std::string s = v.Scalar();
+      for (const char* a : allowed) {
+        if (s == a) {
+          out = s;
+          return;
+        }
+      }
+      std::string list;
+      for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+      fail(file_, v.Mark(), "'" + name(key) + "' must be one of " + list + ", not '" + s + "'");
+    });
+  }
+
+  // A "host:port" string, validated.
+  void get_endpoint(const char* key, std::string& out) {
+    with_scalar(key, [&](const YAML::Node& v) {
+      if (!parse_host_port(v.Scalar())) {
+        fail(file_, v.Mark(), "'" + name(key) + "' must be HOST:PORT, not '" + v.Scalar() + "'");
+      }
+      out = v.Scalar();
+    });
+  }
+
+  MapReader section(const char* key) {
+    known_.insert(key);
+    return MapReader(file_, lookup(key), name(key));
+  }
+
+  void finish() const {
+    if (!node_ || !node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      const std::string key = kv.first.Scalar();
+      if (known_.count(key)) continue;
+      std::string hint;
+      std::size_t best = 3;
+      for (const auto& k : known_) {
+        const std::size_t d = edit_distance(key, k);
+        if (d < best) {
+          best = d;
+          hint = " (did you mean '" + k + "'?)";
+        }
+      }
+      fail(file_, kv.first.Mark(), "unknown key '" + name(key.c_str()) + "'" + hint);
+    }
+  }
+
+ private:
+  std::string name(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  YAML::Node lookup(const char* key) const {
+    if (!node_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    for (const auto& kv : node_) {
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.second;
+    }
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+
+  template <typename F>
+  void with_scalar(const char* key, F&& f) {
+    known_.insert(key);
+    const YAML::Node v = lookup(key);
+    if (!v.IsDefined()) return;
+    if (!v.IsScalar() && !v.IsNull()) {
+      fail(file_, v.Mark(), "'" + name(key) + "' must be a single value");
+    }
+    if (v.IsNull()) {
+      fail(file_, v.Mark(), "'" + name(key) + "' has no value");
+    }
+    f(v);
+  }
+
+  const std::string& file_;
+  YAML::Node node_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+void validate(const Config& c, const std::string& file) {
+  auto bad = [&](const std::string& msg) { throw ConfigError(file + ": " + msg); };
+  if (c.interface.empty()) bad("'interface' must name the provisioning interface");
+  if (!c.advertise_address.empty() && !parse_ipv4(c.advertise_address)) {
+    bad("'advertise_address' must be an IPv4 address, not '" + c.advertise_address + "'");
+  }
+  if (c.dhcp.enabled && c.dhcp.port == c.dhcp.pxe_port) bad("'dhcp.port' and 'dhcp.pxe_port' must differ");
+  if (c.tftp.max_block_size != 0 && (c.tftp.max_block_size < 8 || c.tftp.max_block_size > 65464)) {
+    bad("'tftp.max_block_size' must be 0 (from the MTU) or 8..65464");
+  }
+  if (c.tftp.max_transfers == 0) bad("'tftp.max_transfers' must be at least 1");
+  if (c.http.max_connections == 0) bad("'http.max_connections' must be at least 1");
+  if (c.cluster.mode == "kubeconfig" && c.cluster.kubeconfig.empty()) {
+    bad("'cluster.kubeconfig' must be set when 'cluster.mode' is kubeconfig");
+  }
+  if (c.cluster.embedded.data_dir.empty()) bad("'cluster.embedded.data_dir' must not be empty");
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& source_name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    fail(source_name, e.mark, e.msg);
+  }
+  Config c;
+  c.source_path = source_name;
+  if (root.IsNull() || !root.IsDefined()) return c;  // empty file: all defaults
+  if (!root.IsMap()) fail(source_name, root.Mark(), "the configuration must be a mapping");
+
+  MapReader top(source_name, root, "");
+  top.get("interface", c.interface);
+  top.get("advertise_address", c.advertise_address);
+  {
+    auto s = top.section("dhcp");
+    s.get("enabled", c.dhcp.enabled);
+    s.get("port", c.dhcp.port);
+    s.get("pxe_port", c.dhcp.pxe_port);
+    s.finish();
+  }
+  {
+    auto s = top.section("tftp");
+    s.get("enabled", c.tftp.enabled);
+    s.get("port", c.tftp.port);
+    s.get("root", c.tftp.root);
+    s.get("max_block_size", c.tftp.max_block_size);
+    s.get("max_transfers", c.tftp.max_transfers);
+    s.get("single_port", c.tftp.single_port);
+    s.get("cache_max_file_size", c.tftp.cache_max_file_size);
+    s.finish();
+  }
+  {
+    auto s = top.section("http");
+    s.get_endpoint("listen", c.http.listen);
+    s.get("max_connections", c.http.max_connections);
+    s.get("header_timeout_seconds", c.http.header_timeout_seconds);
+    s.get("idle_timeout_seconds", c.http.idle_timeout_seconds);
+    s.get("max_header_bytes", c.http.max_header_bytes);
+    s.get("max_body_bytes", c.http.max_body_bytes);
+    s.get("asset_dirs", c.http.asset_dirs);
+    s.finish();
+  }
+  {
+    auto s = top.section("boot");
+    {
+      auto b = s.section("binaries");
+      b.get("bios", c.boot.binaries.bios);
+      b.get("efi_x86_64", c.boot.binaries.efi_x86_64);
+      b.get("efi_arm64", c.boot.binaries.efi_arm64);
+      b.finish();
+    }
+    s.finish();
+  }
+  {
+    auto s = top.section("agent");
+    s.get("kernel", c.agent.kernel);
+    s.get("initrd", c.agent.initrd);
+    s.get("kernel_args", c.agent.kernel_args);
+    s.finish();
+  }
+  {
+    auto s = top.section("cluster");
+    s.get_enum("mode", c.cluster.mode, {"embedded", "kubeconfig", "in-cluster"});
+    s.get("kubeconfig", c.cluster.kubeconfig);
+    {
+      auto e = s.section("embedded");
+      e.get_endpoint("listen", c.cluster.embedded.listen);
+      e.get("data_dir", c.cluster.embedded.data_dir);
+      e.finish();
+    }
+    s.finish();
+  }
+  {
+    auto s = top.section("discovery");
+    s.get("auto_accept", c.discovery.auto_accept);
+    s.get_enum("wipe", c.discovery.wipe, {"none", "fast", "full"});
+    s.get_enum("boot_from_disk_method", c.discovery.boot_from_disk_method,
+               {"ipxe-exit", "http-404", "ipxe-sanboot"});
+    s.finish();
+  }
+  {
+    auto s = top.section("log");
+    s.get_enum("level", c.log.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+    s.finish();
+  }
+  top.finish();
+  validate(c, source_name);
+  return c;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+}  // namespace ironboot

@@ -1,0 +1,106 @@
+// Immutable configuration of one ironboot process. The default member initialisers below
+// are the one table of defaults; assets/ironboot.yaml documents every key.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ironboot {
+
+struct DhcpConfig {
+  bool enabled = true;
+  std::uint16_t port = 67;
+  std::uint16_t pxe_port = 4011;
+};
+
+struct TftpConfig {
+  bool enabled = true;
+  std::uint16_t port = 69;
+  std::string root = "/usr/lib/ipxe";
+  // 0 = derive from the interface MTU (MTU - IP - UDP - TFTP headers).
+  std::uint32_t max_block_size = 0;
+  std::uint32_t max_transfers = 2000;
+  // Serve every transfer from the listening port (for NAT and Kubernetes Services).
+  bool single_port = false;
+  // Files up to this size are kept in memory (revalidated by mtime).
+  std::uint64_t cache_max_file_size = 16 * 1024 * 1024;
+};
+
+struct HttpConfig {
+  std::string listen = "0.0.0.0:8080";
+  std::uint32_t max_connections = 10000;
+  std::uint32_t header_timeout_seconds = 10;
+  std::uint32_t idle_timeout_seconds = 60;
+  std::uint32_t max_header_bytes = 8192;
+  std::uint32_t max_body_bytes = 1024 * 1024;
+  // Extra directories served under /assets/<name>/...; the agent image and tftp.root
+  // are always served.
+  std::vector<std::string> asset_dirs;
+};
+
+struct BootBinaries {
+  std::string bios = "undionly.kpxe";
+  std::string efi_x86_64 = "ipxe.efi";
+  std::string efi_arm64;
+};
+
+struct BootConfig {
+  BootBinaries binaries;
+};
+
+struct AgentConfig {
+  std::string kernel;
+  std::string initrd;
+  std::vector<std::string> kernel_args;
+};
+
+struct EmbeddedClusterConfig {
+  std::string listen = "127.0.0.1:6443";
+  std::string data_dir = "/var/lib/ironboot";
+};
+
+struct ClusterConfig {
+  std::string mode = "embedded";  // embedded | kubeconfig | in-cluster
+  std::string kubeconfig;
+  EmbeddedClusterConfig embedded;
+};
+
+struct DiscoveryConfig {
+  bool auto_accept = false;
+  std::string wipe = "fast";                          // none | fast | full
+  std::string boot_from_disk_method = "ipxe-exit";    // ipxe-exit | http-404 | ipxe-sanboot
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace | debug | info | warn | error | critical | off
+};
+
+struct Config {
+  std::string interface = "eth0";
+  std::string advertise_address;  // "" = the interface's first IPv4 address
+  DhcpConfig dhcp;
+  TftpConfig tftp;
+  HttpConfig http;
+  BootConfig boot;
+  AgentConfig agent;
+  ClusterConfig cluster;
+  DiscoveryConfig discovery;
+  LogConfig log;
+
+  std::string source_path;  // the file it was loaded from, for messages
+};
+
+// Thrown only at startup / reload: "FILE:LINE:COL: message".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses YAML text. `source_name` is used in error messages.
+Config parse_config(const std::string& yaml_text, const std::string& source_name);
+// Reads and parses a file; a missing or unreadable file is a ConfigError.
+Config load_config_file(const std::string& path);
+
+}  // namespace ironboot

@@ -1,0 +1,126 @@
+#include "common/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace ironboot {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_config(yaml, "test.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, EmptyFileGivesDefaults) {
+  const Config c = parse_config("", "empty.yaml");
+  EXPECT_EQ(c.interface, "eth0");
+  EXPECT_EQ(c.dhcp.port, 67);
+  EXPECT_EQ(c.dhcp.pxe_port, 4011);
+  EXPECT_EQ(c.tftp.root, "/usr/lib/ipxe");
+  EXPECT_EQ(c.http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(c.boot.binaries.bios, "undionly.kpxe");
+  EXPECT_EQ(c.boot.binaries.efi_x86_64, "ipxe.efi");
+  EXPECT_EQ(c.boot.binaries.efi_arm64, "");
+  EXPECT_EQ(c.cluster.mode, "embedded");
+  EXPECT_EQ(c.cluster.embedded.listen, "127.0.0.1:6443");
+  EXPECT_EQ(c.discovery.wipe, "fast");
+  EXPECT_EQ(c.discovery.boot_from_disk_method, "ipxe-exit");
+  EXPECT_FALSE(c.discovery.auto_accept);
+  EXPECT_EQ(c.log.level, "info");
+}
+
+TEST(Config, ReadsEveryDocumentedKey) {
+  const Config c = parse_config(R"(
+interface: br-prov
+advertise_address: 10.9.0.2
+dhcp: {enabled: false, port: 1067, pxe_port: 14011}
+tftp: {enabled: true, port: 1069, root: /srv/tftp, max_block_size: 1468, max_transfers: 10, single_port: true}
+http: {listen: "127.0.0.1:8081", asset_dirs: [/srv/a, /srv/b]}
+boot:
+  binaries: {bios: a.kpxe, efi_x86_64: b.efi, efi_arm64: c.efi}
+agent: {kernel: /k, initrd: /i, kernel_args: [console=ttyS0, quiet]}
+cluster:
+  mode: kubeconfig
+  kubeconfig: /etc/kube.conf
+  embedded: {listen: "127.0.0.1:7443", data_dir: /tmp/x}
+discovery: {auto_accept: true, wipe: full, boot_from_disk_method: http-404}
+log: {level: debug}
+)", "full.yaml");
+  EXPECT_EQ(c.interface, "br-prov");
+  EXPECT_EQ(c.advertise_address, "10.9.0.2");
+  EXPECT_FALSE(c.dhcp.enabled);
+  EXPECT_EQ(c.dhcp.port, 1067);
+  EXPECT_EQ(c.dhcp.pxe_port, 14011);
+  EXPECT_EQ(c.tftp.port, 1069);
+  EXPECT_EQ(c.tftp.root, "/srv/tftp");
+  EXPECT_EQ(c.tftp.max_block_size, 1468u);
+  EXPECT_EQ(c.tftp.max_transfers, 10u);
+  EXPECT_TRUE(c.tftp.single_port);
+  EXPECT_EQ(c.http.listen, "127.0.0.1:8081");
+  EXPECT_THAT(c.http.asset_dirs, ::testing::ElementsAre("/srv/a", "/srv/b"));
+  EXPECT_EQ(c.boot.binaries.efi_arm64, "c.efi");
+  EXPECT_THAT(c.agent.kernel_args, ::testing::ElementsAre("console=ttyS0", "quiet"));
+  EXPECT_EQ(c.cluster.mode, "kubeconfig");
+  EXPECT_EQ(c.cluster.kubeconfig, "/etc/kube.conf");
+  EXPECT_EQ(c.cluster.embedded.data_dir, "/tmp/x");
+  EXPECT_TRUE(c.discovery.auto_accept);
+  EXPECT_EQ(c.discovery.wipe, "full");
+  EXPECT_EQ(c.discovery.boot_from_disk_method, "http-404");
+  EXPECT_EQ(c.log.level, "debug");
+}
+
+TEST(Config, UnknownKeyNamesLineAndColumnAndSuggests) {
+  const std::string err = error_of("interface: eth1\ndhcp:\n  enabled: true\n  prot: 67\n");
+  EXPECT_THAT(err, HasSubstr("test.yaml:4:3:"));
+  EXPECT_THAT(err, HasSubstr("unknown key 'dhcp.prot'"));
+  EXPECT_THAT(err, HasSubstr("did you mean 'port'"));
+}
+
+TEST(Config, UnknownTopLevelKey) {
+  EXPECT_THAT(error_of("interfce: eth1\n"), HasSubstr("test.yaml:1:1: unknown key 'interfce'"));
+}
+
+TEST(Config, WrongTypesAreErrorsWithPosition) {
+  EXPECT_THAT(error_of("dhcp:\n  port: abc\n"), HasSubstr("test.yaml:2:9: 'dhcp.port' must be an integer"));
+  EXPECT_THAT(error_of("dhcp:\n  port: 70000\n"), HasSubstr("out of range"));
+  EXPECT_THAT(error_of("dhcp:\n  port: -1\n"), HasSubstr("out of range"));
+  EXPECT_THAT(error_of("dhcp: {enabled: maybe}\n"), HasSubstr("must be true or false"));
+  EXPECT_THAT(error_of("dhcp: [1, 2]\n"), HasSubstr("'dhcp' must be a mapping"));
+  EXPECT_THAT(error_of("interface: [a]\n"), HasSubstr("'interface' must be a single value"));
+  EXPECT_THAT(error_of("agent: {kernel_args: quiet}\n"), HasSubstr("must be a list of strings"));
+  EXPECT_THAT(error_of("cluster: {mode: cloud}\n"), HasSubstr("must be one of embedded, kubeconfig, in-cluster"));
+  EXPECT_THAT(error_of("http: {listen: nowhere}\n"), HasSubstr("must be HOST:PORT"));
+  EXPECT_THAT(error_of("log: {level: loud}\n"), HasSubstr("'log.level' must be one of"));
+}
+
+TEST(Config, SemanticChecks) {
+  EXPECT_THAT(error_of("advertise_address: 10.0.0.256\n"), HasSubstr("must be an IPv4 address"));
+  EXPECT_THAT(error_of("cluster: {mode: kubeconfig}\n"), HasSubstr("'cluster.kubeconfig' must be set"));
+  EXPECT_THAT(error_of("tftp: {max_block_size: 7}\n"), HasSubstr("max_block_size"));
+  EXPECT_THAT(error_of("dhcp: {port: 4011}\n"), HasSubstr("must differ"));
+}
+
+TEST(Config, YamlSyntaxErrorHasPosition) {
+  EXPECT_THAT(error_of("dhcp:\n  port: [1\n"), HasSubstr("test.yaml:"));
+}
+
+TEST(Config, MissingFileIsAnError) {
+  EXPECT_THROW(load_config_file("/nonexistent/ironboot.yaml"), ConfigError);
+}
+
+TEST(Config, ShippedExampleIsValid) {
+  // Tests run from the source root.
+  const Config c = load_config_file("assets/ironboot.yaml");
+  EXPECT_EQ(c.cluster.mode, "embedded");
+}
+
+}  // namespace
+}  // namespace ironboot

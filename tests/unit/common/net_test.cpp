@@ -1,0 +1,43 @@
+#include "common/net.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ironboot {
+namespace {
+
+TEST(Net, ParseIpv4) {
+  ASSERT_TRUE(parse_ipv4("10.1.2.3"));
+  EXPECT_EQ(parse_ipv4("10.1.2.3")->value, 0x0a010203u);
+  EXPECT_EQ(parse_ipv4("255.255.255.255")->to_string(), "255.255.255.255");
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "01.2.3.4", "a.b.c.d", "1..2.3"}) {
+    EXPECT_FALSE(parse_ipv4(bad)) << bad;
+  }
+}
+
+TEST(Net, ParseHostPort) {
+  auto hp = parse_host_port("0.0.0.0:8080");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "0.0.0.0");
+  EXPECT_EQ(hp->port, 8080);
+  hp = parse_host_port("[::1]:6443");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "::1");
+  for (const char* bad : {"", "host", "host:", ":80", "h:0", "h:65536", "::1:80", "[::1]80", "h:8x"}) {
+    EXPECT_FALSE(parse_host_port(bad)) << bad;
+  }
+}
+
+TEST(Net, LoopbackFacts) {
+  EXPECT_EQ(interface_ipv4("lo")->to_string(), "127.0.0.1");
+  EXPECT_TRUE(interface_mtu("lo"));
+  EXPECT_TRUE(interface_index("lo"));
+  EXPECT_FALSE(interface_ipv4("no-such-if0"));
+}
+
+TEST(Net, FormatMac) {
+  const std::uint8_t mac[] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f};
+  EXPECT_EQ(format_mac(mac, 6), "52:54:00:ab:cd:0f");
+}
+
+}  // namespace
+}  // namespace ironboot
