@@ -16,7 +16,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IRONBOOT = os.path.join(ROOT, "build", "ironboot")
+# IRONBOOT_BIN lets a test run use another build directory.
+IRONBOOT = os.environ.get("IRONBOOT_BIN") or os.path.join(ROOT, "build", "ironboot")
 SYSTEM_PYTHON = "/usr/bin/python3"  # has scapy; the first python3 on PATH may not
 
 
