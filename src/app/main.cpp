@@ -100,7 +100,6 @@ class Daemon {
         io_.stop();
       }
     });
-    draining_ = true;
     // When every service has released its handlers io_.run() returns by itself; the timer is
     // the only thing left, so cancel it once nothing else is pending.
     poll_drained();
@@ -144,7 +143,6 @@ class Daemon {
   boost::asio::steady_timer drain_timer_;
   std::chrono::microseconds watchdog_interval_{0};
   std::vector<std::unique_ptr<Service>> services_;
-  bool draining_ = false;
 };
 
 int serve(const std::string& path) {

@@ -131,6 +131,7 @@ class Ironboot:
         self.notify.bind(notify_path)
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
         env.pop("JOURNAL_STREAM", None)
+        env.pop("WATCHDOG_PID", None)  # without it, sd_watchdog_enabled() accepts any pid
         self.log = open(self.log_path, "ab")
         self.proc = self.host.popen([IRONBOOT, "serve", "--config", self.config_path],
                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
