@@ -1,5 +1,6 @@
 #include "serverclass/matcher.hpp"
 
+#include "serverclass/hardware_schema.hpp"
 #include "serverclass/json_access.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -17,49 +18,8 @@ using objects::object_at;
 
 namespace {
 
-enum class Kind { string, integer, object, object_list, string_list };
-
-struct Field {
-  std::string_view name;
-  Kind kind;
-  const std::vector<Field>* children = nullptr;  // object / object_list
-};
-
-// The Server's spec.hardware shape (DESIGN.md §4).
-const std::vector<Field> kSystem = {
-    {"uuid", Kind::string},         {"manufacturer", Kind::string}, {"productName", Kind::string},
-    {"version", Kind::string},      {"serialNumber", Kind::string}, {"skuNumber", Kind::string},
-    {"family", Kind::string}};
-const std::vector<Field> kProcessor = {
-    {"manufacturer", Kind::string}, {"productName", Kind::string}, {"serialNumber", Kind::string},
-    {"speed", Kind::integer},       {"coreCount", Kind::integer},  {"threadCount", Kind::integer}};
-const std::vector<Field> kCompute = {{"totalCoreCount", Kind::integer},
-                                     {"totalThreadCount", Kind::integer},
-                                     {"processorCount", Kind::integer},
-                                     {"processors", Kind::object_list, &kProcessor}};
-const std::vector<Field> kModule = {
-    {"manufacturer", Kind::string}, {"productName", Kind::string}, {"serialNumber", Kind::string},
-    {"type", Kind::string},         {"size", Kind::integer},       {"speed", Kind::integer}};
-const std::vector<Field> kMemory = {{"totalSize", Kind::string},
-                                    {"moduleCount", Kind::integer},
-                                    {"modules", Kind::object_list, &kModule}};
-const std::vector<Field> kDevice = {
-    {"type", Kind::string},       {"size", Kind::integer},     {"productName", Kind::string},
-    {"serialNumber", Kind::string}, {"name", Kind::string},    {"deviceName", Kind::string},
-    {"uuid", Kind::string},       {"wwid", Kind::string}};
-const std::vector<Field> kStorage = {{"totalSize", Kind::string},
-                                     {"deviceCount", Kind::integer},
-                                     {"devices", Kind::object_list, &kDevice}};
-const std::vector<Field> kInterface = {{"index", Kind::integer}, {"name", Kind::string},
-                                       {"flags", Kind::string},  {"mtu", Kind::integer},
-                                       {"mac", Kind::string},    {"addresses", Kind::string_list}};
-const std::vector<Field> kNetwork = {{"interfaceCount", Kind::integer},
-                                     {"interfaces", Kind::object_list, &kInterface}};
-const std::vector<Field> kHardware = {{"system", Kind::object, &kSystem},
-                                      {"compute", Kind::object, &kCompute},
-                                      {"memory", Kind::object, &kMemory},
-                                      {"storage", Kind::object, &kStorage},
-                                      {"network", Kind::object, &kNetwork}};
+using hardware_schema::Field;
+using hardware_schema::Kind;
 
 std::string index_path(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
@@ -319,7 +279,7 @@ std::shared_ptr<const CompiledClass> CompiledClass::compile(const json::object& 
       auto node = std::make_shared<Node>();
       node->key = "hardware";
       QualifierError inner;
-      if (!compile_object(kHardware, as_hardware, item_path, *node, inner)) {
+      if (!compile_object(hardware_schema::hardware_fields(), as_hardware, item_path, *node, inner)) {
         // Error paths name the operator's field: map the rewritten cpu[] / systemInformation[]
         // paths ("cpu[0].compute.processors[0].productName") back to what was written ("cpu[0].version").
         std::string field = inner.field;

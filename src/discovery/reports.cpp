@@ -1,0 +1,302 @@
+#include "discovery/reports.hpp"
+
+#include "discovery/uuid.hpp"
+#include "serverclass/hardware_schema.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+
+#include <optional>
+
+namespace ironboot::discovery {
+
+namespace json = boost::json;
+using hardware_schema::Field;
+using hardware_schema::Kind;
+
+namespace {
+
+// Carries the first error; every check returns false once one is recorded.
+class Checker {
+ public:
+  bool fail(const std::string& path, const std::string& message) {
+    if (!error_) error_ = RequestError{400, path + ": " + message};
+    return false;
+  }
+  const std::optional<RequestError>& error() const { return error_; }
+
+  bool string(const json::value& v, const std::string& path, std::string& out) {
+    if (!v.is_string()) return fail(path, "must be a string");
+    if (v.get_string().size() > kMaxStringLength)
+      return fail(path, "must be at most " + std::to_string(kMaxStringLength) + " characters");
+    out = std::string(v.get_string());
+    return true;
+  }
+
+  bool integer(const json::value& v, const std::string& path, std::int64_t& out) {
+    if (v.is_int64()) out = v.get_int64();
+    else if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+      out = static_cast<std::int64_t>(v.get_uint64());
+    else return fail(path, "must be an integer");
+    if (out < 0) return fail(path, "must not be negative");
+    return true;
+  }
+
+  bool list(const json::value& v, const std::string& path, const json::array*& out) {
+    if (!v.is_array()) return fail(path, "must be a list");
+    if (v.get_array().size() > kMaxListLength)
+      return fail(path, "must have at most " + std::to_string(kMaxListLength) + " entries");
+    out = &v.get_array();
+    return true;
+  }
+
+  // A hardware section: known fields checked and copied, every known field present in `out`.
+  bool section(const std::vector<Field>& fields, const json::value& v, const std::string& path, json::object& out) {
+    if (!v.is_object()) return fail(path, "must be an object");
+    const auto& in = v.get_object();
+    for (const auto& f : fields) {
+      const std::string field_path = path + "." + std::string(f.name);
+      const auto* member = in.if_contains(f.name);
+      switch (f.kind) {
+        case Kind::string: {
+          std::string s;
+          if (member && !string(*member, field_path, s)) return false;
+          out[f.name] = s;
+          break;
+        }
+        case Kind::integer: {
+          std::int64_t n = 0;
+          if (member && !integer(*member, field_path, n)) return false;
+          out[f.name] = n;
+          break;
+        }
+        case Kind::object: {
+          json::object child;
+          if (!section(*f.children, member ? *member : json::value(json::object{}), field_path, child)) return false;
+          out[f.name] = std::move(child);
+          break;
+        }
+        case Kind::object_list:
+        case Kind::string_list: {
+          json::array items;
+          if (member) {
+            const json::array* list_in = nullptr;
+            if (!list(*member, field_path, list_in)) return false;
+            for (std::size_t i = 0; i < list_in->size(); ++i) {
+              const std::string item_path = field_path + "[" + std::to_string(i) + "]";
+              if (f.kind == Kind::string_list) {
+                std::string s;
+                if (!string((*list_in)[i], item_path, s)) return false;
+                items.emplace_back(s);
+              } else {
+                json::object item;
+                if (!section(*f.children, (*list_in)[i], item_path, item)) return false;
+                items.push_back(std::move(item));
+              }
+            }
+          }
+          out[f.name] = std::move(items);
+          break;
+        }
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::optional<RequestError> error_;
+};
+
+// Parses the body into a JSON object, or sets the 413 / 400 error.
+std::optional<json::object> parse_body(std::string_view body, std::size_t max_bytes, Checker& check,
+                                       std::optional<RequestError>& size_error) {
+  if (body.size() > max_bytes) {
+    size_error = RequestError{413, "body: larger than " + std::to_string(max_bytes) + " bytes"};
+    return std::nullopt;
+  }
+  json::parse_options options;
+  options.max_depth = 32;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec, {}, options);
+  if (ec) {
+    check.fail("body", "not valid JSON (" + ec.message() + ")");
+    return std::nullopt;
+  }
+  if (!v.is_object()) {
+    check.fail("body", "must be a JSON object");
+    return std::nullopt;
+  }
+  return std::move(v.get_object());
+}
+
+template <class T>
+Parsed<T> failed(const Checker& check, const std::optional<RequestError>& size_error) {
+  if (size_error) return *size_error;
+  return *check.error();
+}
+
+}  // namespace
+
+std::string_view RegisterReport::serial_number() const {
+  const auto* system = hardware.if_contains("system");
+  if (!system || !system->is_object()) return {};
+  const auto* serial = system->get_object().if_contains("serialNumber");
+  return serial && serial->is_string() ? std::string_view(serial->get_string()) : std::string_view{};
+}
+
+std::vector<std::string> RegisterReport::interface_macs() const {
+  std::vector<std::string> out;
+  const auto* network = hardware.if_contains("network");
+  const auto* ifaces = network && network->is_object() ? network->get_object().if_contains("interfaces") : nullptr;
+  if (!ifaces || !ifaces->is_array()) return out;
+  for (const auto& i : ifaces->get_array()) {
+    const auto* mac = i.is_object() ? i.get_object().if_contains("mac") : nullptr;
+    if (mac && mac->is_string()) {
+      if (auto m = canonical_mac(mac->get_string())) out.push_back(*m);
+    }
+  }
+  return out;
+}
+
+Parsed<RegisterReport> parse_register(std::string_view body, std::size_t max_bytes) {
+  Checker check;
+  std::optional<RequestError> size_error;
+  auto obj = parse_body(body, max_bytes, check, size_error);
+  if (!obj) return failed<RegisterReport>(check, size_error);
+
+  RegisterReport report;
+  std::string text;
+  if (const auto* uuid = obj->if_contains("uuid")) {
+    if (!check.string(*uuid, "uuid", text)) return *check.error();
+    if (!text.empty()) {
+      auto canonical = canonical_uuid(text);
+      if (!canonical) return RequestError{400, "uuid: must be a UUID (8-4-4-4-12 hex digits)"};
+      report.uuid = *canonical;
+    }
+  }
+  const auto* mac = obj->if_contains("bootMac");
+  if (!mac) return RequestError{400, "bootMac: required"};
+  if (!check.string(*mac, "bootMac", text)) return *check.error();
+  auto canonical = canonical_mac(text);
+  if (!canonical) return RequestError{400, "bootMac: must be a MAC address like 52:54:00:12:34:56"};
+  report.boot_mac = *canonical;
+
+  if (const auto* mode = obj->if_contains("bootMode")) {
+    if (!check.string(*mode, "bootMode", report.boot_mode)) return *check.error();
+    if (report.boot_mode != "BIOS" && report.boot_mode != "UEFI" && !report.boot_mode.empty())
+      return RequestError{400, "bootMode: must be BIOS or UEFI"};
+  }
+
+  const auto* hardware = obj->if_contains("hardware");
+  if (!hardware) return RequestError{400, "hardware: required"};
+  if (!check.section(hardware_schema::hardware_fields(), *hardware, "hardware", report.hardware))
+    return *check.error();
+  // The system UUID inside hardware must be a UUID too (or empty); store it canonical.
+  auto& system = report.hardware["system"].as_object();
+  if (const auto& su = system["uuid"].as_string(); !su.empty()) {
+    auto c = canonical_uuid(su);
+    if (!c) return RequestError{400, "hardware.system.uuid: must be a UUID (8-4-4-4-12 hex digits)"};
+    system["uuid"] = *c;
+  }
+
+  if (const auto* fw = obj->if_contains("firmware")) {
+    if (!fw->is_object()) return RequestError{400, "firmware: must be an object"};
+    const auto& f = fw->get_object();
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"vendor", &report.firmware_vendor},
+                            {"version", &report.firmware_version},
+                            {"date", &report.firmware_date}}) {
+      if (const auto* v = f.if_contains(key); v && !check.string(*v, std::string("firmware.") + key, *out))
+        return *check.error();
+    }
+  }
+
+  if (const auto* pci = obj->if_contains("pci")) {
+    const json::array* list = nullptr;
+    if (!check.list(*pci, "pci", list)) return *check.error();
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string path = "pci[" + std::to_string(i) + "]";
+      if (!(*list)[i].is_object()) return RequestError{400, path + ": must be an object"};
+      const auto& d = (*list)[i].get_object();
+      PciDevice dev;
+      for (auto [key, out] : {std::pair<const char*, std::string*>{"address", &dev.address},
+                              {"vendor", &dev.vendor},
+                              {"device", &dev.device},
+                              {"class", &dev.device_class},
+                              {"description", &dev.description}}) {
+        if (const auto* v = d.if_contains(key); v && !check.string(*v, path + "." + key, *out)) return *check.error();
+      }
+      report.pci.push_back(std::move(dev));
+    }
+  }
+  return report;
+}
+
+Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes) {
+  Checker check;
+  std::optional<RequestError> size_error;
+  auto obj = parse_body(body, max_bytes, check, size_error);
+  if (!obj) return failed<WipedReport>(check, size_error);
+  WipedReport report;
+  const auto* mode = obj->if_contains("mode");
+  if (!mode) return RequestError{400, "mode: required"};
+  if (!check.string(*mode, "mode", report.mode)) return *check.error();
+  if (report.mode != "fast" && report.mode != "full") return RequestError{400, "mode: must be fast or full"};
+  if (const auto* devices = obj->if_contains("devices")) {
+    const json::array* list = nullptr;
+    if (!check.list(*devices, "devices", list)) return *check.error();
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      std::string d;
+      if (!check.string((*list)[i], "devices[" + std::to_string(i) + "]", d)) return *check.error();
+      report.devices.push_back(std::move(d));
+    }
+  }
+  return report;
+}
+
+Parsed<ProgressReport> parse_progress(std::string_view body, std::size_t max_bytes) {
+  Checker check;
+  std::optional<RequestError> size_error;
+  auto obj = parse_body(body, max_bytes, check, size_error);
+  if (!obj) return failed<ProgressReport>(check, size_error);
+  ProgressReport report;
+  const auto* device = obj->if_contains("device");
+  if (!device) return RequestError{400, "device: required"};
+  if (!check.string(*device, "device", report.device)) return *check.error();
+  for (auto [key, out] : {std::pair<const char*, std::uint64_t*>{"done", &report.done}, {"total", &report.total}}) {
+    const auto* v = obj->if_contains(key);
+    if (!v) return RequestError{400, std::string(key) + ": required"};
+    std::int64_t n = 0;
+    if (!check.integer(*v, key, n)) return *check.error();
+    *out = static_cast<std::uint64_t>(n);
+  }
+  if (report.done > report.total) return RequestError{400, "done: must not exceed total"};
+  return report;
+}
+
+Parsed<AddressesReport> parse_addresses(std::string_view body, std::size_t max_bytes) {
+  Checker check;
+  std::optional<RequestError> size_error;
+  auto obj = parse_body(body, max_bytes, check, size_error);
+  if (!obj) return failed<AddressesReport>(check, size_error);
+  AddressesReport report;
+  const auto* addresses = obj->if_contains("addresses");
+  if (!addresses) return RequestError{400, "addresses: required"};
+  const json::array* list = nullptr;
+  if (!check.list(*addresses, "addresses", list)) return *check.error();
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string path = "addresses[" + std::to_string(i) + "]";
+    if (!(*list)[i].is_object()) return RequestError{400, path + ": must be an object"};
+    const auto& a = (*list)[i].get_object();
+    Address address;
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"type", &address.type}, {"address", &address.address}}) {
+      const auto* v = a.if_contains(key);
+      if (!v) return RequestError{400, path + "." + key + ": required"};
+      if (!check.string(*v, path + "." + key, *out)) return *check.error();
+      if (out->empty()) return RequestError{400, path + "." + key + ": must not be empty"};
+    }
+    report.addresses.push_back(std::move(address));
+  }
+  return report;
+}
+
+}  // namespace ironboot::discovery

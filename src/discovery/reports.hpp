@@ -1,0 +1,71 @@
+// Validation of agent request bodies (docs/agent-api.md). Each parser takes the raw body and
+// returns the typed report or a RequestError whose message names the JSON path; it never
+// throws, whatever the input.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ironboot::discovery {
+
+inline constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxStringLength = 1024;
+inline constexpr std::size_t kMaxListLength = 4096;
+
+struct RequestError {
+  int status = 400;     // 400 (schema), 413 (too large)
+  std::string message;  // "hardware.compute.processors[1].coreCount: must be an integer"
+};
+
+struct PciDevice {
+  std::string address, vendor, device, device_class, description;
+};
+
+struct RegisterReport {
+  std::string uuid;       // canonical lower case; "" when the agent sent none or an empty one
+  std::string boot_mac;   // canonical lower case with colons
+  std::string boot_mode;  // "BIOS" | "UEFI" | ""
+  // spec.hardware with every known field present (missing strings "", numbers 0, lists []),
+  // so writing it replaces the previous boot's facts completely.
+  boost::json::object hardware;
+  std::string firmware_vendor, firmware_version, firmware_date;
+  std::vector<PciDevice> pci;
+
+  std::string_view serial_number() const;
+  std::vector<std::string> interface_macs() const;  // canonical
+};
+
+struct WipedReport {
+  std::string mode;  // fast | full
+  std::vector<std::string> devices;
+};
+
+struct ProgressReport {
+  std::string device;
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;
+};
+
+struct Address {
+  std::string type;  // InternalIP, ExternalIP, Hostname, ...
+  std::string address;
+};
+struct AddressesReport {
+  std::vector<Address> addresses;
+};
+
+template <class T>
+using Parsed = std::variant<T, RequestError>;
+
+Parsed<RegisterReport> parse_register(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
+Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
+Parsed<ProgressReport> parse_progress(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
+Parsed<AddressesReport> parse_addresses(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
+
+}  // namespace ironboot::discovery

@@ -1,0 +1,207 @@
+#include "discovery/token.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+
+namespace ironboot::discovery {
+
+namespace {
+
+constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kPrefix = "v1.";
+constexpr std::size_t kMaxTokenSize = 512;
+
+std::string hmac(const TokenKey& key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+}  // namespace
+
+const char* to_string(TokenError error) {
+  switch (error) {
+    case TokenError::missing: return "missing";
+    case TokenError::malformed: return "malformed";
+    case TokenError::bad_signature: return "bad-signature";
+    case TokenError::expired: return "expired";
+  }
+  return "unknown";
+}
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (bytes.size() - i == 1) {
+    const unsigned v = at(i) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+  } else if (bytes.size() - i == 2) {
+    const unsigned v = (at(i) << 16) | (at(i + 1) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (const char c : text) {
+    const auto pos = kAlphabet.find(c);
+    if (pos == std::string_view::npos) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  // Canonical form only: the leftover bits must be zero, so each token has one spelling.
+  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+std::string mint_token(const TokenKey& key, const TokenClaims& claims) {
+  const std::string payload =
+      base64url_encode(claims.uuid + "|" + claims.mac + "|" + std::to_string(claims.expiry));
+  return std::string(kPrefix) + payload + "." + base64url_encode(hmac(key, payload));
+}
+
+std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view token, std::int64_t now_unix,
+                                        TokenError& error) {
+  if (token.empty()) {
+    error = TokenError::missing;
+    return std::nullopt;
+  }
+  error = TokenError::malformed;
+  if (token.size() > kMaxTokenSize || token.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  token.remove_prefix(kPrefix.size());
+  const auto dot = token.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const std::string_view payload = token.substr(0, dot);
+  const auto signature = base64url_decode(token.substr(dot + 1));
+  if (!signature || signature->size() != 32) return std::nullopt;
+  const std::string expected = hmac(key, payload);
+  if (CRYPTO_memcmp(expected.data(), signature->data(), expected.size()) != 0) {
+    error = TokenError::bad_signature;
+    return std::nullopt;
+  }
+  // Signed by us: the payload can still be checked strictly (keys could be shared by mistake).
+  const auto decoded = base64url_decode(payload);
+  if (!decoded) return std::nullopt;
+  const std::string_view text = *decoded;
+  const auto first = text.find('|');
+  const auto last = text.rfind('|');
+  if (first == std::string_view::npos || first == last) return std::nullopt;
+  TokenClaims claims;
+  claims.uuid = std::string(text.substr(0, first));
+  claims.mac = std::string(text.substr(first + 1, last - first - 1));
+  const std::string_view expiry = text.substr(last + 1);
+  const auto [end, ec] = std::from_chars(expiry.data(), expiry.data() + expiry.size(), claims.expiry);
+  if (ec != std::errc{} || end != expiry.data() + expiry.size() || claims.mac.find('|') != std::string::npos)
+    return std::nullopt;
+  if (claims.expiry <= now_unix) {
+    error = TokenError::expired;
+    return std::nullopt;
+  }
+  return claims;
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view scheme = "Bearer ";
+  if (authorization.size() <= scheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {  // the scheme is case-insensitive (RFC 7235)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i])))
+      return std::nullopt;
+  }
+  auto token = authorization.substr(scheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+std::string TokenAuthority::issue(std::string_view uuid, std::string_view mac) const {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch());
+  return mint_token(key_, TokenClaims{std::string(uuid), std::string(mac), (now + lifetime_).count()});
+}
+
+std::optional<TokenClaims> TokenAuthority::verify(std::string_view token, TokenError& error) const {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch());
+  return verify_token(key_, token, now.count(), error);
+}
+
+RandomSource openssl_random() {
+  return [](unsigned char* out, std::size_t size) { return RAND_bytes(out, static_cast<int>(size)) == 1; };
+}
+
+KeyLoad load_or_create_key(FileSystem& fs, const std::string& path, const RandomSource& random) {
+  KeyLoad result;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool missing = false;
+    std::string error;
+    if (auto data = fs.read(path, missing, error)) {
+      if (data->size() != TokenKey{}.size()) {
+        result.error = path + ": agent token key must be exactly 32 bytes, found " + std::to_string(data->size());
+        return result;
+      }
+      if (const auto mode = fs.mode(path); mode && (*mode & 077) != 0) {
+        char octal[16];
+        std::snprintf(octal, sizeof octal, "%04o", *mode);
+        result.error = path + ": agent token key is accessible by group or others (mode " + octal + "); chmod 600 it";
+        return result;
+      }
+      TokenKey key{};
+      std::copy(data->begin(), data->end(), key.begin());
+      result.key = key;
+      return result;
+    }
+    if (!missing) {
+      result.error = error;
+      return result;
+    }
+    TokenKey key{};
+    if (!random(key.data(), key.size())) {
+      result.error = "cannot get random bytes for the agent token key";
+      return result;
+    }
+    switch (fs.create_private(path, std::string(key.begin(), key.end()), error)) {
+      case FileSystem::WriteResult::written:
+        result.key = key;
+        result.created = true;
+        return result;
+      case FileSystem::WriteResult::exists:
+        continue;  // another process made it between our read and create: read theirs
+      case FileSystem::WriteResult::failed:
+        result.error = error;
+        return result;
+    }
+  }
+  result.error = path + ": agent token key appeared and vanished while loading";
+  return result;
+}
+
+}  // namespace ironboot::discovery
