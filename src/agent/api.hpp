@@ -1,0 +1,77 @@
+// The agent's conversation with ironboot (docs/agent-api.md): register until it works,
+// long-poll for instructions, heartbeat, report progress, wiped disks and addresses.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/http_client.hpp"
+#include "agent/wire.hpp"
+
+namespace ironboot::agent {
+
+// Exponential backoff with jitter: attempt n waits a random time in [d/2, d] where
+// d = min(max, initial * 2^n), so a rack of machines rebooted together spreads out.
+struct Backoff {
+  std::chrono::milliseconds initial{1000};
+  std::chrono::milliseconds max{30000};
+  // rand01 in [0, 1).
+  std::chrono::milliseconds delay(unsigned attempt, double rand01) const;
+};
+
+// Waiting and randomness, injectable so tests run instantly and deterministically.
+struct Pacer {
+  std::function<void(std::chrono::milliseconds)> sleep;
+  std::function<double()> random;  // [0, 1)
+  static Pacer real();
+};
+
+// Lines for the console ("register: ironboot unreachable (connect: refused), retry in 2.1 s").
+using Say = std::function<void(const std::string&)>;
+
+class AgentApi {
+ public:
+  AgentApi(HttpClient& http, Pacer pacer, Say say, Backoff backoff = {});
+
+  struct Registered {
+    std::string server;
+    Instruction instruction;
+  };
+  // Retries (with backoff) until ironboot accepts the registration or `attempts` is spent
+  // (0 = forever). nullopt only when attempts ran out.
+  std::optional<Registered> register_until_accepted(const std::string& body, unsigned attempts = 0);
+
+  // One long-poll. nullopt on any failure (the caller backs off via next_failure_delay()).
+  // not_found is set when ironboot no longer knows this agent (404): register again.
+  struct Poll {
+    std::optional<Instruction> instruction;
+    bool not_found = false;
+    std::string error;
+  };
+  Poll poll_instruction(unsigned wait_seconds);
+
+  // A delay for the n-th consecutive failure of a poll or report.
+  std::chrono::milliseconds failure_delay(unsigned consecutive_failures) const;
+  void pause(std::chrono::milliseconds d) { pacer_.sleep(d); }
+
+  std::optional<Instruction> heartbeat();  // nullopt on failure
+  bool progress(const std::string& device, std::uint64_t done, std::uint64_t total);
+  // Retries until accepted or attempts are spent; the answer's next instruction.
+  std::optional<Instruction> wiped(const std::string& mode, const std::vector<std::string>& devices,
+                                   unsigned attempts = 0);
+  bool addresses(const std::vector<std::string>& ipv4);
+
+ private:
+  HttpResult post(const std::string& target, const std::string& body, std::chrono::milliseconds timeout);
+
+  HttpClient& http_;
+  Pacer pacer_;
+  Say say_;
+  Backoff backoff_;
+};
+
+}  // namespace ironboot::agent

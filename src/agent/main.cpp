@@ -1,0 +1,285 @@
+// ironboot-agent: PID 1 of the agent initramfs. Brings the machine onto the network,
+// reports its hardware to ironboot and carries out what ironboot says (docs/agent.md).
+// `ironboot-agent --facts [--root DIR]` only prints the register body (no network).
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/api.hpp"
+#include "agent/collect.hpp"
+#include "agent/fs_root.hpp"
+#include "agent/http_client.hpp"
+#include "agent/system.hpp"
+#include "agent/wipe.hpp"
+#include "agent/wire.hpp"
+
+namespace {
+using namespace ironboot::agent;
+using namespace std::chrono_literals;
+
+constexpr const char* kModprobe = "/sbin/modprobe";
+constexpr const char* kUdhcpc = "/sbin/udhcpc";
+constexpr const char* kUdhcpcScript = "/etc/udhcpc.script";
+constexpr unsigned kPollSeconds = 30;
+
+std::mutex console_mutex;
+
+// One line on the console, with the time since boot so slow steps are visible.
+void say(const std::string& line) {
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  std::lock_guard lock(console_mutex);
+  std::fprintf(stdout, "[%5ld.%03ld] ironboot-agent: %s\n", static_cast<long>(ts.tv_sec), ts.tv_nsec / 1000000,
+               line.c_str());
+  std::fflush(stdout);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+[[noreturn]] void finish(bool power_off, const std::string& why) {
+  say(why + (power_off ? ": powering off" : ": rebooting"));
+  sys::reboot_machine(power_off);
+  say(std::string("reboot(2) failed: ") + std::strerror(errno));
+  for (;;) ::pause();
+}
+
+void describe_facts(const Facts& f) {
+  const auto& s = f.hardware.system;
+  say("system: " + s.manufacturer + " " + s.product_name + " serial=" + s.serial_number + " uuid=" + s.uuid);
+  say("firmware: " + f.firmware.vendor + " " + f.firmware.version + " " + f.firmware.date + " boot=" + f.boot_mode);
+  say("cpu: " + std::to_string(f.hardware.processors.size()) + " socket(s), " + std::to_string(f.hardware.total_cores) +
+      " cores, " + std::to_string(f.hardware.total_threads) + " threads" +
+      (f.hardware.processors.empty() ? "" : ", " + f.hardware.processors[0].product_name));
+  say("memory: " + memory_total_text(f.hardware.memory_total_mb) + " in " + std::to_string(f.hardware.memory.size()) +
+      " module(s)");
+  for (const auto& d : f.hardware.disks)
+    say("disk: " + d.device_name + " " + d.type + " " + std::to_string(d.size_bytes) + " bytes " + d.product_name +
+        (d.removable ? " removable" : "") + (d.read_only ? " read-only" : ""));
+  for (const auto& i : f.hardware.interfaces)
+    say("nic: " + i.name + " " + i.mac + " mtu=" + std::to_string(i.mtu) + " " + i.flags + " " + join(i.addresses));
+  for (const auto& n : f.notes) say("note: " + n);
+}
+
+// Wipes every eligible disk in parallel; the device names when all succeeded.
+std::optional<std::vector<std::string>> wipe_disks(AgentApi& api, const std::string& mode) {
+  DirFsRoot fs;
+  std::vector<Disk> disks;
+  for (auto& d : collect_disks(fs)) {
+    if (wipe_eligible(d)) {
+      disks.push_back(d);
+    } else {
+      say("wipe: skipping " + d.device_name + " (removable, read-only, optical or empty)");
+    }
+  }
+  say("wipe: mode=" + mode + " disks=" + std::to_string(disks.size()));
+  std::vector<std::string> errors(disks.size());
+  std::vector<std::thread> workers;
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    workers.emplace_back([&, i] {
+      const auto& name = disks[i].device_name;
+      std::string error;
+      auto dev = open_block_device(name, error);
+      if (!dev) {
+        errors[i] = error;
+        return;
+      }
+      auto started = std::chrono::steady_clock::now();
+      auto last_report = started - 1h;
+      int last_tenth = -1;
+      auto progress = [&](std::uint64_t done, std::uint64_t total) {
+        auto now = std::chrono::steady_clock::now();
+        int tenth = total ? static_cast<int>(done * 10 / total) : 10;
+        if (tenth != last_tenth) {
+          last_tenth = tenth;
+          say("wipe: " + name + " " + std::to_string(tenth * 10) + "%");
+        }
+        if (now - last_report >= 2s || done == total) {
+          last_report = now;
+          api.progress(name, done, total);
+        }
+      };
+      auto outcome = wipe_device(*dev, mode, progress);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      if (outcome.error.empty()) {
+        say("wipe: " + name + " done by " + outcome.method + " in " + std::to_string(ms.count()) + " ms");
+      } else {
+        errors[i] = name + ": " + outcome.error;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::vector<std::string> names;
+  bool ok = true;
+  for (std::size_t i = 0; i < disks.size(); ++i) {
+    if (!errors[i].empty()) {
+      say("wipe: FAILED " + errors[i]);
+      ok = false;
+    }
+    names.push_back(disks[i].device_name);
+  }
+  if (!ok) return std::nullopt;
+  return names;
+}
+
+std::string wait_for_address(const std::string& ifname, std::vector<std::string>& addrs) {
+  int udhcpc = -1;
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    if (udhcpc < 0) {
+      say("dhcp: starting udhcpc on " + ifname);
+      udhcpc = sys::spawn({kUdhcpc, "-f", "-i", ifname, "-s", kUdhcpcScript, "-t", "6", "-T", "2", "-A", "3",
+                           "-x", "hostname:ironboot-agent", "-O", "router"});
+    }
+    addrs = sys::ipv4_addresses(ifname);
+    if (!addrs.empty()) return "";
+    if (sys::reap_children(udhcpc)) udhcpc = -1;  // it gave up; start it again
+    if (std::chrono::steady_clock::now() > deadline) return "no DHCP lease on " + ifname + " within 120 s";
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+int init_main() {
+  auto mount_errors = sys::mount_basics();
+  sys::attach_console();
+  say("starting (PID 1)");
+  for (const auto& e : mount_errors) say("warning: " + e);
+  DirFsRoot fs;
+
+  auto cmdline = parse_cmdline(fs.read("/proc/cmdline").value_or(""));
+  auto endpoint = parse_endpoint(cmdline.endpoint);
+  if (!endpoint.endpoint) {
+    say("ironboot.endpoint=\"" + cmdline.endpoint + "\" is not usable: " + endpoint.error);
+    std::this_thread::sleep_for(300s);
+    finish(false, "nothing to do without an endpoint");
+  }
+  say("endpoint " + cmdline.endpoint + (cmdline.mac.empty() ? "" : " boot mac " + cmdline.mac) +
+      (cmdline.token.empty() ? " (no token!)" : ""));
+
+  auto loaded = sys::load_modules_for_devices(fs, kModprobe, 300ms);
+  say("modules: " + (loaded.empty() ? std::string("none") : join(loaded, " ")));
+
+  std::string ifname;
+  for (int attempt = 0; ifname.empty(); ++attempt) {
+    ifname = sys::choose_interface(fs, cmdline.mac, 30s);
+    if (ifname.empty()) {
+      say("network: no interface " + (cmdline.mac.empty() ? "with carrier" : "with MAC " + cmdline.mac) +
+          " yet");
+      if (attempt == 10) finish(false, "no usable network interface");
+      sys::load_modules_for_devices(fs, kModprobe, 300ms);
+    }
+  }
+  std::string mac = read_attr(fs, "/sys/class/net/" + ifname + "/address");
+  say("network: using " + ifname + " (" + mac + ")");
+
+  std::vector<std::string> addrs;
+  for (std::string err = wait_for_address(ifname, addrs); !err.empty(); err = wait_for_address(ifname, addrs))
+    say("dhcp: " + err + ", trying again");
+  say("network: " + ifname + " has " + join(addrs));
+
+  auto facts = collect_facts(fs, system_addresses(), mac);
+  describe_facts(facts);
+
+  BeastHttpClient http(*endpoint.endpoint, cmdline.token);
+  AgentApi api(http, Pacer::real(), say);
+  std::string body = register_body(facts);
+
+  say("register: POST " + cmdline.endpoint + "/agent/v1/register (" + std::to_string(body.size()) + " bytes)");
+  auto reg = api.register_until_accepted(body);
+  say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
+  api.addresses(addrs);
+
+  std::atomic<bool> stop{false};
+  std::thread heartbeats([&] {
+    while (!stop) {
+      for (int i = 0; i < 300 && !stop; ++i) std::this_thread::sleep_for(100ms);
+      if (!stop) api.heartbeat();
+    }
+  });
+
+  Instruction current = reg->instruction;
+  unsigned failures = 0;
+  for (;;) {
+    switch (current.action) {
+      case Action::reboot:
+      case Action::poweroff:
+        stop = true;
+        heartbeats.join();
+        finish(current.action == Action::poweroff, "instructed");
+      case Action::wipe: {
+        auto wiped = wipe_disks(api, current.mode);
+        if (!wiped) {
+          say("wipe: not reported as done; retrying in 60 s");
+          std::this_thread::sleep_for(60s);
+          break;  // the next poll repeats the wipe instruction
+        }
+        say("wipe: reporting " + std::to_string(wiped->size()) + " wiped disk(s)");
+        auto next = api.wiped(current.mode, *wiped);
+        current = next.value_or(Instruction{});
+        say("instruction: " + action_name(current.action));
+        continue;
+      }
+      case Action::wait:
+        break;
+    }
+    auto poll = api.poll_instruction(kPollSeconds);
+    if (poll.instruction) {
+      failures = 0;
+      if (!(*poll.instruction == current)) say("instruction: " + action_name(poll.instruction->action));
+      current = *poll.instruction;
+      continue;
+    }
+    if (poll.not_found) {
+      say("ironboot does not know this agent any more: registering again");
+      reg = api.register_until_accepted(register_body(collect_facts(fs, system_addresses(), mac)));
+      current = reg->instruction;
+      api.addresses(sys::ipv4_addresses(ifname));
+      continue;
+    }
+    auto d = api.failure_delay(++failures);
+    say("poll: " + poll.error + ", retry in " + std::to_string(d.count()) + " ms");
+    api.pause(d);
+    current = Instruction{};
+  }
+}
+
+int facts_main(const std::string& root) {
+  DirFsRoot fs(root);
+  auto facts = collect_facts(fs, root.empty() ? system_addresses() : AddressList{}, "");
+  std::printf("%s\n", register_body(facts).c_str());
+  for (const auto& n : facts.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "--facts") {
+    std::string root = args.size() >= 3 && args[1] == "--root" ? args[2] : "";
+    return facts_main(root);
+  }
+  if (::getpid() != 1) {
+    std::fprintf(stderr,
+                 "usage: ironboot-agent            (as PID 1 of the agent initramfs)\n"
+                 "       ironboot-agent --facts [--root DIR]   print the register body\n");
+    return 2;
+  }
+  try {
+    return init_main();
+  } catch (const std::exception& e) {
+    say(std::string("fatal: ") + e.what());
+  }
+  std::this_thread::sleep_for(30s);
+  finish(false, "agent failed");
+}

@@ -1,0 +1,223 @@
+#include "agent/wire.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <cctype>
+
+namespace ironboot::agent {
+namespace json = boost::json;
+
+Cmdline parse_cmdline(std::string_view text) {
+  Cmdline c;
+  std::vector<std::string> words;
+  std::string cur;
+  bool quoted = false, any = false;
+  for (char ch : text) {
+    if (ch == '"') {
+      quoted = !quoted;
+      any = true;
+    } else if (!quoted && (ch == ' ' || ch == '\n' || ch == '\t')) {
+      if (any) words.push_back(cur);
+      cur.clear();
+      any = false;
+    } else {
+      cur.push_back(ch);
+      any = true;
+    }
+  }
+  if (any) words.push_back(cur);
+  for (const auto& w : words) {
+    auto eq = w.find('=');
+    std::string key = w.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : w.substr(eq + 1);
+    if (key == "ironboot.endpoint") c.endpoint = value;
+    else if (key == "ironboot.token") c.token = value;
+    else if (key == "ironboot.mac") c.mac = normalize_mac(value);
+    else if (key == "console") c.consoles.push_back(value);
+    else if (key == "ironboot.debug") c.debug = value.empty() || value == "1" || value == "true";
+  }
+  return c;
+}
+
+std::string normalize_mac(std::string_view text) {
+  std::string hex;
+  for (char ch : text) {
+    if (ch == ':' || ch == '-' || ch == '.') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(ch))) return "";
+    hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  }
+  if (hex.size() != 12) return "";
+  std::string out;
+  for (std::size_t i = 0; i < 12; i += 2) {
+    if (i) out.push_back(':');
+    out += hex.substr(i, 2);
+  }
+  return out;
+}
+
+EndpointResult parse_endpoint(std::string_view url) {
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u) return {std::nullopt, "not an absolute URL"};
+  if (u->scheme() != "http") return {std::nullopt, "scheme must be http"};
+  Endpoint e;
+  switch (u->host_type()) {
+    case boost::urls::host_type::ipv4: e.host = u->host_address(); break;
+    case boost::urls::host_type::ipv6: e.host = u->host_address(); break;
+    default: return {std::nullopt, "host must be an IP address"};
+  }
+  if (u->has_port()) {
+    if (u->port_number() == 0) return {std::nullopt, "bad port"};
+    e.port = u->port_number();
+  }
+  e.base_path = u->encoded_path();
+  while (!e.base_path.empty() && e.base_path.back() == '/') e.base_path.pop_back();
+  return {e, ""};
+}
+
+std::string action_name(Action a) {
+  switch (a) {
+    case Action::wait: return "wait";
+    case Action::wipe: return "wipe";
+    case Action::reboot: return "reboot";
+    case Action::poweroff: return "poweroff";
+  }
+  return "wait";
+}
+
+InstructionResult parse_instruction_body(std::string_view body) {
+  InstructionResult r;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return {std::nullopt, "invalid JSON: " + ec.message(), ""};
+  if (!v.is_object()) return {std::nullopt, "body is not an object", ""};
+  const json::object* o = &v.as_object();
+  if (auto* s = o->if_contains("server"); s && s->is_string()) r.server = std::string(s->as_string());
+  if (auto* inner = o->if_contains("instruction")) {
+    if (!inner->is_object()) return {std::nullopt, "instruction is not an object", r.server};
+    o = &inner->as_object();
+  }
+  auto* action = o->if_contains("action");
+  if (!action || !action->is_string()) return {std::nullopt, "missing action", r.server};
+  Instruction in;
+  std::string_view a = action->as_string();
+  if (a == "wait") in.action = Action::wait;
+  else if (a == "wipe") in.action = Action::wipe;
+  else if (a == "reboot") in.action = Action::reboot;
+  else if (a == "poweroff") in.action = Action::poweroff;
+  else return {std::nullopt, "unknown action", r.server};
+  if (in.action == Action::wipe) {
+    if (auto* m = o->if_contains("mode")) {
+      if (!m->is_string() || (m->as_string() != "fast" && m->as_string() != "full"))
+        return {std::nullopt, "wipe mode must be fast or full", r.server};
+      in.mode = std::string(m->as_string());
+    }
+  }
+  r.instruction = in;
+  return r;
+}
+
+std::string memory_total_text(std::uint64_t mb) { return std::to_string((mb + 512) / 1024) + " GB"; }
+std::string storage_total_text(std::uint64_t bytes) {
+  return std::to_string((bytes + 500'000'000) / 1'000'000'000) + " GB";
+}
+
+std::string register_body(const Facts& f) {
+  const Hardware& h = f.hardware;
+  json::object system{{"uuid", h.system.uuid},
+                      {"manufacturer", h.system.manufacturer},
+                      {"productName", h.system.product_name},
+                      {"version", h.system.version},
+                      {"serialNumber", h.system.serial_number},
+                      {"skuNumber", h.system.sku_number},
+                      {"family", h.system.family}};
+  json::array processors;
+  for (const auto& p : h.processors)
+    processors.push_back(json::object{{"manufacturer", p.manufacturer},
+                                      {"productName", p.product_name},
+                                      {"serialNumber", p.serial_number},
+                                      {"speed", p.speed_mhz},
+                                      {"coreCount", p.core_count},
+                                      {"threadCount", p.thread_count}});
+  json::array modules;
+  for (const auto& m : h.memory)
+    modules.push_back(json::object{{"manufacturer", m.manufacturer},
+                                   {"productName", m.product_name},
+                                   {"serialNumber", m.serial_number},
+                                   {"type", m.type},
+                                   {"size", m.size_mb},
+                                   {"speed", m.speed_mts}});
+  json::array devices;
+  std::uint64_t storage_total = 0;
+  for (const auto& d : h.disks) {
+    storage_total += d.size_bytes;
+    devices.push_back(json::object{{"type", d.type},
+                                   {"size", d.size_bytes},
+                                   {"productName", d.product_name},
+                                   {"serialNumber", d.serial_number},
+                                   {"name", d.name},
+                                   {"deviceName", d.device_name},
+                                   {"uuid", d.uuid},
+                                   {"wwid", d.wwid}});
+  }
+  json::array interfaces;
+  for (const auto& i : h.interfaces) {
+    json::array addrs;
+    for (const auto& a : i.addresses) addrs.push_back(json::string(a));
+    interfaces.push_back(json::object{{"index", i.index},
+                                      {"name", i.name},
+                                      {"flags", i.flags},
+                                      {"mtu", i.mtu},
+                                      {"mac", i.mac},
+                                      {"addresses", std::move(addrs)}});
+  }
+  json::array pci;
+  for (const auto& d : f.pci)
+    pci.push_back(json::object{{"address", d.address},
+                               {"vendor", d.vendor},
+                               {"device", d.device},
+                               {"class", d.class_code},
+                               {"description", d.description}});
+  std::size_t processor_count = h.processors.size();
+  json::object body{
+      {"uuid", h.system.uuid},
+      {"bootMac", f.boot_mac},
+      {"bootMode", f.boot_mode},
+      {"hardware",
+       json::object{
+           {"system", std::move(system)},
+           {"compute", json::object{{"totalCoreCount", h.total_cores},
+                                    {"totalThreadCount", h.total_threads},
+                                    {"processorCount", processor_count},
+                                    {"processors", std::move(processors)}}},
+           {"memory", json::object{{"totalSize", memory_total_text(h.memory_total_mb)},
+                                   {"moduleCount", h.memory.size()},
+                                   {"modules", std::move(modules)}}},
+           {"storage", json::object{{"totalSize", storage_total_text(storage_total)},
+                                    {"deviceCount", h.disks.size()},
+                                    {"devices", std::move(devices)}}},
+           {"network", json::object{{"interfaceCount", h.interfaces.size()}, {"interfaces", std::move(interfaces)}}},
+       }},
+      {"firmware", json::object{{"vendor", f.firmware.vendor}, {"version", f.firmware.version}, {"date", f.firmware.date}}},
+      {"pci", std::move(pci)},
+  };
+  return json::serialize(body);
+}
+
+std::string progress_body(const std::string& device, std::uint64_t done, std::uint64_t total) {
+  return json::serialize(json::object{{"device", device}, {"done", done}, {"total", total}});
+}
+
+std::string wiped_body(const std::string& mode, const std::vector<std::string>& devices) {
+  json::array d;
+  for (const auto& s : devices) d.push_back(json::string(s));
+  return json::serialize(json::object{{"mode", mode}, {"devices", std::move(d)}});
+}
+
+std::string addresses_body(const std::vector<std::string>& ipv4_addresses) {
+  json::array a;
+  for (const auto& s : ipv4_addresses) a.push_back(json::object{{"type", "InternalIP"}, {"address", s}});
+  return json::serialize(json::object{{"addresses", std::move(a)}});
+}
+
+}  // namespace ironboot::agent

@@ -1,0 +1,72 @@
+// The agent side of docs/agent-api.md: kernel command line, endpoint URL, JSON bodies.
+// Pure: text in, values out; never throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/facts.hpp"
+
+namespace ironboot::agent {
+
+struct Cmdline {
+  std::string endpoint;  // ironboot.endpoint=
+  std::string token;     // ironboot.token=
+  std::string mac;       // ironboot.mac=, normalised to aa:bb:cc:dd:ee:ff ("" when absent/invalid)
+  std::vector<std::string> consoles;  // console=
+  bool debug = false;    // ironboot.debug
+};
+
+// /proc/cmdline; double quotes group words as the kernel does.
+Cmdline parse_cmdline(std::string_view text);
+
+// "AA-BB-CC-DD-EE-FF" / "aabbccddeeff" / "aa:bb:..." -> "aa:bb:cc:dd:ee:ff"; "" if invalid.
+std::string normalize_mac(std::string_view text);
+
+struct Endpoint {
+  std::string host;  // IP literal (IPv6 without brackets)
+  std::uint16_t port = 80;
+  std::string base_path;  // without trailing '/', "" for the root
+};
+
+struct EndpointResult {
+  std::optional<Endpoint> endpoint;
+  std::string error;
+};
+
+// http://IP[:PORT][/prefix]. Only plain HTTP and IP literals: the initramfs has no resolver.
+EndpointResult parse_endpoint(std::string_view url);
+
+enum class Action { wait, wipe, reboot, poweroff };
+
+struct Instruction {
+  Action action = Action::wait;
+  std::string mode = "fast";  // wipe only: fast | full
+  bool operator==(const Instruction&) const = default;
+};
+
+struct InstructionResult {
+  std::optional<Instruction> instruction;
+  std::string error;
+  std::string server;  // register answers name the Server
+};
+
+// An instruction, or an object holding one under "instruction" (register, heartbeat, wiped).
+InstructionResult parse_instruction_body(std::string_view body);
+
+std::string action_name(Action a);
+
+// Request bodies.
+std::string register_body(const Facts& facts);
+std::string progress_body(const std::string& device, std::uint64_t done, std::uint64_t total);
+std::string wiped_body(const std::string& mode, const std::vector<std::string>& devices);
+std::string addresses_body(const std::vector<std::string>& ipv4_addresses);
+
+// "512 GB": memory in binary GB from MB; storage in decimal GB from bytes (as vendors label).
+std::string memory_total_text(std::uint64_t mb);
+std::string storage_total_text(std::uint64_t bytes);
+
+}  // namespace ironboot::agent

@@ -1,0 +1,169 @@
+#include "agent/api.hpp"
+
+#include <gtest/gtest.h>
+
+#include "agent/http_client.hpp"
+#include "fake_server.hpp"
+
+namespace ironboot::agent {
+namespace {
+using namespace std::chrono_literals;
+using testing::FakeServer;
+using testing::Reply;
+
+Endpoint local(std::uint16_t port) { return Endpoint{"127.0.0.1", port, ""}; }
+
+// Sleeps are recorded, not slept; randomness is fixed.
+struct RecordingPacer {
+  std::vector<std::chrono::milliseconds> sleeps;
+  double value = 0.5;
+  Pacer pacer() {
+    return Pacer{[this](std::chrono::milliseconds d) { sleeps.push_back(d); }, [this] { return value; }};
+  }
+};
+
+std::vector<std::string> lines;
+void record(const std::string& s) { lines.push_back(s); }
+
+TEST(Backoff, GrowsWithJitterAndCaps) {
+  Backoff b{1000ms, 30000ms};
+  EXPECT_EQ(b.delay(0, 0.0), 500ms);
+  EXPECT_EQ(b.delay(0, 1.0), 1000ms);
+  EXPECT_EQ(b.delay(1, 0.5), 1500ms);
+  EXPECT_EQ(b.delay(3, 0.0), 4000ms);
+  EXPECT_EQ(b.delay(10, 1.0), 30000ms);
+  EXPECT_EQ(b.delay(1000, 0.0), 15000ms);  // no overflow for huge attempt counts
+}
+
+TEST(HttpClient, SendsTokenAndBodyAndReadsAnswer) {
+  FakeServer server({{200, R"({"server":"abc","instruction":{"action":"wait"}})"}});
+  BeastHttpClient http(local(server.port()), "v1.tok.sig");
+  auto r = http.request("POST", "/agent/v1/register", R"({"uuid":"x"})", 2s);
+  ASSERT_TRUE(r.response) << r.error;
+  EXPECT_EQ(r.response->status, 200);
+  EXPECT_EQ(r.response->body, R"({"server":"abc","instruction":{"action":"wait"}})");
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].method, "POST");
+  EXPECT_EQ(reqs[0].target, "/agent/v1/register");
+  EXPECT_EQ(reqs[0].authorization, "Bearer v1.tok.sig");
+  EXPECT_EQ(reqs[0].body, R"({"uuid":"x"})");
+}
+
+TEST(HttpClient, TimesOutOnASilentServer) {
+  FakeServer server({{200, "{}", 3000ms}});
+  BeastHttpClient http(local(server.port()), "t");
+  auto started = std::chrono::steady_clock::now();
+  auto r = http.request("GET", "/agent/v1/instructions?wait=1", "", 300ms);
+  EXPECT_FALSE(r.response);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+}
+
+TEST(HttpClient, RefusedAndHangUpAreErrors) {
+  std::uint16_t port;
+  {
+    FakeServer gone({{200, "{}"}});
+    port = gone.port();
+  }
+  BeastHttpClient refused(local(port), "t");
+  EXPECT_NE(refused.request("GET", "/", "", 1s).error, "");
+  FakeServer hangs({{200, "", 0ms, true}});
+  BeastHttpClient h(local(hangs.port()), "t");
+  EXPECT_FALSE(h.request("GET", "/", "", 1s).response);
+}
+
+TEST(HttpClient, RejectsOversizedAnswers) {
+  FakeServer server({{200, std::string(5000, 'x')}});
+  BeastHttpClient http(local(server.port()), "t", 1000);
+  EXPECT_FALSE(http.request("GET", "/", "", 2s).response);
+}
+
+TEST(AgentApi, RegisterRetriesWithBackoffUntilAccepted) {
+  FakeServer server({{503, "starting"}, {500, ""}, {200, "not json"}, {200, R"({"server":"s1","instruction":{"action":"wipe","mode":"fast"}})"}});
+  BeastHttpClient http(local(server.port()), "t");
+  RecordingPacer pacer;
+  AgentApi api(http, pacer.pacer(), record, Backoff{1000ms, 30000ms});
+  auto reg = api.register_until_accepted("{}");
+  ASSERT_TRUE(reg);
+  EXPECT_EQ(reg->server, "s1");
+  EXPECT_EQ(reg->instruction.action, Action::wipe);
+  EXPECT_EQ(server.requests().size(), 4u);
+  // Three failures: waits of 0.75 s, 1.5 s, 3 s (random fixed at 0.5).
+  EXPECT_EQ(pacer.sleeps, (std::vector<std::chrono::milliseconds>{750ms, 1500ms, 3000ms}));
+}
+
+TEST(AgentApi, RegisterRetriesWhileUnreachable) {
+  std::uint16_t port;
+  {
+    FakeServer gone({{200, "{}"}});
+    port = gone.port();
+  }
+  BeastHttpClient http(local(port), "t");
+  RecordingPacer pacer;
+  pacer.value = 0.0;
+  AgentApi api(http, pacer.pacer(), record, Backoff{100ms, 400ms});
+  EXPECT_FALSE(api.register_until_accepted("{}", 5));
+  EXPECT_EQ(pacer.sleeps, (std::vector<std::chrono::milliseconds>{50ms, 100ms, 200ms, 200ms}));
+}
+
+TEST(AgentApi, LongPollWaitsForTheServer) {
+  FakeServer server({{200, R"({"action":"wipe","mode":"full"})", 700ms}});
+  BeastHttpClient http(local(server.port()), "t");
+  RecordingPacer pacer;
+  AgentApi api(http, pacer.pacer(), record);
+  auto started = std::chrono::steady_clock::now();
+  auto poll = api.poll_instruction(1);
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(poll.instruction) << poll.error;
+  EXPECT_EQ(poll.instruction->action, Action::wipe);
+  EXPECT_EQ(poll.instruction->mode, "full");
+  EXPECT_GE(took, 600ms);  // the answer was held, and the client waited for it
+  EXPECT_EQ(server.requests()[0].target, "/agent/v1/instructions?wait=1");
+  EXPECT_EQ(server.requests()[0].method, "GET");
+}
+
+TEST(AgentApi, LongPollCapsWaitAndReportsFailures) {
+  FakeServer server({{404, R"({"error":"unknown"})"}, {500, "boom"}, {200, R"({"action":"wait"})"}});
+  BeastHttpClient http(local(server.port()), "t");
+  RecordingPacer pacer;
+  AgentApi api(http, pacer.pacer(), record);
+  auto gone = api.poll_instruction(600);
+  EXPECT_TRUE(gone.not_found);
+  EXPECT_FALSE(gone.instruction);
+  EXPECT_EQ(server.requests()[0].target, "/agent/v1/instructions?wait=60");
+  auto failed = api.poll_instruction(5);
+  EXPECT_FALSE(failed.instruction);
+  EXPECT_FALSE(failed.not_found);
+  EXPECT_NE(failed.error.find("500"), std::string::npos);
+  auto ok = api.poll_instruction(5);
+  ASSERT_TRUE(ok.instruction);
+  EXPECT_EQ(ok.instruction->action, Action::wait);
+}
+
+TEST(AgentApi, ReportsAndWiped) {
+  FakeServer server({{204, ""}, {204, ""}, {200, R"({"instruction":{"action":"wait"}})"}, {503, ""},
+                     {200, R"({"action":"reboot"})"}});
+  BeastHttpClient http(local(server.port()), "t");
+  RecordingPacer pacer;
+  AgentApi api(http, pacer.pacer(), record);
+  EXPECT_TRUE(api.progress("/dev/vda", 1, 2));
+  EXPECT_TRUE(api.addresses({"10.0.0.50"}));
+  auto hb = api.heartbeat();
+  ASSERT_TRUE(hb);
+  EXPECT_EQ(hb->action, Action::wait);
+  auto next = api.wiped("fast", {"/dev/vda"});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->action, Action::reboot);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  EXPECT_EQ(reqs[0].target, "/agent/v1/progress");
+  EXPECT_EQ(reqs[1].target, "/agent/v1/addresses");
+  EXPECT_EQ(reqs[2].target, "/agent/v1/heartbeat");
+  EXPECT_EQ(reqs[2].body, "{}");
+  EXPECT_EQ(reqs[3].target, "/agent/v1/wiped");
+  EXPECT_EQ(reqs[4].body, R"({"mode":"fast","devices":["/dev/vda"]})");
+  EXPECT_EQ(pacer.sleeps.size(), 1u);  // one retry of wiped
+}
+
+}  // namespace
+}  // namespace ironboot::agent
