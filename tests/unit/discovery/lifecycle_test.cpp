@@ -1,0 +1,119 @@
+#include "discovery/lifecycle.hpp"
+
+#include "serverclass/conditions.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace ironboot::discovery {
+namespace {
+
+namespace json = boost::json;
+using Action = Instruction::Action;
+constexpr const char* kNow = "2026-11-24T04:00:00Z";
+
+json::object server(bool accepted, bool clean) {
+  return json::object{{"metadata", json::object{{"name", "s1"}}},
+                      {"spec", json::object{{"accepted", accepted}}},
+                      {"status", json::object{{"isClean", clean}}}};
+}
+
+json::object apply_status(json::object s, const json::object& patch) {
+  for (const auto& [k, v] : patch.at("status").as_object()) s["status"].as_object()[k] = v;
+  return s;
+}
+
+TEST(Lifecycle, Instructions) {
+  const LifecycleOptions fast{"fast"};
+  EXPECT_EQ(next_instruction(nullptr, fast, true), Instruction::wait());
+  auto s = server(false, false);
+  EXPECT_EQ(next_instruction(&s, fast, true), Instruction::wait()) << "not accepted: wait, no reboot loop";
+  s = server(true, false);
+  EXPECT_EQ(next_instruction(&s, fast, true), Instruction::wipe("fast"));
+  EXPECT_EQ(next_instruction(&s, LifecycleOptions{"full"}, true), Instruction::wipe("full"));
+  EXPECT_EQ(next_instruction(&s, LifecycleOptions{"none"}, true), Instruction::wait());
+  s = server(true, true);
+  EXPECT_EQ(next_instruction(&s, fast, false), Instruction::reboot());
+  EXPECT_EQ(next_instruction(&s, fast, true), Instruction::wait()) << "the next boot would be the agent again";
+  EXPECT_EQ(json::serialize(Instruction::wipe("full").to_json()), R"({"action":"wipe","mode":"full"})");
+  EXPECT_EQ(json::serialize(Instruction::reboot().to_json()), R"({"action":"reboot"})");
+}
+
+TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
+  const LifecycleOptions fast{"fast"};
+  auto s = server(false, false);
+  auto accepted = s;
+  accepted["spec"].as_object()["accepted"] = true;
+  EXPECT_FALSE(status_after_spec_change(&s, accepted, fast, kNow)) << "fast mode: the agent wipes first";
+  EXPECT_EQ(next_instruction(&accepted, fast, true), Instruction::wipe("fast"));
+  const auto wiping = status_for_wipe_started(accepted, "fast", kNow);
+  accepted = apply_status(accepted, wiping);
+  EXPECT_TRUE(objects::condition_is_true(accepted, "Wiping"));
+
+  const auto wiped = status_for_wiped(accepted, WipedReport{"fast", {"/dev/sda", "/dev/nvme0n1"}}, kNow);
+  ASSERT_TRUE(wiped);
+  accepted = apply_status(accepted, *wiped);
+  EXPECT_TRUE(accepted.at("status").at("isClean").as_bool());
+  EXPECT_TRUE(objects::condition_is_true(accepted, "Clean"));
+  EXPECT_FALSE(objects::condition_is_true(accepted, "Wiping"));
+  EXPECT_FALSE(objects::condition_is_true(accepted, "PXEBooted"));
+  EXPECT_EQ(objects::find_condition(accepted, "Clean")->at("message"), "fast: /dev/sda, /dev/nvme0n1");
+  EXPECT_EQ(next_instruction(&accepted, fast, false), Instruction::reboot());
+
+  // Un-accepting makes it unclean again.
+  auto unaccepted = accepted;
+  unaccepted["spec"].as_object()["accepted"] = false;
+  const auto patch = status_after_spec_change(&accepted, unaccepted, fast, kNow);
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(patch->at("status").at("isClean"), false);
+  unaccepted = apply_status(unaccepted, *patch);
+  EXPECT_FALSE(objects::condition_is_true(unaccepted, "Clean"));
+  EXPECT_EQ(next_instruction(&unaccepted, fast, true), Instruction::wait());
+  // A wiped report arriving after un-accept does not make it clean.
+  EXPECT_FALSE(status_for_wiped(unaccepted, WipedReport{"fast", {}}, kNow));
+  // No change in acceptance: nothing to write.
+  EXPECT_FALSE(status_after_spec_change(&accepted, accepted, fast, kNow));
+}
+
+TEST(Lifecycle, WipeNoneMarksCleanOnAccept) {
+  const LifecycleOptions none{"none"};
+  const auto before = server(false, false);
+  const auto after = server(true, false);
+  const auto patch = status_after_spec_change(&before, after, none, kNow);
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(patch->at("status").at("isClean"), true);
+  EXPECT_EQ(patch->at("status").at("conditions").at(0).at("reason"), "WipeDisabled");
+  EXPECT_FALSE(status_after_spec_change(&after, apply_status(after, *patch), none, kNow));
+}
+
+TEST(Lifecycle, Addresses) {
+  const auto patch = status_for_addresses(AddressesReport{{{"InternalIP", "10.0.0.50"}, {"Hostname", "node1"}}});
+  EXPECT_EQ(json::serialize(patch),
+            R"({"status":{"addresses":[{"type":"InternalIP","address":"10.0.0.50"},{"type":"Hostname","address":"node1"}]}})");
+}
+
+TEST(LongPoll, WaitParameter) {
+  using std::chrono::seconds;
+  EXPECT_EQ(parse_poll_wait(std::nullopt), seconds(30));
+  EXPECT_EQ(parse_poll_wait(""), seconds(30));
+  EXPECT_EQ(parse_poll_wait("0"), seconds(0));
+  EXPECT_EQ(parse_poll_wait("45"), seconds(45));
+  EXPECT_EQ(parse_poll_wait("600"), seconds(60));
+  EXPECT_EQ(parse_poll_wait("99999999999999999999999"), seconds(60));
+  EXPECT_FALSE(parse_poll_wait("-1"));
+  EXPECT_FALSE(parse_poll_wait("5s"));
+  EXPECT_FALSE(parse_poll_wait("abc"));
+}
+
+TEST(LongPoll, AnswersOnChangeOrDeadline) {
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  const PendingPoll poll{Instruction::wait(), t0 + std::chrono::seconds(30)};
+  EXPECT_FALSE(poll_should_answer(poll, Instruction::wait(), t0));
+  EXPECT_TRUE(poll_should_answer(poll, Instruction::wipe("fast"), t0));
+  EXPECT_TRUE(poll_should_answer(poll, Instruction::wait(), t0 + std::chrono::seconds(30)));
+  EXPECT_TRUE(instruction_changed(Instruction::wipe("fast"), Instruction::wipe("full")));
+  EXPECT_FALSE(instruction_changed(Instruction::reboot(), Instruction::reboot()));
+}
+
+}  // namespace
+}  // namespace ironboot::discovery
