@@ -1,0 +1,197 @@
+#include "tftp/file_store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+namespace ironboot::tftp {
+namespace {
+
+// A large file read block by block; the descriptor lives as long as the transfer.
+class PreadSource final : public FileSource {
+ public:
+  PreadSource(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  ~PreadSource() override { ::close(fd_); }
+  PreadSource(const PreadSource&) = delete;
+  PreadSource& operator=(const PreadSource&) = delete;
+  std::uint64_t size() const override { return size_; }
+  std::int64_t read(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      const auto n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return -1;
+      if (n == 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    return static_cast<std::int64_t>(done);
+  }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+};
+
+std::string canonical(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) return path;
+  return buf;
+}
+
+bool under(const std::string& path, const std::string& dir) {
+  if (dir == "/") return true;
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
+std::string strip_trailing_slashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+bool read_all(int fd, std::uint64_t size, std::vector<std::uint8_t>& out) {
+  out.resize(size);
+  std::uint64_t done = 0;
+  while (done < size) {
+    const auto n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool relative_components(std::string_view requested, const std::vector<std::string>& roots, std::string& out) {
+  std::string path(requested);
+  for (auto& c : path) {
+    if (c == '\\') c = '/';
+  }
+  if (!path.empty() && path[0] == '/') {
+    bool inside = false;
+    for (const auto& root : roots) {
+      if (under(path, root)) {
+        path.erase(0, root == "/" ? 1 : root.size() + 1);
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) return false;
+  }
+  out.clear();
+  std::size_t pos = 0;
+  while (pos <= path.size()) {
+    auto end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    const std::string_view part(path.data() + pos, end - pos);
+    if (part == "..") return false;
+    if (!part.empty() && part != ".") {
+      if (!out.empty()) out += '/';
+      out.append(part);
+    }
+    pos = end + 1;
+  }
+  return true;
+}
+
+DiskFileStore::DiskFileStore(FileStoreOptions options) : options_(std::move(options)) {
+  const auto configured = strip_trailing_slashes(options_.root);
+  canonical_root_ = canonical(configured);
+  roots_.push_back(configured);
+  if (canonical_root_ != configured) roots_.push_back(canonical_root_);
+  for (const auto& d : options_.follow_symlinks_into) follow_dirs_.push_back(canonical(strip_trailing_slashes(d)));
+}
+
+bool DiskFileStore::allowed_target(const std::string& resolved) const {
+  if (under(resolved, canonical_root_)) return true;
+  for (const auto& d : follow_dirs_) {
+    if (under(resolved, d)) return true;
+  }
+  return false;
+}
+
+OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
+  std::string relative;
+  if (requested_path.find('\0') != std::string_view::npos ||
+      !relative_components(requested_path, roots_, relative)) {
+    return {nullptr, ErrorCode::access_violation, "outside_root"};
+  }
+  if (relative.empty()) return {nullptr, ErrorCode::file_not_found, "not_a_file"};
+  const std::string full = canonical_root_ + "/" + relative;
+  char buf[PATH_MAX];
+  if (::realpath(full.c_str(), buf) == nullptr) {
+    if (errno == ENOENT || errno == ENOTDIR) return {nullptr, ErrorCode::file_not_found, "not_found"};
+    return {nullptr, ErrorCode::access_violation, "unreadable"};
+  }
+  const std::string resolved(buf);
+  if (!allowed_target(resolved)) return {nullptr, ErrorCode::access_violation, "symlink_outside_root"};
+  // realpath resolved every link, so the final component must not be one now.
+  const int fd = ::open(resolved.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return {nullptr, ErrorCode::file_not_found, "not_found"};
+    return {nullptr, ErrorCode::access_violation, "unreadable"};
+  }
+  struct ::stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return {nullptr, ErrorCode::file_not_found, "not_a_file"};
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size <= options_.cache_max_file_size) {
+    auto bytes = cached(resolved, fd, st);
+    ::close(fd);
+    if (!bytes) return {nullptr, ErrorCode::access_violation, "unreadable"};
+    if (netascii) {
+      bytes = std::make_shared<const std::vector<std::uint8_t>>(to_netascii(*bytes));
+    }
+    return {std::make_shared<MemorySource>(std::move(bytes)), ErrorCode::not_defined, ""};
+  }
+  if (netascii) {
+    // netascii changes lengths, so block offsets no longer map to file offsets; it is for
+    // small text files only.
+    ::close(fd);
+    return {nullptr, ErrorCode::not_defined, "netascii_too_large"};
+  }
+  return {std::make_shared<PreadSource>(fd, size), ErrorCode::not_defined, ""};
+}
+
+std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(const std::string& key, int fd,
+                                                                      const struct ::stat& st) {
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) {
+    const auto& e = it->second;
+    if (e.dev == st.st_dev && e.ino == st.st_ino && e.size == size && e.mtime_sec == st.st_mtim.tv_sec &&
+        e.mtime_nsec == st.st_mtim.tv_nsec) {
+      return e.bytes;
+    }
+    cached_bytes_ -= it->second.size;
+    cache_.erase(it);
+  }
+  auto bytes = std::make_shared<std::vector<std::uint8_t>>();
+  if (!read_all(fd, size, *bytes)) return nullptr;
+  make_room(size);
+  CacheEntry e{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), size,
+               st.st_mtim.tv_sec, st.st_mtim.tv_nsec, bytes};
+  cache_.emplace(key, std::move(e));
+  cached_bytes_ += size;
+  return bytes;
+}
+
+void DiskFileStore::make_room(std::uint64_t need) {
+  // Entries still used by a transfer stay: their memory is held either way.
+  for (auto it = cache_.begin(); it != cache_.end() && cached_bytes_ + need > options_.cache_max_total;) {
+    if (it->second.bytes.use_count() == 1) {
+      cached_bytes_ -= it->second.size;
+      it = cache_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace ironboot::tftp
