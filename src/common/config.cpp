@@ -234,6 +234,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.get("max_transfers", c.tftp.max_transfers);
     s.get("single_port", c.tftp.single_port);
     s.get("cache_max_file_size", c.tftp.cache_max_file_size);
+    s.get("follow_symlinks_into", c.tftp.follow_symlinks_into);
     s.finish();
   }
   {

@@ -26,6 +26,9 @@ struct TftpConfig {
   bool single_port = false;
   // Files up to this size are kept in memory (revalidated by mtime).
   std::uint64_t cache_max_file_size = 16 * 1024 * 1024;
+  // Symlinks inside the root may resolve into these directories (Debian's
+  // /usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi); any other symlink out of the root is refused.
+  std::vector<std::string> follow_symlinks_into = {"/boot"};
 };
 
 struct HttpConfig {

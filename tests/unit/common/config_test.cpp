@@ -25,6 +25,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.dhcp.port, 67);
   EXPECT_EQ(c.dhcp.pxe_port, 4011);
   EXPECT_EQ(c.tftp.root, "/usr/lib/ipxe");
+  EXPECT_THAT(c.tftp.follow_symlinks_into, ::testing::ElementsAre("/boot"));
   EXPECT_EQ(c.http.listen, "0.0.0.0:8080");
   EXPECT_EQ(c.boot.binaries.bios, "undionly.kpxe");
   EXPECT_EQ(c.boot.binaries.efi_x86_64, "ipxe.efi");
@@ -42,7 +43,7 @@ TEST(Config, ReadsEveryDocumentedKey) {
 interface: br-prov
 advertise_address: 10.9.0.2
 dhcp: {enabled: false, port: 1067, pxe_port: 14011}
-tftp: {enabled: true, port: 1069, root: /srv/tftp, max_block_size: 1468, max_transfers: 10, single_port: true}
+tftp: {enabled: true, port: 1069, root: /srv/tftp, max_block_size: 1468, max_transfers: 10, single_port: true, follow_symlinks_into: [/srv/boot]}
 http: {listen: "127.0.0.1:8081", asset_dirs: [/srv/a, /srv/b]}
 boot:
   binaries: {bios: a.kpxe, efi_x86_64: b.efi, efi_arm64: c.efi}
@@ -64,6 +65,7 @@ log: {level: debug}
   EXPECT_EQ(c.tftp.max_block_size, 1468u);
   EXPECT_EQ(c.tftp.max_transfers, 10u);
   EXPECT_TRUE(c.tftp.single_port);
+  EXPECT_THAT(c.tftp.follow_symlinks_into, ::testing::ElementsAre("/srv/boot"));
   EXPECT_EQ(c.http.listen, "127.0.0.1:8081");
   EXPECT_THAT(c.http.asset_dirs, ::testing::ElementsAre("/srv/a", "/srv/b"));
   EXPECT_EQ(c.boot.binaries.efi_arm64, "c.efi");
