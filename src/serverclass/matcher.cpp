@@ -95,7 +95,9 @@ bool compile_object(const std::vector<Field>& fields, const json::value& value, 
     error = {path, "must be an object"};
     return false;
   }
-  for (const auto& [key, child_value] : value.get_object()) {
+  for (const auto& member : value.get_object()) {
+    const std::string_view key = member.key();
+    const json::value& child_value = member.value();
     const std::string child_path = path + "." + std::string(key);
     const auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.name == key; });
     if (it == fields.end()) {
