@@ -1,0 +1,55 @@
+"""A stand-in for ironboot's agent API, for the image test: records every request as a
+JSON line and answers from a small script (register -> wipe fast, wiped -> poweroff).
+
+Usage: recorder.py ADDRESS PORT LOGFILE REGISTER_ACTION
+"""
+
+import json
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ADDRESS, PORT, LOG, REGISTER_ACTION = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _record(self, body):
+        with open(LOG, "a") as f:
+            f.write(json.dumps({"t": time.time(), "method": self.command, "path": self.path,
+                                "authorization": self.headers.get("Authorization", ""),
+                                "body": body}) + "\n")
+
+    def _answer(self, status, obj=None):
+        data = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(min(length, 1 << 20)).decode(errors="replace")
+        self._record(body)
+        if self.path == "/agent/v1/register":
+            uuid = json.loads(body).get("uuid", "")
+            instruction = {"action": "wipe", "mode": "fast"} if REGISTER_ACTION == "wipe" else {"action": REGISTER_ACTION}
+            self._answer(200, {"server": uuid, "instruction": instruction})
+        elif self.path == "/agent/v1/wiped":
+            self._answer(200, {"instruction": {"action": "poweroff"}})
+        elif self.path == "/agent/v1/heartbeat":
+            self._answer(200, {"instruction": {"action": "wait"}})
+        else:
+            self._answer(204)
+
+    def do_GET(self):
+        self._record("")
+        self._answer(200, {"action": "poweroff"})
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer((ADDRESS, PORT), Handler).serve_forever()
