@@ -33,8 +33,8 @@ std::chrono::milliseconds Backoff::delay(unsigned attempt, double rand01) const 
   return std::chrono::milliseconds(d.count() / 2 + static_cast<long long>(static_cast<double>(d.count() / 2) * rand01));
 }
 
-Pacer Pacer::real() {
-  auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+Pacer Pacer::real(std::uint64_t seed) {
+  auto engine = std::make_shared<std::mt19937_64>(seed);
   return Pacer{[](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); },
                [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); }};
 }

@@ -27,7 +27,9 @@ struct Backoff {
 struct Pacer {
   std::function<void(std::chrono::milliseconds)> sleep;
   std::function<double()> random;  // [0, 1)
-  static Pacer real();
+  // Real sleeps; jitter from a generator seeded by the caller (no getrandom(): it can block
+  // early in boot, and the seed only has to differ between machines).
+  static Pacer real(std::uint64_t seed);
 };
 
 // Lines for the console ("register: ironboot unreachable (connect: refused), retry in 2.1 s").

@@ -1,12 +1,14 @@
 // ironboot-agent: PID 1 of the agent initramfs. Brings the machine onto the network,
 // reports its hardware to ironboot and carries out what ironboot says (docs/agent.md).
 // `ironboot-agent --facts [--root DIR]` only prints the register body (no network).
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,15 +32,35 @@ constexpr const char* kUdhcpcScript = "/etc/udhcpc.script";
 constexpr unsigned kPollSeconds = 30;
 
 std::mutex console_mutex;
+// Consoles named on the command line besides /dev/console (which is only the last one).
+std::vector<int> extra_consoles;
 
 // One line on the console, with the time since boot so slow steps are visible.
 void say(const std::string& line) {
   timespec ts{};
   ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  char prefix[48];
+  std::snprintf(prefix, sizeof prefix, "[%5ld.%03ld] ironboot-agent: ", static_cast<long>(ts.tv_sec),
+                ts.tv_nsec / 1000000);
+  std::string text = prefix + line + "\n";
   std::lock_guard lock(console_mutex);
-  std::fprintf(stdout, "[%5ld.%03ld] ironboot-agent: %s\n", static_cast<long>(ts.tv_sec), ts.tv_nsec / 1000000,
-               line.c_str());
+  std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
+  for (int fd : extra_consoles) {
+    // A console that cannot take the line (unplugged serial) must not stop the agent.
+    [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
+  }
+}
+
+// console=tty0 console=ttyS0,115200n8: open all but the last, which is /dev/console.
+void open_extra_consoles(const std::vector<std::string>& consoles) {
+  for (std::size_t i = 0; i + 1 < consoles.size(); ++i) {
+    std::string name = consoles[i].substr(0, consoles[i].find(','));
+    if (name.empty() || name.find('/') != std::string::npos || name == consoles.back().substr(0, consoles.back().find(',')))
+      continue;
+    int fd = ::open(("/dev/" + name).c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) extra_consoles.push_back(fd);
+  }
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
@@ -157,6 +179,7 @@ int init_main() {
   DirFsRoot fs;
 
   auto cmdline = parse_cmdline(fs.read("/proc/cmdline").value_or(""));
+  open_extra_consoles(cmdline.consoles);
   auto endpoint = parse_endpoint(cmdline.endpoint);
   if (!endpoint.endpoint) {
     say("ironboot.endpoint=\"" + cmdline.endpoint + "\" is not usable: " + endpoint.error);
@@ -191,7 +214,10 @@ int init_main() {
   describe_facts(facts);
 
   BeastHttpClient http(*endpoint.endpoint, cmdline.token);
-  AgentApi api(http, Pacer::real(), say);
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  std::uint64_t seed = std::hash<std::string>{}(mac) ^ static_cast<std::uint64_t>(now.tv_nsec);
+  AgentApi api(http, Pacer::real(seed), say);
   std::string body = register_body(facts);
 
   say("register: POST " + cmdline.endpoint + "/agent/v1/register (" + std::to_string(body.size()) + " bytes)");
@@ -241,6 +267,7 @@ int init_main() {
     }
     if (poll.not_found) {
       say("ironboot does not know this agent any more: registering again");
+      api.pause(api.failure_delay(++failures));
       reg = api.register_until_accepted(register_body(collect_facts(fs, system_addresses(), mac)));
       current = reg->instruction;
       api.addresses(sys::ipv4_addresses(ifname));
