@@ -33,7 +33,9 @@ Negotiated negotiate(const std::vector<Option>& requested, const TransferLimits&
     n.block_size = static_cast<std::uint32_t>(std::min<std::uint64_t>(v, limits.max_block_size));
     n.oack.emplace_back("blksize", std::to_string(n.block_size));
   }
-  if (const auto* o = find_option(requested, "tsize"); o && parse_number(o->second, v)) {
+  // An empty file's "tsize 0" is left out: curl rejects it in an OACK ("invalid tsize"),
+  // and the client learns the size from the empty first block anyway.
+  if (const auto* o = find_option(requested, "tsize"); o && parse_number(o->second, v) && file_size > 0) {
     n.oack.emplace_back("tsize", std::to_string(file_size));
   }
   if (const auto* o = find_option(requested, "timeout"); o && parse_number(o->second, v) && v >= 1 && v <= 255) {
