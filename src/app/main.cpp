@@ -12,6 +12,7 @@
 #include "app/services.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "kube/cluster_service.hpp"
 
 namespace ironboot {
 namespace {
@@ -171,10 +172,20 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit 0 (valid) or 1");
   check->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
   auto* version = app.add_subcommand("version", "Print the version");
+  auto* kubeconfig = app.add_subcommand("kubeconfig", "Print a kubeconfig for the embedded Kubernetes API");
+  kubeconfig->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return ironboot::serve(config_path);
   if (check->parsed()) return ironboot::check_config(config_path);
+  if (kubeconfig->parsed()) {
+    try {
+      return ironboot::print_embedded_kubeconfig(ironboot::load_config_file(config_path));
+    } catch (const ironboot::ConfigError& e) {
+      std::cerr << e.what() << "\n";
+      return 1;
+    }
+  }
   if (version->parsed()) {
     std::cout << "ironboot " << ironboot::kVersion << "\n";
     return 0;

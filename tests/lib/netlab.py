@@ -115,6 +115,10 @@ class Ironboot:
         self.workdir = workdir or tempfile.mkdtemp(prefix="ironboot-test-")
         self.config_path = os.path.join(self.workdir, "ironboot.yaml")
         self.log_path = os.path.join(self.workdir, "ironboot.log")
+        if isinstance(config, dict):
+            # Each daemon keeps its embedded cluster store in its own work directory.
+            embedded = config.setdefault("cluster", {}).setdefault("embedded", {})
+            embedded.setdefault("data_dir", os.path.join(self.workdir, "cluster"))
         self.write_config(config)
         self.proc = None
         self.notify = None

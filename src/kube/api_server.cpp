@@ -1,0 +1,375 @@
+#include "kube/api_server.hpp"
+
+#include <openssl/crypto.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <deque>
+#include <set>
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "common/net.hpp"
+#include "kube/api_handler.hpp"
+#include "kube/store.hpp"
+#include "kube/store_log.hpp"
+#include "kube/tls_material.hpp"
+
+namespace ironboot::kube {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+constexpr auto kAwait = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr auto kBookmarkInterval = std::chrono::seconds(20);
+constexpr std::size_t kMaxBody = 8 * 1024 * 1024;
+constexpr std::size_t kMaxWatchBacklog = 20000;
+constexpr std::size_t kMaxConnections = 4096;
+
+}  // namespace
+
+// One watch stream: events queued by the publisher, written by the connection coroutine.
+struct Watcher {
+  explicit Watcher(net::io_context& io) : signal(io) {}
+  WatchPlan plan;
+  std::uint64_t last_rv = 0;
+  std::deque<std::string> queue;
+  net::steady_timer signal;
+  bool closed = false;
+};
+
+// A write waiting for its fsync.
+struct CommitWaiter {
+  explicit CommitWaiter(net::io_context& io) : timer(io) {}
+  net::steady_timer timer;
+  bool done = false;
+  std::string error;
+};
+
+struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
+  Impl(net::io_context& io_, const EmbeddedClusterConfig& cfg)
+      : io(io_), config(cfg), ssl_ctx(ssl::context::tls_server), acceptor(io_),
+        handler(store, [] { return std::chrono::system_clock::now(); }, random_uid) {}
+
+  net::io_context& io;
+  EmbeddedClusterConfig config;
+  ssl::context ssl_ctx;
+  tcp::acceptor acceptor;
+  Store store;
+  std::unique_ptr<StoreLog> log;
+  ApiHandler handler;
+  std::string token;
+  std::vector<Change> unpublished;
+  std::set<std::shared_ptr<Watcher>> watchers;
+  std::vector<std::shared_ptr<CommitWaiter>> waiters;
+  std::set<std::shared_ptr<Stream>> streams;
+  bool flush_scheduled = false;
+  bool stopped = false;
+  std::size_t connections = 0;
+
+  std::string start() {
+    auto lg = logger("kube");
+    try {
+      TlsMaterial m = ensure_tls_material(config.data_dir, config.listen);
+      token = m.token;
+      ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      ssl_ctx.use_certificate_chain(net::buffer(m.server_cert_pem));
+      ssl_ctx.use_private_key(net::buffer(m.server_key_pem), ssl::context::pem);
+      log = std::make_unique<StoreLog>(config.data_dir + "/store.log", store);
+    } catch (const std::exception& e) {
+      return std::string("embedded API: ") + e.what();
+    }
+    store.set_journal(log.get());
+    store.add_listener([this](const Change& c) { unpublished.push_back(c); });
+    std::string host;
+    std::uint16_t port = 0;
+    auto hp = parse_host_port(config.listen);
+    if (!hp) return "embedded API: cannot parse cluster.embedded.listen '" + config.listen + "'";
+    boost::system::error_code ec;
+    auto addr = net::ip::make_address(hp->host, ec);
+    if (ec) return "embedded API: bad listen address '" + hp->host + "'";
+    port = hp->port;
+    tcp::endpoint ep(addr, port);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return "embedded API: cannot listen on " + config.listen + ": " + ec.message();
+    lg->info("embedded API listening listen={} port={} objects={} resource_version={}", config.listen,
+             acceptor.local_endpoint().port(), store.size(), store.resource_version());
+    net::co_spawn(io, accept_loop(shared_from_this()), net::detached);
+    return {};
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    if (log && log->has_pending()) flush_now();
+    for (auto& w : watchers) {
+      w->closed = true;
+      w->signal.cancel();
+    }
+    for (auto& s : streams) beast::get_lowest_layer(*s).close();
+  }
+
+  void schedule_flush() {
+    if (flush_scheduled) return;
+    flush_scheduled = true;
+    net::post(io, [self = shared_from_this()] { self->flush_now(); });
+  }
+
+  void flush_now() {
+    flush_scheduled = false;
+    std::string err = log->flush();
+    if (!err.empty()) logger("kube")->error("store log write failed error=\"{}\"", err);
+    for (auto& w : waiters) {
+      w->done = true;
+      w->error = err;
+      w->timer.cancel();
+    }
+    waiters.clear();
+    if (err.empty()) publish();
+    log->compact_if_needed();
+  }
+
+  void publish() {
+    for (const auto& c : unpublished) {
+      for (auto& w : watchers) {
+        if (w->closed || c.rv <= w->last_rv) continue;
+        w->last_rv = c.rv;
+        std::string e = handler.encode_change(w->plan, c);
+        if (e.empty()) continue;
+        if (w->queue.size() >= kMaxWatchBacklog) {
+          w->closed = true;  // too slow: end the stream; the client resumes from its last RV
+        } else {
+          w->queue.push_back(std::move(e));
+        }
+        w->signal.cancel();
+      }
+    }
+    unpublished.clear();
+  }
+
+  static net::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    while (!self->stopped) {
+      auto [ec, socket] = co_await self->acceptor.async_accept(kAwait);
+      if (ec) {
+        if (self->stopped) co_return;
+        logger("kube")->debug("accept failed error=\"{}\"", ec.message());
+        continue;
+      }
+      if (self->connections >= kMaxConnections) continue;  // socket closes when it goes out of scope
+      net::co_spawn(self->io, session(self, std::move(socket)), net::detached);
+    }
+  }
+
+  static ApiResponse unauthorized() { return status_error(401, "Unauthorized", "Unauthorized"); }
+
+  bool authorized(const http::request<http::string_body>& req) const {
+    auto it = req.find(http::field::authorization);
+    if (it == req.end()) return false;
+    std::string_view v = it->value();
+    const std::string_view prefix = "Bearer ";
+    if (v.substr(0, prefix.size()) != prefix) return false;
+    v.remove_prefix(prefix.size());
+    return v.size() == token.size() && CRYPTO_memcmp(v.data(), token.data(), token.size()) == 0;
+  }
+
+  static net::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket) {
+    ++self->connections;
+    std::string peer;
+    {
+      boost::system::error_code ec;
+      auto ep = socket.remote_endpoint(ec);
+      if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    auto stream = std::make_shared<Stream>(std::move(socket), self->ssl_ctx);
+    self->streams.insert(stream);
+    co_await serve(self, stream, peer);
+    self->streams.erase(stream);
+    boost::system::error_code ec;
+    beast::get_lowest_layer(*stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+    --self->connections;
+  }
+
+  static net::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream, std::string peer) {
+    auto lg = logger("kube");
+    beast::get_lowest_layer(*stream).expires_after(kHandshakeTimeout);
+    auto [hs_ec] = co_await stream->async_handshake(ssl::stream_base::server, kAwait);
+    if (hs_ec) {
+      lg->debug("tls handshake failed peer={} error=\"{}\"", peer, hs_ec.message());
+      co_return;
+    }
+    beast::flat_buffer buffer;
+    while (!self->stopped) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(64 * 1024);
+      parser.body_limit(kMaxBody);
+      beast::get_lowest_layer(*stream).expires_after(kIdleTimeout);
+      auto [rec, n] = co_await http::async_read(*stream, buffer, parser, kAwait);
+      if (rec) {
+        if (rec != http::error::end_of_stream && rec != net::error::eof && rec != ssl::error::stream_truncated)
+          lg->debug("read failed peer={} error=\"{}\"", peer, rec.message());
+        if (rec == http::error::body_limit) {
+          co_await write_response(stream, 11, true, status_error(413, "RequestEntityTooLarge", "request body too large"));
+        }
+        co_return;
+      }
+      auto req = parser.release();
+      ApiResult result;
+      if (!self->authorized(req)) {
+        result.response = unauthorized();
+      } else {
+        ApiRequest api{std::string(req.method_string()), std::string(req.target()),
+                       std::string(req[http::field::accept]), std::string(req[http::field::content_type]),
+                       std::move(req.body())};
+        result = self->handler.handle(api);
+        lg->debug("request peer={} method={} target={} status={}", peer, api.method, api.target,
+                  result.watch ? 200u : result.response.status);
+      }
+      if (result.watch) {
+        co_await stream_watch(self, stream, req.version(), std::move(*result.watch), peer);
+        co_return;
+      }
+      if (result.wrote) {
+        auto waiter = std::make_shared<CommitWaiter>(self->io);
+        waiter->timer.expires_at(net::steady_timer::time_point::max());
+        self->waiters.push_back(waiter);
+        self->schedule_flush();
+        while (!waiter->done) {
+          co_await waiter->timer.async_wait(kAwait);
+          if (self->stopped && !waiter->done) co_return;
+        }
+        if (!waiter->error.empty()) {
+          result.response = status_error(500, "InternalError", "the change could not be made durable: " + waiter->error);
+        }
+      }
+      const bool keep_alive = req.keep_alive();
+      bool ok = co_await write_response(stream, req.version(), keep_alive, result.response);
+      if (!ok || !keep_alive) co_return;
+    }
+  }
+
+  static net::awaitable<bool> write_response(std::shared_ptr<Stream> stream, unsigned version, bool keep_alive,
+                                             const ApiResponse& r) {
+    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "ironboot");
+    res.set(http::field::content_type, r.content_type);
+    res.set(http::field::cache_control, "no-cache, private");
+    if (r.status == 429) res.set(http::field::retry_after, "1");
+    res.keep_alive(keep_alive);
+    res.body() = r.body;
+    res.prepare_payload();
+    beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
+    auto [ec, n] = co_await http::async_write(*stream, res, kAwait);
+    co_return !ec;
+  }
+
+  static net::awaitable<void> stream_watch(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream, unsigned version,
+                                           WatchPlan plan, std::string peer) {
+    auto watcher = std::make_shared<Watcher>(self->io);
+    watcher->plan = std::move(plan);
+    for (auto& e : self->handler.initial_events(watcher->plan)) watcher->queue.push_back(std::move(e));
+    watcher->last_rv = self->store.resource_version();
+    self->watchers.insert(watcher);
+    logger("kube")->debug("watch started peer={} resource={} events={}", peer, watcher->plan.type->plural, watcher->queue.size());
+
+    http::response<http::empty_body> res{http::status::ok, version};
+    res.set(http::field::server, "ironboot");
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-cache, private");
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
+    auto [hec, hn] = co_await http::async_write_header(*stream, sr, kAwait);
+    if (hec) {
+      self->watchers.erase(watcher);
+      co_return;
+    }
+    // A read that only ends when the client goes away: it wakes the writer so the stream is dropped.
+    net::co_spawn(
+        self->io,
+        [stream, watcher]() -> net::awaitable<void> {
+          char byte[512];
+          while (!watcher->closed) {
+            auto [ec, n] = co_await stream->async_read_some(net::buffer(byte), kAwait);
+            if (ec) break;
+          }
+          watcher->closed = true;
+          watcher->signal.cancel();
+        },
+        net::detached);
+    const auto deadline = std::chrono::steady_clock::now() + watcher->plan.timeout;
+    auto next_bookmark = std::chrono::steady_clock::now() + kBookmarkInterval;
+    bool failed = false;
+    while (!watcher->closed && !self->stopped) {
+      while (!watcher->queue.empty() && !failed) {
+        std::string batch;
+        while (!watcher->queue.empty() && batch.size() < 256 * 1024) {
+          batch += watcher->queue.front();
+          watcher->queue.pop_front();
+        }
+        beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
+        auto [ec, n] = co_await net::async_write(*stream, http::make_chunk(net::buffer(batch)), kAwait);
+        failed = static_cast<bool>(ec);
+      }
+      if (failed) break;
+      beast::get_lowest_layer(*stream).expires_never();
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      if (watcher->plan.bookmarks && now >= next_bookmark) {
+        watcher->queue.push_back(self->handler.encode_bookmark(watcher->plan));
+        next_bookmark = now + kBookmarkInterval;
+        continue;
+      }
+      watcher->signal.expires_at(std::min(deadline, watcher->plan.bookmarks ? next_bookmark : deadline));
+      co_await watcher->signal.async_wait(kAwait);
+    }
+    self->watchers.erase(watcher);
+    if (!failed && !self->stopped) {
+      beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
+      co_await net::async_write(*stream, http::make_chunk_last(), kAwait);
+    }
+    watcher->closed = true;
+    logger("kube")->debug("watch ended peer={}", peer);
+  }
+};
+
+EmbeddedApiServer::EmbeddedApiServer(net::io_context& io, const EmbeddedClusterConfig& config)
+    : impl_(std::make_shared<Impl>(io, config)) {}
+
+EmbeddedApiServer::~EmbeddedApiServer() { impl_->stop(); }
+
+std::string EmbeddedApiServer::start() { return impl_->start(); }
+void EmbeddedApiServer::stop() { impl_->stop(); }
+bool EmbeddedApiServer::idle() const { return impl_->connections == 0; }
+std::uint16_t EmbeddedApiServer::port() const {
+  boost::system::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+Store& EmbeddedApiServer::store() { return impl_->store; }
+
+}  // namespace ironboot::kube

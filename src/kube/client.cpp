@@ -1,0 +1,110 @@
+#include "kube/client.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+#include "kube/json_ops.hpp"
+#include "kube/resource_type.hpp"
+
+namespace ironboot::kube {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string collection(const std::string& resource) { return std::string("/apis/") + kApiVersion + "/" + resource; }
+
+std::string item(const std::string& resource, const std::string& name, bool status = false) {
+  return collection(resource) + "/" + boost::urls::encode(name, boost::urls::unreserved_chars) + (status ? "/status" : "");
+}
+
+std::string q(const std::string& v) { return boost::urls::encode(v, boost::urls::unreserved_chars); }
+
+std::string name_of(const json::object& o) {
+  const auto* m = o.if_contains("metadata");
+  const auto* n = m && m->is_object() ? m->as_object().if_contains("name") : nullptr;
+  return n && n->is_string() ? std::string(n->as_string()) : std::string();
+}
+
+}  // namespace
+
+KubeClient::KubeClient(std::shared_ptr<Transport> transport) : transport_(std::move(transport)) {}
+
+ApiReply KubeClient::decode(HttpReply reply) {
+  ApiReply r;
+  r.status = reply.status;
+  r.retry_after = reply.retry_after;
+  if (reply.status == 0) {
+    r.reason = "Transport";
+    r.message = reply.error;
+    return r;
+  }
+  if (auto v = parse_json(reply.body)) r.body = std::move(*v);
+  if (const auto* o = r.object(); o && o->contains("kind") && o->at("kind") == "Status") {
+    if (const auto* reason = o->if_contains("reason"); reason && reason->is_string()) r.reason = std::string(reason->as_string());
+    if (const auto* msg = o->if_contains("message"); msg && msg->is_string()) r.message = std::string(msg->as_string());
+  }
+  if (!r.ok() && r.message.empty()) r.message = "HTTP " + std::to_string(reply.status);
+  return r;
+}
+
+void KubeClient::get(const std::string& resource, const std::string& name, ReplyHandler done) {
+  transport_->send({"GET", item(resource, name), "", ""}, [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+}
+
+void KubeClient::list(const std::string& resource, const ListOptions& o, ReplyHandler done) {
+  std::string target = collection(resource) + "?limit=" + std::to_string(o.limit);
+  if (!o.label_selector.empty()) target += "&labelSelector=" + q(o.label_selector);
+  if (!o.field_selector.empty()) target += "&fieldSelector=" + q(o.field_selector);
+  if (!o.continue_token.empty()) target += "&continue=" + q(o.continue_token);
+  transport_->send({"GET", target, "", ""}, [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+}
+
+void KubeClient::create(const std::string& resource, const json::object& object, ReplyHandler done) {
+  transport_->send({"POST", collection(resource) + "?fieldManager=ironboot", "application/json", json::serialize(object)},
+                   [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+}
+
+void KubeClient::update(const std::string& resource, const json::object& object, ReplyHandler done, bool status) {
+  transport_->send({"PUT", item(resource, name_of(object), status) + "?fieldManager=ironboot", "application/json",
+                    json::serialize(object)},
+                   [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+}
+
+void KubeClient::patch(const std::string& resource, const std::string& name, PatchType type, const json::value& patch,
+                       ReplyHandler done, bool status, const std::string& field_manager) {
+  std::string ct = type == PatchType::Merge ? "application/merge-patch+json"
+                   : type == PatchType::Json ? "application/json-patch+json"
+                                             : "application/apply-patch+yaml";
+  std::string target = item(resource, name, status) + "?fieldManager=" + q(field_manager);
+  if (type == PatchType::Apply) target += "&force=true";
+  transport_->send({"PATCH", target, ct, json::serialize(patch)},
+                   [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+}
+
+void KubeClient::remove(const std::string& resource, const std::string& name, ReplyHandler done) {
+  transport_->send({"DELETE", item(resource, name), "application/json", "{\"propagationPolicy\":\"Background\"}"},
+                   [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+}
+
+std::shared_ptr<StreamHandle> KubeClient::watch(const std::string& resource, const WatchOptions& o,
+                                                std::function<void(WatchEvent)> on_event, std::function<void(ApiReply)> on_end) {
+  std::string target = collection(resource) + "?watch=true&timeoutSeconds=" + std::to_string(o.timeout.count());
+  if (!o.resource_version.empty()) target += "&resourceVersion=" + q(o.resource_version);
+  if (o.bookmarks) target += "&allowWatchBookmarks=true";
+  if (!o.label_selector.empty()) target += "&labelSelector=" + q(o.label_selector);
+  return transport_->stream(
+      {"GET", target, "", ""},
+      [on_event](std::string_view line) {
+        auto v = parse_json(line);
+        if (!v || !v->is_object()) return;
+        const auto* type = v->as_object().if_contains("type");
+        const auto* obj = v->as_object().if_contains("object");
+        if (!type || !type->is_string() || !obj || !obj->is_object()) return;
+        on_event(WatchEvent{std::string(type->as_string()), obj->as_object()});
+      },
+      [on_end](HttpReply r) { on_end(decode(std::move(r))); });
+}
+
+}  // namespace ironboot::kube

@@ -1,0 +1,50 @@
+// What the rest of ironboot uses from the cluster layer, identical in every cluster mode:
+// the client, the informer caches of the three kinds, and the write queue.
+// Obtain it with ironboot::cluster_context() (kube/cluster_service.hpp) after the cluster
+// service was created; everything runs on the io_context thread.
+#pragma once
+
+#include <memory>
+
+#include "kube/client.hpp"
+#include "kube/informer.hpp"
+#include "kube/write_queue.hpp"
+
+namespace ironboot::kube {
+
+class ClusterContext {
+ public:
+  ClusterContext(boost::asio::io_context& io, std::shared_ptr<Transport> transport)
+      : client_(std::move(transport)),
+        servers_(io, client_, "servers"),
+        serverclasses_(io, client_, "serverclasses"),
+        environments_(io, client_, "environments"),
+        writes_(io, client_) {}
+
+  KubeClient& client() { return client_; }
+  Informer& servers() { return servers_; }
+  Informer& serverclasses() { return serverclasses_; }
+  Informer& environments() { return environments_; }
+  WriteQueue& writes() { return writes_; }
+  bool synced() const { return servers_.synced() && serverclasses_.synced() && environments_.synced(); }
+
+  void start() {
+    servers_.start();
+    serverclasses_.start();
+    environments_.start();
+  }
+  void stop() {
+    servers_.stop();
+    serverclasses_.stop();
+    environments_.stop();
+  }
+
+ private:
+  KubeClient client_;
+  Informer servers_;
+  Informer serverclasses_;
+  Informer environments_;
+  WriteQueue writes_;
+};
+
+}  // namespace ironboot::kube

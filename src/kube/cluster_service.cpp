@@ -1,0 +1,97 @@
+#include "kube/cluster_service.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <iostream>
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "kube/api_server.hpp"
+#include "kube/cluster_context.hpp"
+#include "kube/kubeconfig.hpp"
+#include "kube/tls_material.hpp"
+
+namespace ironboot {
+
+namespace {
+
+kube::ClusterContext* g_context = nullptr;
+
+class ClusterService : public Service {
+ public:
+  ClusterService(boost::asio::io_context& io, const Config& config) : io_(io), config_(config) {}
+  ~ClusterService() override {
+    if (g_context == context_.get()) g_context = nullptr;
+  }
+
+  const char* name() const override { return "cluster"; }
+
+  std::string start() override {
+    const auto& c = config_.cluster;
+    std::optional<kube::ClusterCredentials> creds;
+    std::string err;
+    if (c.mode == "embedded") {
+      server_ = std::make_unique<kube::EmbeddedApiServer>(io_, c.embedded);
+      err = server_->start();
+      if (!err.empty()) return err;
+      try {
+        auto m = kube::ensure_tls_material(c.embedded.data_dir, c.embedded.listen);
+        kube::ClusterCredentials cc;
+        cc.server = kube::embedded_server_url(c.embedded.listen);
+        std::string text = kube::render_kubeconfig(m, cc.server);
+        creds = kube::parse_kubeconfig(text, "", &err);
+      } catch (const std::exception& e) {
+        return e.what();
+      }
+    } else if (c.mode == "kubeconfig") {
+      creds = kube::load_kubeconfig(c.kubeconfig, &err);
+    } else if (c.mode == "in-cluster") {
+      creds = kube::in_cluster_credentials(&err);
+    } else {
+      return "unknown cluster.mode '" + c.mode + "'";
+    }
+    if (!creds) return "cluster: " + err;
+    try {
+      context_ = std::make_unique<kube::ClusterContext>(io_, kube::make_rest_transport(io_, *creds));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    g_context = context_.get();
+    context_->start();
+    logger("kube")->info("cluster client started mode={} server={}", c.mode, creds->server);
+    return {};
+  }
+
+  void stop() override {
+    if (context_) context_->stop();
+    if (server_) server_->stop();
+  }
+
+  bool idle() const override { return (!server_ || server_->idle()) && (!context_ || context_->writes().pending() == 0); }
+
+ private:
+  boost::asio::io_context& io_;
+  Config config_;
+  std::unique_ptr<kube::EmbeddedApiServer> server_;
+  std::unique_ptr<kube::ClusterContext> context_;
+};
+
+}  // namespace
+
+std::unique_ptr<Service> make_cluster_service(boost::asio::io_context& io, const Config& config) {
+  return std::make_unique<ClusterService>(io, config);
+}
+
+kube::ClusterContext* cluster_context() { return g_context; }
+
+int print_embedded_kubeconfig(const Config& config) {
+  try {
+    auto m = kube::ensure_tls_material(config.cluster.embedded.data_dir, config.cluster.embedded.listen);
+    std::cout << kube::render_kubeconfig(m, kube::embedded_server_url(config.cluster.embedded.listen));
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace ironboot

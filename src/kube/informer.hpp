@@ -1,0 +1,80 @@
+// A cache of one resource kept current by list + watch, with add/update/delete handlers
+// and a synced flag. The hot paths read it; they never wait on the API.
+// Watch handling: bookmarks advance the resourceVersion; "too old" (HTTP 410 or an ERROR
+// event with code 410) relists and replaces the cache; a stream that ends is resumed from
+// the last resourceVersion; errors back off exponentially with jitter.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kube/client.hpp"
+#include "kube/store.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace ironboot::kube {
+
+class Informer {
+ public:
+  // old is null for an add; now is null for a delete.
+  using Handler = std::function<void(const ObjectPtr& old, const ObjectPtr& now)>;
+
+  Informer(boost::asio::io_context& io, KubeClient& client, std::string resource);
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  void add_handler(Handler handler) { handlers_.push_back(std::move(handler)); }
+  void start();
+  void stop();
+
+  bool synced() const { return synced_; }
+  const std::string& resource() const { return resource_; }
+  ObjectPtr get(const std::string& name) const;
+  const std::map<std::string, ObjectPtr>& items() const { return items_; }
+  const std::string& resource_version() const { return rv_; }
+  // Counters for tests and metrics.
+  std::uint64_t relists() const { return relists_; }
+  std::uint64_t watches() const { return watches_; }
+
+  // Backoff bounds (tests shorten them).
+  std::chrono::milliseconds min_backoff{500};
+  std::chrono::milliseconds max_backoff{30000};
+  std::chrono::seconds watch_timeout{300};
+
+ private:
+  struct State;
+  void relist();
+  void list_page(std::string continue_token, std::shared_ptr<std::map<std::string, ObjectPtr>> acc);
+  void replace(std::map<std::string, ObjectPtr> fresh, std::string rv);
+  void watch();
+  void on_event(WatchEvent event);
+  void retry(bool relist_next);
+  void notify(const ObjectPtr& old, const ObjectPtr& now);
+
+  boost::asio::io_context& io_;
+  KubeClient& client_;
+  std::string resource_;
+  std::map<std::string, ObjectPtr> items_;
+  std::vector<Handler> handlers_;
+  std::string rv_;
+  bool synced_ = false;
+  bool running_ = false;
+  bool need_relist_ = false;
+  std::chrono::milliseconds backoff_{0};
+  std::shared_ptr<StreamHandle> stream_;
+  std::shared_ptr<State> state_;  // timer + liveness token for callbacks
+  std::uint64_t relists_ = 0;
+  std::uint64_t watches_ = 0;
+};
+
+}  // namespace ironboot::kube

@@ -1,0 +1,330 @@
+#include "kube/resource_type.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <ctime>
+#include <set>
+#include <stdexcept>
+
+#include "kube/json_ops.hpp"
+#include "kube/time_format.hpp"
+
+namespace ironboot::kube {
+
+namespace json = boost::json;
+
+const std::vector<std::string>& embedded_crd_texts();  // generated from assets/crds
+
+namespace {
+
+std::string str_at(const json::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::vector<std::string> split_json_path(const std::string& jp) {
+  // The subset CRDs use: ".a.b.c".
+  std::vector<std::string> out;
+  if (jp.empty() || jp[0] != '.') throw std::runtime_error("unsupported printer column jsonPath " + jp);
+  std::size_t pos = 1;
+  while (pos <= jp.size()) {
+    auto dot = jp.find('.', pos);
+    out.push_back(jp.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos));
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  for (const auto& seg : out)
+    if (seg.empty() || seg.find_first_of("[]*") != std::string::npos)
+      throw std::runtime_error("unsupported printer column jsonPath " + jp);
+  return out;
+}
+
+}  // namespace
+
+ResourceType parse_crd(const std::string& yaml_text) {
+  std::string err;
+  auto doc = yaml_to_json(yaml_text, &err);
+  if (!doc || !doc->is_object()) throw std::runtime_error("CRD is not a YAML mapping: " + err);
+  const auto& spec = doc->at("spec").as_object();
+  if (str_at(spec, "group") != kGroup) throw std::runtime_error("CRD group must be metal.sidero.dev");
+  const auto& names = spec.at("names").as_object();
+  ResourceType t;
+  t.kind = str_at(names, "kind");
+  t.list_kind = str_at(names, "listKind");
+  t.plural = str_at(names, "plural");
+  t.singular = str_at(names, "singular");
+  if (const auto* sn = names.if_contains("shortNames"); sn && sn->is_array())
+    for (const auto& s : sn->as_array()) t.short_names.emplace_back(s.as_string());
+  for (const auto& v : spec.at("versions").as_array()) {
+    const auto& ver = v.as_object();
+    if (str_at(ver, "name") != kVersion) continue;
+    if (const auto* sub = ver.if_contains("subresources"); sub && sub->is_object())
+      t.status_subresource = sub->as_object().contains("status");
+    t.schema = ver.at("schema").at("openAPIV3Schema").as_object();
+    if (const auto* cols = ver.if_contains("additionalPrinterColumns"); cols && cols->is_array()) {
+      for (const auto& c : cols->as_array()) {
+        const auto& co = c.as_object();
+        PrinterColumn pc;
+        pc.name = str_at(co, "name");
+        pc.type = str_at(co, "type");
+        pc.format = str_at(co, "format");
+        pc.description = str_at(co, "description");
+        pc.json_path = str_at(co, "jsonPath");
+        pc.path = split_json_path(pc.json_path);
+        if (const auto* p = co.if_contains("priority"); p && p->is_int64()) pc.priority = static_cast<int>(p->as_int64());
+        t.columns.push_back(std::move(pc));
+      }
+    }
+  }
+  if (t.kind.empty() || t.plural.empty() || t.schema.empty()) throw std::runtime_error("CRD lacks kind, plural or v1alpha2 schema");
+  return t;
+}
+
+const std::vector<ResourceType>& builtin_resource_types() {
+  static const std::vector<ResourceType> types = [] {
+    std::vector<ResourceType> out;
+    for (const auto& text : embedded_crd_texts()) out.push_back(parse_crd(text));
+    return out;
+  }();
+  return types;
+}
+
+const ResourceType* find_resource_type(const std::string& plural) {
+  for (const auto& t : builtin_resource_types())
+    if (t.plural == plural) return &t;
+  return nullptr;
+}
+
+const ResourceType* find_resource_type_by_kind(const std::string& kind) {
+  for (const auto& t : builtin_resource_types())
+    if (t.kind == kind) return &t;
+  return nullptr;
+}
+
+namespace {
+
+std::string type_of(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::object: return "object";
+    case json::kind::array: return "array";
+    case json::kind::string: return "string";
+    case json::kind::bool_: return "boolean";
+    case json::kind::null: return "null";
+    case json::kind::double_: return "number";
+    default: return "integer";
+  }
+}
+
+bool type_matches(const std::string& want, const json::value& v) {
+  if (want.empty()) return true;
+  if (want == "number") return v.is_number();
+  if (want == "integer") {
+    if (v.is_int64() || v.is_uint64()) return true;
+    return v.is_double() && v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double()));
+  }
+  return type_of(v) == want;
+}
+
+std::string short_json(const json::value& v) {
+  std::string s = json::serialize(v);
+  if (s.size() > 64) s = s.substr(0, 61) + "...";
+  return s;
+}
+
+void walk(const json::object& schema, json::value& value, const std::string& path, ValidationReport& report);
+
+void walk_object(const json::object& schema, json::object& obj, const std::string& path, ValidationReport& report) {
+  const auto* props = schema.if_contains("properties");
+  const auto* additional = schema.if_contains("additionalProperties");
+  const bool preserve = schema.contains("x-kubernetes-preserve-unknown-fields");
+  std::vector<std::string> drop;
+  for (auto& [key, child] : obj) {
+    const std::string child_path = path.empty() ? std::string(key) : path + "." + std::string(key);
+    if (child.is_null() && !schema.contains("nullable")) {
+      drop.emplace_back(key);  // the apiserver drops nulls of non-nullable fields
+      continue;
+    }
+    if (props && props->is_object()) {
+      if (const auto* sub = props->as_object().if_contains(key); sub && sub->is_object()) {
+        walk(sub->as_object(), child, child_path, report);
+        continue;
+      }
+    }
+    if (additional && additional->is_object()) {
+      walk(additional->as_object(), child, child_path, report);
+      continue;
+    }
+    if (preserve || (additional && additional->is_bool() && additional->as_bool())) continue;
+    report.unknown_fields.push_back(child_path);
+    drop.emplace_back(key);
+  }
+  for (const auto& k : drop) obj.erase(k);
+  if (const auto* req = schema.if_contains("required"); req && req->is_array()) {
+    for (const auto& r : req->as_array()) {
+      if (r.is_string() && !obj.contains(r.as_string())) {
+        const std::string child_path = path.empty() ? std::string(r.as_string()) : path + "." + std::string(r.as_string());
+        report.problems.push_back({child_path, child_path + ": Required value"});
+      }
+    }
+  }
+}
+
+void walk(const json::object& schema, json::value& value, const std::string& path, ValidationReport& report) {
+  const std::string want = str_at(schema, "type");
+  if (!type_matches(want, value)) {
+    report.problems.push_back({path, path + ": Invalid value: \"" + type_of(value) + "\": " + path +
+                                         " in body must be of type " + want + ": " + short_json(value)});
+    return;
+  }
+  if (const auto* en = schema.if_contains("enum"); en && en->is_array()) {
+    bool ok = false;
+    std::string allowed;
+    for (const auto& e : en->as_array()) {
+      ok = ok || e == value;
+      allowed += (allowed.empty() ? "" : ", ") + json::serialize(e);
+    }
+    if (!ok) report.problems.push_back({path, path + ": Unsupported value: " + json::serialize(value) + ": supported values: " + allowed});
+  }
+  if (value.is_object()) walk_object(schema, value.as_object(), path, report);
+  if (value.is_array()) {
+    if (const auto* items = schema.if_contains("items"); items && items->is_object()) {
+      std::size_t i = 0;
+      for (auto& item : value.as_array()) walk(items->as_object(), item, path + "[" + std::to_string(i++) + "]", report);
+    }
+  }
+}
+
+const std::set<std::string>& object_meta_fields() {
+  static const std::set<std::string> fields = {
+      "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+      "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+      "ownerReferences", "finalizers", "managedFields"};
+  return fields;
+}
+
+void validate_metadata(json::object& meta, ValidationReport& report) {
+  std::vector<std::string> drop;
+  for (auto& [key, v] : meta) {
+    if (!object_meta_fields().count(std::string(key))) {
+      report.unknown_fields.push_back("metadata." + std::string(key));
+      drop.emplace_back(key);
+      continue;
+    }
+    if (key == "labels" || key == "annotations") {
+      if (v.is_null()) continue;
+      if (!v.is_object()) {
+        report.problems.push_back({"metadata." + std::string(key), "metadata." + std::string(key) + ": Invalid value: must be a map of strings"});
+        continue;
+      }
+      for (const auto& [lk, lv] : v.as_object())
+        if (!lv.is_string())
+          report.problems.push_back({"metadata." + std::string(key) + "." + std::string(lk),
+                                     "metadata." + std::string(key) + "." + std::string(lk) + ": Invalid value: must be a string"});
+    } else if (key == "finalizers") {
+      if (!v.is_array() || std::any_of(v.as_array().begin(), v.as_array().end(), [](const json::value& f) { return !f.is_string(); }))
+        report.problems.push_back({"metadata.finalizers", "metadata.finalizers: Invalid value: must be a list of strings"});
+    }
+  }
+  for (const auto& k : drop) meta.erase(k);
+}
+
+}  // namespace
+
+ValidationReport validate_and_prune(const ResourceType& type, json::object& object) {
+  ValidationReport report;
+  json::object top_schema = type.schema;
+  // metadata is validated as ObjectMeta, not by the CRD's (open) schema.
+  if (auto* props = top_schema.if_contains("properties"); props && props->is_object()) props->as_object().erase("metadata");
+  json::value meta = object.contains("metadata") ? object["metadata"] : json::value(json::object{});
+  object.erase("metadata");
+  json::value whole = std::move(object);
+  walk(top_schema, whole, "", report);
+  object = std::move(whole.as_object());
+  if (meta.is_object()) validate_metadata(meta.as_object(), report);
+  object["metadata"] = std::move(meta);
+  // Paths without the leading "." produced at the top level.
+  return report;
+}
+
+json::value column_value(const PrinterColumn& column, const json::object& object, std::chrono::system_clock::time_point now) {
+  const json::value* cur = nullptr;
+  const json::object* obj = &object;
+  for (const auto& seg : column.path) {
+    if (!obj) return nullptr;
+    cur = obj->if_contains(seg);
+    if (!cur) return nullptr;
+    obj = cur->is_object() ? &cur->as_object() : nullptr;
+  }
+  if (!cur || cur->is_null()) return nullptr;
+  if (column.type == "date") {
+    if (!cur->is_string()) return nullptr;
+    auto t = parse_rfc3339(std::string(cur->as_string()));
+    if (!t) return nullptr;
+    auto d = std::chrono::duration_cast<std::chrono::seconds>(now - *t);
+    return json::value(human_duration(d));
+  }
+  if (cur->is_object() || cur->is_array()) return json::value(json::serialize(*cur));
+  return *cur;
+}
+
+std::string human_duration(std::chrono::seconds d) {
+  // Mirrors k8s.io/apimachinery/pkg/util/duration.HumanDuration.
+  long long s = d.count();
+  if (s < -1) return "<invalid>";
+  if (s < 0) return "0s";
+  if (s < 60 * 2) return std::to_string(s) + "s";
+  long long m = s / 60;
+  if (m < 10) {
+    long long rs = s % 60;
+    return rs == 0 ? std::to_string(m) + "m" : std::to_string(m) + "m" + std::to_string(rs) + "s";
+  }
+  if (m < 60 * 3) return std::to_string(m) + "m";
+  long long h = s / 3600;
+  if (h < 8) {
+    long long rm = m % 60;
+    return rm == 0 ? std::to_string(h) + "h" : std::to_string(h) + "h" + std::to_string(rm) + "m";
+  }
+  if (h < 48) return std::to_string(h) + "h";
+  if (h < 24 * 8) {
+    long long rh = h % 24;
+    return rh == 0 ? std::to_string(h / 24) + "d" : std::to_string(h / 24) + "d" + std::to_string(rh) + "h";
+  }
+  if (h < 24 * 365 * 2) return std::to_string(h / 24) + "d";
+  if (h < 24 * 365 * 8) {
+    long long dy = (h / 24) % 365;
+    return dy == 0 ? std::to_string(h / 24 / 365) + "y" : std::to_string(h / 24 / 365) + "y" + std::to_string(dy) + "d";
+  }
+  return std::to_string(h / 24 / 365) + "y";
+}
+
+json::object partial_object_metadata(const json::object& object) {
+  json::object meta;
+  if (const auto* m = object.if_contains("metadata"); m && m->is_object()) {
+    meta = m->as_object();
+    meta.erase("managedFields");
+  }
+  return json::object{{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", std::move(meta)}};
+}
+
+json::object render_table(const ResourceType& type, const std::vector<std::shared_ptr<const json::object>>& objects,
+                          std::chrono::system_clock::time_point now) {
+  json::array defs;
+  defs.push_back(json::object{{"name", "Name"}, {"type", "string"}, {"format", "name"},
+                              {"description", "Name must be unique within a namespace."}, {"priority", 0}});
+  for (const auto& c : type.columns)
+    defs.push_back(json::object{{"name", c.name}, {"type", c.type == "date" ? "date" : c.type}, {"format", c.format},
+                                {"description", c.description}, {"priority", c.priority}});
+  json::array rows;
+  for (const auto& obj : objects) {
+    json::array cells;
+    const auto* meta = obj->if_contains("metadata");
+    const json::value* name = meta && meta->is_object() ? meta->as_object().if_contains("name") : nullptr;
+    cells.push_back(name ? *name : json::value(""));
+    for (const auto& c : type.columns) cells.push_back(column_value(c, *obj, now));
+    rows.push_back(json::object{{"cells", std::move(cells)}, {"object", partial_object_metadata(*obj)}});
+  }
+  return json::object{{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", json::object{}},
+                      {"columnDefinitions", std::move(defs)}, {"rows", std::move(rows)}};
+}
+
+}  // namespace ironboot::kube

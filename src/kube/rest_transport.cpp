@@ -1,0 +1,325 @@
+// HTTPS Transport to a Kubernetes API server (Beast + Asio SSL, C++20 coroutines).
+// Verifies the server certificate against the CA and the host (or tls-server-name) SAN,
+// pools keep-alive connections, refreshes bearer tokens (token file every minute, exec
+// plugins at expiry, both after a 401), and reads watch streams chunk by chunk.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <deque>
+#include <stdexcept>
+
+#include "common/log.hpp"
+#include "kube/client.hpp"
+#include "kube/kubeconfig.hpp"
+#include "kube/tls_material.hpp"
+
+namespace ironboot::kube {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+namespace {
+
+constexpr auto kAwait = net::as_tuple(net::use_awaitable);
+constexpr auto kConnectTimeout = std::chrono::seconds(10);
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+constexpr auto kTokenFileRefresh = std::chrono::seconds(60);
+constexpr auto kExecTimeout = std::chrono::seconds(30);
+constexpr std::size_t kMaxIdle = 8;
+constexpr std::size_t kMaxBody = 512 * 1024 * 1024;
+
+bool is_ip(const std::string& host) {
+  boost::system::error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+
+class RestStream : public StreamHandle {
+ public:
+  void cancel() override {
+    cancelled = true;
+    if (auto s = stream.lock()) beast::get_lowest_layer(*s).close();
+  }
+  std::weak_ptr<Stream> stream;
+  bool cancelled = false;
+};
+
+class RestTransport : public Transport, public std::enable_shared_from_this<RestTransport> {
+ public:
+  RestTransport(net::io_context& io, ClusterCredentials creds) : io_(io), creds_(std::move(creds)) {
+    server_name_ = creds_.tls_server_name.empty() ? creds_.host : creds_.tls_server_name;
+    build_context();
+  }
+
+  void send(HttpRequest request, std::function<void(HttpReply)> done) override {
+    net::co_spawn(io_, do_send(shared_from_this(), std::move(request), std::move(done)), net::detached);
+  }
+
+  std::shared_ptr<StreamHandle> stream(HttpRequest request, std::function<void(std::string_view)> on_line,
+                                       std::function<void(HttpReply)> on_end) override {
+    auto handle = std::make_shared<RestStream>();
+    net::co_spawn(io_, do_stream(shared_from_this(), std::move(request), handle, std::move(on_line), std::move(on_end)),
+                  net::detached);
+    return handle;
+  }
+
+ private:
+  void build_context() {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    if (creds_.insecure_skip_verify) {
+      ctx->set_verify_mode(ssl::verify_none);
+    } else {
+      ctx->set_verify_mode(ssl::verify_peer);
+      if (creds_.ca_pem.empty()) ctx->set_default_verify_paths();
+      else ctx->add_certificate_authority(net::buffer(creds_.ca_pem));
+      ctx->set_verify_callback(ssl::host_name_verification(server_name_));
+    }
+    const std::string& cert = !exec_cert_.empty() ? exec_cert_ : creds_.client_cert_pem;
+    const std::string& key = !exec_key_.empty() ? exec_key_ : creds_.client_key_pem;
+    if (!cert.empty() && !key.empty()) {
+      ctx->use_certificate_chain(net::buffer(cert));
+      ctx->use_private_key(net::buffer(key), ssl::context::pem);
+    }
+    ctx_ = std::move(ctx);
+    idle_.clear();  // connections made with the old credentials
+  }
+
+  // The Authorization header value for the next request ("" = none).
+  std::string authorization(bool force_refresh) {
+    const auto now = std::chrono::steady_clock::now();
+    if (creds_.exec) {
+      const bool expired = exec_expiry_ && *exec_expiry_ - std::chrono::seconds(10) <= std::chrono::system_clock::now();
+      if (force_refresh || !exec_ran_ || expired) {
+        std::string err;
+        auto cred = run_exec_plugin(*creds_.exec, kExecTimeout, &err);
+        exec_ran_ = true;
+        if (!cred) {
+          logger("kube")->warn("exec credential plugin failed command={} error=\"{}\"", creds_.exec->command, err);
+        } else {
+          exec_token_ = cred->token;
+          exec_expiry_ = cred->expiry;
+          if (cred->client_cert_pem != exec_cert_ || cred->client_key_pem != exec_key_) {
+            exec_cert_ = cred->client_cert_pem;
+            exec_key_ = cred->client_key_pem;
+            build_context();
+          }
+        }
+      }
+      if (!exec_token_.empty()) return "Bearer " + exec_token_;
+    }
+    if (!creds_.token_file.empty() && (force_refresh || now - token_read_at_ >= kTokenFileRefresh || file_token_.empty())) {
+      std::string t = read_text_file(creds_.token_file);
+      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+      if (!t.empty()) file_token_ = t;
+      token_read_at_ = now;
+    }
+    if (!file_token_.empty()) return "Bearer " + file_token_;
+    if (!creds_.token.empty()) return "Bearer " + creds_.token;
+    if (!creds_.username.empty()) return "Basic " + base64_encode(creds_.username + ":" + creds_.password);
+    return {};
+  }
+
+  static net::awaitable<std::shared_ptr<Stream>> connect(std::shared_ptr<RestTransport> self, std::string& error) {
+    auto stream = std::make_shared<Stream>(self->io_, *self->ctx_);
+    tcp::resolver resolver(self->io_);
+    auto [rec, results] = co_await resolver.async_resolve(self->creds_.host, self->creds_.port, kAwait);
+    if (rec) {
+      error = "resolve " + self->creds_.host + ": " + rec.message();
+      co_return nullptr;
+    }
+    beast::get_lowest_layer(*stream).expires_after(kConnectTimeout);
+    auto [cec, ep] = co_await beast::get_lowest_layer(*stream).async_connect(results, kAwait);
+    if (cec) {
+      error = "connect " + self->creds_.server + ": " + cec.message();
+      co_return nullptr;
+    }
+    if (!is_ip(self->server_name_)) SSL_set_tlsext_host_name(stream->native_handle(), self->server_name_.c_str());
+    auto [hec] = co_await stream->async_handshake(ssl::stream_base::client, kAwait);
+    if (hec) {
+      error = "tls handshake with " + self->creds_.server + ": " + hec.message();
+      co_return nullptr;
+    }
+    co_return stream;
+  }
+
+  http::request<http::string_body> build(const HttpRequest& r, const std::string& auth) const {
+    http::request<http::string_body> req{http::string_to_verb(r.method), r.target, 11};
+    req.set(http::field::host, creds_.host + ":" + creds_.port);
+    req.set(http::field::user_agent, "ironboot");
+    req.set(http::field::accept, r.accept);
+    if (!auth.empty()) req.set(http::field::authorization, auth);
+    if (!r.content_type.empty()) req.set(http::field::content_type, r.content_type);
+    req.body() = r.body;
+    req.keep_alive(true);
+    req.prepare_payload();
+    return req;
+  }
+
+  static HttpReply reply_of(const http::response<http::string_body>& res) {
+    HttpReply reply;
+    reply.status = res.result_int();
+    reply.body = res.body();
+    if (auto it = res.find(http::field::retry_after); it != res.end()) {
+      try {
+        reply.retry_after = std::chrono::seconds(std::stoul(std::string(it->value())));
+      } catch (...) {
+      }
+    }
+    return reply;
+  }
+
+  static net::awaitable<void> do_send(std::shared_ptr<RestTransport> self, HttpRequest request, std::function<void(HttpReply)> done) {
+    HttpReply reply;
+    bool refreshed = false;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      std::shared_ptr<Stream> stream;
+      bool reused = false;
+      if (!self->idle_.empty()) {
+        stream = self->idle_.back();
+        self->idle_.pop_back();
+        reused = true;
+      } else {
+        std::string err;
+        stream = co_await connect(self, err);
+        if (!stream) {
+          reply = HttpReply{0, "", err, {}};
+          break;
+        }
+      }
+      auto req = self->build(request, self->authorization(false));
+      beast::get_lowest_layer(*stream).expires_after(kRequestTimeout);
+      auto [wec, wn] = co_await http::async_write(*stream, req, kAwait);
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(kMaxBody);
+      beast::flat_buffer buffer;
+      boost::system::error_code rec;
+      if (!wec) {
+        auto [ec, n] = co_await http::async_read(*stream, buffer, parser, kAwait);
+        rec = ec;
+      }
+      if (wec || rec) {
+        // A pooled connection the server closed meanwhile: try once more on a new one.
+        if (reused) {
+          --attempt;
+          continue;
+        }
+        reply = HttpReply{0, "", "request to " + self->creds_.server + ": " + (wec ? wec : rec).message(), {}};
+        break;
+      }
+      auto res = parser.release();
+      reply = reply_of(res);
+      if (res.keep_alive() && self->idle_.size() < kMaxIdle) self->idle_.push_back(stream);
+      if (reply.status == 401 && !refreshed && (self->creds_.exec || !self->creds_.token_file.empty())) {
+        // Rotated token or expired exec credential: fetch a new one and retry once.
+        refreshed = true;
+        self->authorization(true);
+        continue;
+      }
+      break;
+    }
+    done(std::move(reply));
+  }
+
+  static net::awaitable<void> do_stream(std::shared_ptr<RestTransport> self, HttpRequest request,
+                                        std::shared_ptr<RestStream> handle, std::function<void(std::string_view)> on_line,
+                                        std::function<void(HttpReply)> on_end) {
+    std::string err;
+    auto stream = co_await connect(self, err);
+    if (handle->cancelled) co_return;
+    if (!stream) {
+      on_end(HttpReply{0, "", err, {}});
+      co_return;
+    }
+    handle->stream = stream;
+    auto req = self->build(request, self->authorization(false));
+    beast::get_lowest_layer(*stream).expires_after(kRequestTimeout);
+    auto [wec, wn] = co_await http::async_write(*stream, req, kAwait);
+    if (handle->cancelled) co_return;
+    if (wec) {
+      on_end(HttpReply{0, "", "watch request: " + wec.message(), {}});
+      co_return;
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxBody);
+    std::string pending;
+    bool line_too_long = false;
+    auto chunk_cb = [&](std::uint64_t, std::string_view data, boost::system::error_code&) -> std::size_t {
+      pending.append(data.data(), data.size());
+      std::size_t start = 0;
+      while (true) {
+        auto nl = pending.find('\n', start);
+        if (nl == std::string::npos) break;
+        if (nl > start && !handle->cancelled) on_line(std::string_view(pending).substr(start, nl - start));
+        start = nl + 1;
+      }
+      pending.erase(0, start);
+      if (pending.size() > 64 * 1024 * 1024) line_too_long = true;
+      return data.size();
+    };
+    parser.on_chunk_body(chunk_cb);
+    beast::flat_buffer buffer;
+    beast::get_lowest_layer(*stream).expires_after(kRequestTimeout);
+    auto [hec, hn] = co_await http::async_read_header(*stream, buffer, parser, kAwait);
+    if (handle->cancelled) co_return;
+    if (hec) {
+      on_end(HttpReply{0, "", "watch response: " + hec.message(), {}});
+      co_return;
+    }
+    const bool chunked = parser.chunked();
+    while (!parser.is_done() && !line_too_long) {
+      // Servers send bookmarks or events well within this; silence longer than it is a dead peer.
+      beast::get_lowest_layer(*stream).expires_after(std::chrono::minutes(15));
+      auto [ec, n] = co_await http::async_read_some(*stream, buffer, parser, kAwait);
+      if (handle->cancelled) co_return;
+      if (ec) {
+        on_end(HttpReply{0, "", "watch stream broken: " + ec.message(), {}});
+        co_return;
+      }
+    }
+    if (line_too_long) {
+      on_end(HttpReply{0, "", "watch event too large", {}});
+      co_return;
+    }
+    auto res = parser.release();
+    HttpReply reply = reply_of(res);
+    if (chunked && reply.status == 200 && !pending.empty()) on_line(pending);
+    boost::system::error_code ignore;
+    beast::get_lowest_layer(*stream).socket().shutdown(tcp::socket::shutdown_both, ignore);
+    on_end(std::move(reply));
+  }
+
+  net::io_context& io_;
+  ClusterCredentials creds_;
+  std::string server_name_;
+  std::shared_ptr<ssl::context> ctx_;
+  std::vector<std::shared_ptr<Stream>> idle_;
+  std::string file_token_;
+  std::chrono::steady_clock::time_point token_read_at_{};
+  bool exec_ran_ = false;
+  std::string exec_token_, exec_cert_, exec_key_;
+  std::optional<std::chrono::system_clock::time_point> exec_expiry_;
+};
+
+}  // namespace
+
+std::shared_ptr<Transport> make_rest_transport(net::io_context& io, const ClusterCredentials& credentials) {
+  try {
+    return std::make_shared<RestTransport>(io, credentials);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error(std::string("cluster credentials: ") + e.what());
+  }
+}
+
+}  // namespace ironboot::kube

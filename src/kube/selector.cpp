@@ -1,0 +1,236 @@
+#include "kube/selector.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ironboot::kube {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Splits on commas that are not inside parentheses.
+std::optional<std::vector<std::string_view>> split_terms(std::string_view text) {
+  std::vector<std::string_view> out;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '(') ++depth;
+    else if (text[i] == ')') {
+      if (--depth < 0) return std::nullopt;
+    } else if (text[i] == ',' && depth == 0) {
+      out.push_back(trim(text.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (depth != 0) return std::nullopt;
+  out.push_back(trim(text.substr(start)));
+  return out;
+}
+
+bool valid_key(std::string_view k) {
+  if (k.empty() || k.size() > 316) return false;
+  return std::all_of(k.begin(), k.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/';
+  });
+}
+
+bool valid_value(std::string_view v) {
+  if (v.size() > 63) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+std::optional<LabelRequirement> parse_term(std::string_view term, std::string* error) {
+  LabelRequirement r;
+  auto fail = [&](const std::string& why) -> std::optional<LabelRequirement> {
+    if (error) *error = "invalid selector term \"" + std::string(term) + "\": " + why;
+    return std::nullopt;
+  };
+  if (term.empty()) return fail("empty term");
+  if (term.front() == '!') {
+    r.key = std::string(trim(term.substr(1)));
+    r.op = LabelRequirement::Op::DoesNotExist;
+    if (!valid_key(r.key)) return fail("invalid key");
+    return r;
+  }
+  // Set-based: key in (a,b) / key notin (a,b)
+  auto paren = term.find('(');
+  if (paren != std::string_view::npos) {
+    if (term.back() != ')') return fail("missing ')'");
+    std::string_view head = trim(term.substr(0, paren));
+    auto space = head.find_last_of(" \t");
+    if (space == std::string_view::npos) return fail("expected 'in' or 'notin'");
+    std::string_view op = trim(head.substr(space + 1));
+    r.key = std::string(trim(head.substr(0, space)));
+    if (op == "in") r.op = LabelRequirement::Op::In;
+    else if (op == "notin") r.op = LabelRequirement::Op::NotIn;
+    else return fail("expected 'in' or 'notin'");
+    if (!valid_key(r.key)) return fail("invalid key");
+    std::string_view inner = term.substr(paren + 1, term.size() - paren - 2);
+    std::size_t start = 0;
+    while (true) {
+      auto comma = inner.find(',', start);
+      std::string_view v = trim(inner.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+      if (!valid_value(v)) return fail("invalid value");
+      r.values.emplace_back(v);
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    return r;
+  }
+  auto ne = term.find("!=");
+  auto eq = term.find('=');
+  if (ne != std::string_view::npos) {
+    r.op = LabelRequirement::Op::NotEquals;
+    r.key = std::string(trim(term.substr(0, ne)));
+    r.values.emplace_back(trim(term.substr(ne + 2)));
+  } else if (eq != std::string_view::npos) {
+    r.op = LabelRequirement::Op::Equals;
+    r.key = std::string(trim(term.substr(0, eq)));
+    std::size_t vstart = eq + 1;
+    if (vstart < term.size() && term[vstart] == '=') ++vstart;
+    r.values.emplace_back(trim(term.substr(vstart)));
+  } else {
+    r.op = LabelRequirement::Op::Exists;
+    r.key = std::string(term);
+  }
+  if (!valid_key(r.key)) return fail("invalid key");
+  for (const auto& v : r.values)
+    if (!valid_value(v)) return fail("invalid value");
+  return r;
+}
+
+}  // namespace
+
+bool LabelSelector::matches(const json::object* labels) const {
+  for (const auto& r : requirements) {
+    const json::value* v = labels ? labels->if_contains(r.key) : nullptr;
+    const bool present = v && v->is_string();
+    const std::string value = present ? std::string(v->get_string()) : std::string();
+    auto in_values = [&] { return std::find(r.values.begin(), r.values.end(), value) != r.values.end(); };
+    switch (r.op) {
+      case LabelRequirement::Op::Equals:
+        if (!present || value != r.values.front()) return false;
+        break;
+      case LabelRequirement::Op::NotEquals:
+        if (present && value == r.values.front()) return false;
+        break;
+      case LabelRequirement::Op::In:
+        if (!present || !in_values()) return false;
+        break;
+      case LabelRequirement::Op::NotIn:
+        if (present && in_values()) return false;
+        break;
+      case LabelRequirement::Op::Exists:
+        if (!present) return false;
+        break;
+      case LabelRequirement::Op::DoesNotExist:
+        if (present) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+std::optional<LabelSelector> parse_label_selector(std::string_view text, std::string* error) {
+  LabelSelector sel;
+  text = trim(text);
+  if (text.empty()) return sel;
+  auto terms = split_terms(text);
+  if (!terms) {
+    if (error) *error = "unbalanced parentheses in selector";
+    return std::nullopt;
+  }
+  for (auto term : *terms) {
+    auto r = parse_term(term, error);
+    if (!r) return std::nullopt;
+    sel.requirements.push_back(std::move(*r));
+  }
+  return sel;
+}
+
+std::optional<LabelSelector> label_selector_from_json(const json::object& selector, std::string* error) {
+  LabelSelector sel;
+  if (const auto* ml = selector.if_contains("matchLabels"); ml && ml->is_object()) {
+    for (const auto& [k, v] : ml->get_object()) {
+      if (!v.is_string()) {
+        if (error) *error = "matchLabels values must be strings";
+        return std::nullopt;
+      }
+      sel.requirements.push_back({std::string(k), LabelRequirement::Op::Equals, {std::string(v.get_string())}});
+    }
+  }
+  if (const auto* me = selector.if_contains("matchExpressions"); me && me->is_array()) {
+    for (const auto& e : me->get_array()) {
+      if (!e.is_object() || !e.get_object().contains("key") || !e.get_object().at("key").is_string() ||
+          !e.get_object().contains("operator") || !e.get_object().at("operator").is_string()) {
+        if (error) *error = "matchExpressions entries need key and operator";
+        return std::nullopt;
+      }
+      LabelRequirement r;
+      r.key = std::string(e.get_object().at("key").get_string());
+      const std::string op(e.get_object().at("operator").get_string());
+      if (op == "In") r.op = LabelRequirement::Op::In;
+      else if (op == "NotIn") r.op = LabelRequirement::Op::NotIn;
+      else if (op == "Exists") r.op = LabelRequirement::Op::Exists;
+      else if (op == "DoesNotExist") r.op = LabelRequirement::Op::DoesNotExist;
+      else {
+        if (error) *error = "unknown operator " + op;
+        return std::nullopt;
+      }
+      if (const auto* vals = e.get_object().if_contains("values"); vals && vals->is_array())
+        for (const auto& v : vals->get_array())
+          if (v.is_string()) r.values.emplace_back(v.get_string());
+      sel.requirements.push_back(std::move(r));
+    }
+  }
+  return sel;
+}
+
+bool FieldSelector::matches(std::string_view name) const {
+  if (name_equals && name != *name_equals) return false;
+  if (name_not_equals && name == *name_not_equals) return false;
+  return true;
+}
+
+std::optional<FieldSelector> parse_field_selector(std::string_view text, std::string* error) {
+  FieldSelector sel;
+  text = trim(text);
+  if (text.empty()) return sel;
+  auto terms = split_terms(text);
+  if (!terms) return std::nullopt;
+  for (auto term : *terms) {
+    bool negate = false;
+    std::size_t op = term.find("!=");
+    std::size_t vstart = 0;
+    if (op != std::string_view::npos) {
+      negate = true;
+      vstart = op + 2;
+    } else {
+      op = term.find("==");
+      if (op != std::string_view::npos) vstart = op + 2;
+      else {
+        op = term.find('=');
+        vstart = op + 1;
+      }
+    }
+    if (op == std::string_view::npos || trim(term.substr(0, op)) != "metadata.name") {
+      if (error) *error = "field label not supported: " + std::string(term);
+      return std::nullopt;
+    }
+    std::string value(trim(term.substr(vstart)));
+    if (negate) sel.name_not_equals = value;
+    else sel.name_equals = value;
+  }
+  return sel;
+}
+
+}  // namespace ironboot::kube
