@@ -4,12 +4,14 @@
 
 #include "common/config.hpp"
 // Each protocol area adds its factory header here.
+#include "kube/cluster_service.hpp"
 
 namespace ironboot {
 
 std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io, const Config& config) {
   std::vector<std::unique_ptr<Service>> services;
   // Each protocol area adds one block here, in start order: cluster, http, tftp, dhcp.
+  services.push_back(make_cluster_service(io, config));
   (void)io;
   (void)config;
   return services;
