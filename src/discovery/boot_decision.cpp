@@ -72,8 +72,14 @@ BootChoice decide_boot(const BootInputs& in) {
   const auto name = objects::name_of(server);
   std::vector<const json::object*> claiming;  // classes listing the server
   std::vector<const json::object*> with_environment;
+  std::vector<std::string> member_of;
+  if (in.memberships) member_of = serverclass::classes_of(name, *in.memberships);
+  auto claims = [&](const json::object& c) {
+    if (!in.memberships) return lists(c, name);
+    return std::find(member_of.begin(), member_of.end(), objects::name_of(c)) != member_of.end();
+  };
   for (const auto* c : in.classes) {
-    if (!c || !lists(*c, name)) continue;
+    if (!c || !claims(*c)) continue;
     claiming.push_back(c);
     if (!objects::environment_ref_name(*c).empty()) with_environment.push_back(c);
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "serverclass/conditions.hpp"
+#include "serverclass/reconciler.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -39,6 +40,9 @@ struct BootInputs {
   std::vector<const boost::json::object*> classes;      // every ServerClass, with its status lists
   ObjectLookup environment;                             // Environment by name (nullptr when absent)
   std::string default_disk_method = "ipxe-exit";        // discovery.boot_from_disk_method
+  // When set, class membership comes from these (fresh reconcile() results) instead of the
+  // classes' status lists, which lag until the status write comes back through the cache.
+  const std::vector<serverclass::ClassStatus>* memberships = nullptr;
 };
 
 // - no Server, not accepted, or not clean -> agent;

@@ -329,8 +329,9 @@ std::shared_ptr<const CompiledClass> MatcherCache::get(const json::object& serve
   const std::string name(objects::name_of(server_class));
   std::string version;
   if (const auto* md = object_at(server_class, "metadata")) {
-    if (auto rv = objects::string_at(*md, "resourceVersion"); !rv.empty()) version = "rv:" + std::string(rv);
-    else if (const auto* g = md->if_contains("generation"); g && as_int(*g)) version = "gen:" + std::to_string(*as_int(*g));
+    // generation changes only with the spec; resourceVersion also with every status write.
+    if (const auto* g = md->if_contains("generation"); g && as_int(*g)) version = "gen:" + std::to_string(*as_int(*g));
+    else if (auto rv = objects::string_at(*md, "resourceVersion"); !rv.empty()) version = "rv:" + std::string(rv);
   }
   if (version.empty()) {
     const auto* spec = server_class.if_contains("spec");

@@ -48,7 +48,7 @@ class CompiledClass {
   std::optional<LabelSelector> selector_;
 };
 
-// Keeps compiled classes keyed by name and version (resourceVersion, else generation, else
+// Keeps compiled classes keyed by name and version (generation, else resourceVersion, else
 // the serialised spec), so regexes are compiled once per change of the class.
 class MatcherCache {
  public:

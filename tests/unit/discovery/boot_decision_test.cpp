@@ -179,5 +179,19 @@ TEST(BootDecision, DiskMethodFromServerThenClassThenConfig) {
   EXPECT_EQ(decide_boot(in).disk_method, "ipxe-sanboot");
 }
 
+TEST(BootDecision, FreshMembershipsOverrideStaleStatusLists) {
+  World w;
+  w.environments["talos"] = environment("talos", true);
+  w.classes = {server_class("amd", "talos", {})};  // status not written yet
+  auto s = server(true, true);
+  EXPECT_EQ(decide_boot(w.inputs(&s)).kind, Kind::disk);
+  const std::vector<serverclass::ClassStatus> fresh = {{"amd", {"s1"}, {}, std::nullopt}};
+  auto in = w.inputs(&s);
+  in.memberships = &fresh;
+  const auto choice = decide_boot(in);
+  EXPECT_EQ(choice.kind, Kind::environment);
+  EXPECT_EQ(choice.environment.name, "talos");
+}
+
 }  // namespace
 }  // namespace ironboot::discovery

@@ -315,14 +315,26 @@ metadata: {name: s}
 spec: {hardware: {compute: {processors: [{manufacturer: AMD}]}}}
 )")));
 
+  // generation wins over resourceVersion: status writes bump only the latter.
+  auto with_generation =
+      yaml_object("metadata: {name: g, generation: 3, resourceVersion: '10'}\nspec: {qualifiers: {}}\n");
+  cache.get(with_generation);
+  with_generation["metadata"].as_object()["resourceVersion"] = "11";
+  cache.get(with_generation);
+  EXPECT_EQ(cache.compilations(), 3u);
+  with_generation["metadata"].as_object()["generation"] = 4;
+  cache.get(with_generation);
+  EXPECT_EQ(cache.compilations(), 4u);
+  cache.retain_only({"c"});
+
   // Without resourceVersion/generation the spec itself is the version.
   auto local = yaml_object("metadata: {name: l}\nspec: {qualifiers: {}}\n");
   cache.get(local);
   cache.get(local);
-  EXPECT_EQ(cache.compilations(), 3u);
+  EXPECT_EQ(cache.compilations(), 5u);
   local["spec"].as_object()["selector"] = json::object{};
   cache.get(local);
-  EXPECT_EQ(cache.compilations(), 4u);
+  EXPECT_EQ(cache.compilations(), 6u);
   cache.retain_only({"l"});
   EXPECT_EQ(cache.size(), 1u);
 }
