@@ -1,4 +1,3 @@
-// Boost.JSON and Boost.URL compiled into the agent from their headers, so the static
+// Boost.JSON compiled into the agent from its headers, so the static
 // ironboot-agent needs no Boost libraries at link time.
 #include <boost/json/src.hpp>
-#include <boost/url/src.hpp>

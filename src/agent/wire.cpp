@@ -1,7 +1,9 @@
 #include "agent/wire.hpp"
 
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cctype>
 
@@ -57,20 +59,50 @@ std::string normalize_mac(std::string_view text) {
 }
 
 EndpointResult parse_endpoint(std::string_view url) {
-  auto u = boost::urls::parse_absolute_uri(url);
-  if (!u) return {std::nullopt, "not an absolute URL"};
-  if (u->scheme() != "http") return {std::nullopt, "scheme must be http"};
+  // Hand-parsed on purpose: only one shape is accepted, and Boost.URL 1.81 asserts on some
+  // malformed inputs (found by fuzz_agent_wire), which would take PID 1 down.
+  constexpr std::string_view scheme = "http://";
+  if (url.substr(0, scheme.size()) != scheme) return {std::nullopt, "must start with http://"};
+  url.remove_prefix(scheme.size());
+  auto slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : url.substr(slash);
   Endpoint e;
-  switch (u->host_type()) {
-    case boost::urls::host_type::ipv4: e.host = u->host_address(); break;
-    case boost::urls::host_type::ipv6: e.host = u->host_address(); break;
-    default: return {std::nullopt, "host must be an IP address"};
+  std::string_view host, port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return {std::nullopt, "unterminated IPv6 literal"};
+    host = authority.substr(1, close - 1);
+    auto rest = authority.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return {std::nullopt, "junk after IPv6 literal"};
+    if (!rest.empty()) port = rest.substr(1);
+    in6_addr a6;
+    if (::inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) return {std::nullopt, "bad IPv6 address"};
+  } else {
+    auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    in_addr a4;
+    if (::inet_pton(AF_INET, std::string(host).c_str(), &a4) != 1)
+      return {std::nullopt, "host must be an IP address"};
   }
-  if (u->has_port()) {
-    if (u->port_number() == 0) return {std::nullopt, "bad port"};
-    e.port = u->port_number();
+  e.host = std::string(host);
+  if (authority.find('[') == std::string_view::npos && authority.find(':') != std::string_view::npos &&
+      port.empty())
+    return {std::nullopt, "empty port"};
+  if (!port.empty()) {
+    unsigned value = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || value > 65535) return {std::nullopt, "bad port"};
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value == 0 || value > 65535) return {std::nullopt, "bad port"};
+    e.port = static_cast<std::uint16_t>(value);
   }
-  e.base_path = u->encoded_path();
+  for (char c : path)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == '?' || c == '#' || static_cast<unsigned char>(c) >= 0x7f)
+      return {std::nullopt, "bad path"};
+  e.base_path = std::string(path);
   while (!e.base_path.empty() && e.base_path.back() == '/') e.base_path.pop_back();
   return {e, ""};
 }

@@ -46,6 +46,16 @@ TEST(Endpoint, AcceptsHttpIpLiterals) {
   EXPECT_FALSE(parse_endpoint("http://ironboot.example:8080").endpoint);
   EXPECT_FALSE(parse_endpoint("").endpoint);
   EXPECT_FALSE(parse_endpoint("10.0.0.2:8080").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://10.0.0.2:").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://10.0.0.2:0").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://10.0.0.2:65536").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://10.0.0.2:80x").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://[fd00::2]x").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://[fd00::2").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://10.0.0.2/a b").endpoint);
+  EXPECT_FALSE(parse_endpoint("http://10.0.0.256").endpoint);
+  EXPECT_FALSE(parse_endpoint("httacttac:]").endpoint);  // once tripped an assertion in Boost.URL
+  EXPECT_EQ(parse_endpoint("http://10.0.0.2:65535").endpoint->port, 65535);
 }
 
 TEST(Instruction, ParsesEveryForm) {
