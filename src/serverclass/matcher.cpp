@@ -42,6 +42,7 @@ struct CompiledClass::Node {
   std::string key;
   Kind kind = Kind::object;
   std::unique_ptr<RE2> regex;              // string
+  std::string literal;                     // string: the qualifier text itself
   std::int64_t number = 0;                 // integer
   std::vector<Node> children;              // object
   std::vector<Node> entries;               // object_list (object nodes) / string_list (string nodes)
@@ -52,7 +53,9 @@ struct CompiledClass::Node {
         std::string_view text;
         if (server_value && server_value->is_string()) text = server_value->get_string();
         else if (server_value && !server_value->is_null()) return false;
-        return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *regex);
+        // Equal text always matches too: Sidero compared exact strings, and a value such as
+        // "Intel(R) Xeon(R)" is not found by its own regex.
+        return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *regex) || text == literal;
       }
       case Kind::integer: {
         if (!server_value) return false;
@@ -127,6 +130,7 @@ bool compile_value(const Field& field, const json::value& value, const std::stri
       if (pattern.empty()) return true;
       RE2::Options options;
       options.set_log_errors(false);
+      node.literal = std::string(pattern);
       node.regex = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
       if (!node.regex->ok()) {
         error = {path, "invalid regular expression: " + node.regex->error()};

@@ -124,6 +124,25 @@ spec: {qualifiers: {systemInformation: [{productName: "R65(15|25)"}]}}
   EXPECT_TRUE(product->matches(dell()));
 }
 
+TEST(Matcher, SideroExactStringsWithMetacharactersStillMatch) {
+  // As a regex "(R)" is a group matching "R", so the search alone would miss the text it spells;
+  // the literal comparison keeps every Sidero (exact-string) qualifier working.
+  const auto xeon = compile_yaml(R"Y(
+metadata: {name: xeon}
+spec: {qualifiers: {cpu: [{manufacturer: Intel, version: "Intel(R) Xeon(R) Gold 6338"}]}}
+)Y");
+  ASSERT_TRUE(xeon->valid());
+  EXPECT_TRUE(xeon->matches(dell()));
+  const auto plus = compile_yaml(R"Y(
+metadata: {name: plus}
+spec: {qualifiers: {systemInformation: [{productName: "PowerEdge R6525+"}]}}
+)Y");
+  EXPECT_TRUE(plus->matches(dell())) << "regex search: R652 followed by one or more 5";
+  auto s = dell();
+  s["spec"].as_object()["hardware"].as_object()["system"].as_object()["productName"] = "PowerEdge R6515";
+  EXPECT_FALSE(plus->matches(s));
+}
+
 TEST(Matcher, V1alpha2HardwareForms) {
   const auto nvme = compile_yaml(R"(
 metadata: {name: nvme}
