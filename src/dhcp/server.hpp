@@ -27,8 +27,10 @@ class OncePerKey {
   explicit OncePerKey(std::size_t capacity = 4096) : capacity_(capacity) {}
   // True the first time a key is seen (since the last reset).
   bool first(std::uint64_t key) {
+    if (seen_.contains(key)) return false;
     if (seen_.size() >= capacity_) seen_.clear();
-    return seen_.insert(key).second;
+    seen_.insert(key);
+    return true;
   }
   void reset() { seen_.clear(); }
 
