@@ -2,11 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
@@ -27,13 +28,13 @@ namespace ironboot {
 namespace {
 
 namespace asio = boost::asio;
-using asio::ip::udp;
 using namespace tftp;
 
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr std::size_t kRecvBatch = 16;
 constexpr std::size_t kRecvSize = 2048;  // requests and ACKs; bigger datagrams are dropped
-constexpr int kMaxDrainRounds = 32;
+constexpr int kMaxEvents = 64;
+constexpr std::uint64_t kListenerId = 0;
 
 std::uint64_t peer_key(const sockaddr_in& a) {
   return (std::uint64_t{a.sin_addr.s_addr} << 16) | a.sin_port;
@@ -72,9 +73,13 @@ struct Metrics {
 
 struct Session {
   Session(const sockaddr_in& p, Transfer t) : peer(p), transfer(std::move(t)) {}
+  ~Session() {
+    if (fd >= 0) ::close(fd);
+  }
   sockaddr_in peer;
   Transfer transfer;
-  std::unique_ptr<udp::socket> socket;  // null in single-port mode
+  std::uint64_t id = 0;
+  int fd = -1;  // the transfer's own socket; -1 in single-port mode
   std::string filename;
   std::uint64_t reported_bytes = 0;
   std::uint64_t reported_retransmits = 0;
@@ -119,6 +124,8 @@ class TftpService final : public Service {
     apply(config);
   }
 
+  ~TftpService() override { close_listener(); }
+
   const char* name() const override { return "tftp"; }
 
   std::string start() override {
@@ -132,18 +139,27 @@ class TftpService final : public Service {
     std::string err;
     const int fd = open_socket(listen_addr, err);
     if (fd < 0) return "tftp: " + err;
-    listener_ = std::make_unique<udp::socket>(io_, udp::v4(), fd);
+    listener_fd_ = fd;
+    // Every socket sits in one level-triggered epoll set, and the event loop waits on that
+    // set: a ready socket costs one recvmmsg, with no re-arming per packet.
+    const int epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) return std::string("tftp: epoll_create1: ") + std::strerror(errno);
+    epoll_ = std::make_unique<asio::posix::stream_descriptor>(io_, epfd);
+    watch(listener_fd_, kListenerId);
     log_->info("listening address={} root={} max_block_size={} single_port={}", peer_text(listen_addr),
                root_, limits_.max_block_size, single_port_);
-    wait_listener();
+    wait_events();
     return {};
   }
 
   void stop() override {
     stopping_ = true;
     // Per-transfer sockets keep going; in single-port mode the listener carries them.
-    if (!single_port_ || sessions_.empty()) close_listener();
-    if (sessions_.empty()) tick_.cancel();
+    if (sessions_.empty()) {
+      close_all();
+    } else if (!single_port_) {
+      close_listener();
+    }
   }
 
   void reload(const Config& config) override { apply(config); }
@@ -187,48 +203,67 @@ class TftpService final : public Service {
     return fd;
   }
 
-  void close_listener() {
-    if (!listener_) return;
-    boost::system::error_code ec;
-    listener_->close(ec);
-    listener_.reset();
+  void watch(int fd, std::uint64_t id) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = id;
+    ::epoll_ctl(epoll_->native_handle(), EPOLL_CTL_ADD, fd, &ev);
   }
 
-  void wait_listener() {
-    listener_->async_wait(udp::socket::wait_read, [this](const boost::system::error_code& ec) {
-      if (!ec && listener_) on_listener_ready();
+  void close_listener() {
+    if (listener_fd_ < 0) return;
+    ::close(listener_fd_);  // leaves the epoll set with it
+    listener_fd_ = -1;
+  }
+
+  void close_all() {
+    close_listener();
+    tick_.cancel();
+    if (epoll_) {
+      boost::system::error_code ec;
+      epoll_->close(ec);
+    }
+  }
+
+  void wait_events() {
+    if (!epoll_ || !epoll_->is_open()) return;
+    epoll_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+      if (ec) return;
+      on_events();
+      wait_events();
     });
   }
 
-  void on_listener_ready() {
-    if (drain_listener()) {
-      if (listener_) wait_listener();
-    } else {
-      asio::post(io_, [this] { if (listener_) on_listener_ready(); });
+  void on_events() {
+    std::array<epoll_event, kMaxEvents> events;
+    const int n = ::epoll_wait(epoll_->native_handle(), events.data(), kMaxEvents, 0);
+    for (int i = 0; i < n; ++i) {
+      const auto id = events[static_cast<std::size_t>(i)].data.u64;
+      if (id == kListenerId) {
+        if (listener_fd_ >= 0) read_listener();
+      } else if (auto it = by_id_.find(id); it != by_id_.end()) {
+        const auto session = it->second;  // a copy: finishing erases the map entry
+        read_session(session);  // ids are never reused: a finished transfer is not found
+      }
     }
   }
 
-  // Reads until the socket is empty (true) or a round limit is hit (false), so one busy
-  // socket cannot starve the others.
-  bool drain_listener() {
-    const int fd = listener_->native_handle();
-    for (int round = 0; round < kMaxDrainRounds; ++round) {
-      const int n = recv_.receive(fd);
-      if (n <= 0) return true;
-      const auto now = Clock::now();
-      for (int i = 0; i < n; ++i) on_listener_packet(static_cast<std::size_t>(i), now);
-      if (!listener_) return true;
-    }
-    return false;
+  // One batch per readiness event; level-triggered epoll reports the rest next time, so a
+  // busy socket cannot starve the others.
+  void read_listener() {
+    const int n = recv_.receive(listener_fd_);
+    const auto now = Clock::now();
+    for (int i = 0; i < n && listener_fd_ >= 0; ++i) on_listener_packet(static_cast<std::size_t>(i), now);
   }
 
   void on_listener_packet(std::size_t i, TimePoint now) {
     if (recv_.truncated(i)) return;
     const auto& from = recv_.from[i];
-    const int fd = listener_->native_handle();
+    const int fd = listener_fd_;
     if (single_port_) {
       if (auto it = sessions_.find(peer_key(from)); it != sessions_.end()) {
-        deliver(it->second, recv_.packet(i), now, fd);
+        const auto session = it->second;  // a copy: finishing erases the map entry
+        deliver(session, recv_.packet(i), now, fd);
         return;
       }
     }
@@ -254,7 +289,7 @@ class TftpService final : public Service {
   }
 
   void on_request(const Request& request, const sockaddr_in& from, TimePoint now) {
-    const int fd = listener_->native_handle();
+    const int fd = listener_fd_;
     if (sessions_.count(peer_key(from)) != 0) return;  // a retransmitted request: already served
     if (stopping_) return;
     if (request.write) return refuse(fd, from, ErrorCode::access_violation, "read-only server", "write", request.filename);
@@ -278,10 +313,15 @@ class TftpService final : public Service {
         log_->warn("transfer socket failed error=\"{}\"", err);
         return refuse(fd, from, ErrorCode::not_defined, "no transfer socket", "socket", request.filename);
       }
-      session->socket = std::make_unique<udp::socket>(io_, udp::v4(), tfd);
+      session->fd = tfd;
       out_fd = tfd;
     }
+    session->id = next_id_++;
     sessions_.emplace(peer_key(from), session);
+    if (session->fd >= 0) {
+      by_id_.emplace(session->id, session);
+      watch(session->fd, session->id);
+    }
     m_.started.inc();
     m_.active.set(static_cast<double>(sessions_.size()));
     const auto& n = session->transfer.negotiated();
@@ -290,7 +330,6 @@ class TftpService final : public Service {
     sink_.begin(out_fd, from);
     session->transfer.start(now, sink_);
     after_event(session);
-    if (session->socket) wait_session(session);
     if (!tick_armed_) arm_tick();
   }
 
@@ -305,40 +344,25 @@ class TftpService final : public Service {
     after_event(s);
   }
 
-  void wait_session(const std::shared_ptr<Session>& s) {
-    s->socket->async_wait(udp::socket::wait_read, [this, s](const boost::system::error_code& ec) {
-      if (ec || s->closed) return;
-      if (drain_session(s)) {
-        if (!s->closed) wait_session(s);
-      } else {
-        asio::post(io_, [this, s] { if (!s->closed) wait_session(s); });
-      }
-    });
-  }
-
-  bool drain_session(const std::shared_ptr<Session>& s) {
-    const int fd = s->socket->native_handle();
-    for (int round = 0; round < kMaxDrainRounds; ++round) {
-      const int n = recv_.receive(fd);
-      if (n <= 0) return true;
-      const auto now = Clock::now();
-      for (int i = 0; i < n && !s->closed; ++i) {
-        const auto& from = recv_.from[static_cast<std::size_t>(i)];
-        if (recv_.truncated(static_cast<std::size_t>(i))) continue;
-        if (from.sin_addr.s_addr != s->peer.sin_addr.s_addr || from.sin_port != s->peer.sin_port) {
-          // Someone else's packet: tell them, leave the transfer alone (RFC 1350 §4).
-          const auto parsed = parse(recv_.packet(static_cast<std::size_t>(i)));
-          if (!parsed.ok() || !std::holds_alternative<Error>(parsed.packet())) {
-            Metrics::refused("unknown_tid").inc();
-            send_error(fd, from, ErrorCode::unknown_tid, "unknown transfer ID");
-          }
-          continue;
+  void read_session(const std::shared_ptr<Session>& s) {
+    const int fd = s->fd;
+    const int n = recv_.receive(fd);
+    const auto now = Clock::now();
+    for (int i = 0; i < n && !s->closed; ++i) {
+      const auto idx = static_cast<std::size_t>(i);
+      if (recv_.truncated(idx)) continue;
+      const auto& from = recv_.from[idx];
+      if (from.sin_addr.s_addr != s->peer.sin_addr.s_addr || from.sin_port != s->peer.sin_port) {
+        // Someone else's packet: tell them, leave the transfer alone (RFC 1350 section 4).
+        const auto parsed = parse(recv_.packet(idx));
+        if (!parsed.ok() || !std::holds_alternative<Error>(parsed.packet())) {
+          Metrics::refused("unknown_tid").inc();
+          send_error(fd, from, ErrorCode::unknown_tid, "unknown transfer ID");
         }
-        deliver(s, recv_.packet(static_cast<std::size_t>(i)), now, fd);
+        continue;
       }
-      if (s->closed) return true;
+      deliver(s, recv_.packet(idx), now, fd);
     }
-    return false;
   }
 
   // Sends what the event produced, updates the counters, ends finished transfers.
@@ -367,16 +391,14 @@ class TftpService final : public Service {
                 s->filename, to_string(outcome), s->transfer.payload_bytes_sent(),
                 s->transfer.retransmitted_packets());
     s->closed = true;
-    if (s->socket) {
-      boost::system::error_code ec;
-      s->socket->close(ec);
+    if (s->fd >= 0) {
+      ::close(s->fd);
+      s->fd = -1;
+      by_id_.erase(s->id);
     }
     sessions_.erase(peer_key(s->peer));
     m_.active.set(static_cast<double>(sessions_.size()));
-    if (stopping_ && sessions_.empty()) {
-      close_listener();
-      tick_.cancel();
-    }
+    if (stopping_ && sessions_.empty()) close_all();
   }
 
   void arm_tick() {
@@ -398,7 +420,7 @@ class TftpService final : public Service {
     }
     for (auto& s : expired_) {
       if (s->closed) continue;
-      const int fd = s->socket ? s->socket->native_handle() : listener_ ? listener_->native_handle() : -1;
+      const int fd = s->fd >= 0 ? s->fd : listener_fd_;
       if (fd < 0) continue;
       sink_.begin(fd, s->peer);
       s->transfer.on_timer(now, sink_);
@@ -431,7 +453,10 @@ class TftpService final : public Service {
   TransferLimits limits_;
   std::unique_ptr<DiskFileStore> store_;
   sockaddr_in local_{};
-  std::unique_ptr<udp::socket> listener_;
+  int listener_fd_ = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> epoll_;
+  std::uint64_t next_id_ = kListenerId + 1;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Session>> by_id_;
   bool stopping_ = false;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::vector<std::shared_ptr<Session>> expired_;

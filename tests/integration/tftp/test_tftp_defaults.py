@@ -67,6 +67,9 @@ def test_single_port_mode():
                     "-l", out, SERVER_IP, "69"], timeout=60)
         expected = sha256_file(os.path.join(root, "f.bin"))
         assert [sha256_file(o) for o in outs + [out]] == [expected] * 21
+        # SIGTERM with nothing in flight: the service releases the event loop, exit 0.
+        assert daemon.stop() == 0
+        daemon = None
     finally:
         if daemon:
             daemon.stop()
