@@ -75,3 +75,27 @@ def test_single_port_mode():
             daemon.stop()
         lab.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_busy_beyond_max_transfers():
+    workdir = tempfile.mkdtemp(prefix="tftp-busy-")
+    root = os.path.join(workdir, "root")
+    os.makedirs(root)
+    with open(os.path.join(root, "f.bin"), "wb") as f:
+        f.write(os.urandom(5000))
+    lab = netlab.Lab()
+    daemon = None
+    try:
+        _, client, daemon = start(lab, {"root": root, "max_transfers": 1}, workdir)
+        res = client.run([netlab.SYSTEM_PYTHON, os.path.join(os.path.dirname(__file__), "tftp_probe.py"),
+                          "busy", SERVER_IP, "69", "f.bin"])
+        import json
+        res = json.loads(res.stdout)
+        assert res["first"] == {"opcode": 3, "block": 1}
+        assert res["second"]["opcode"] == 5 and res["second"]["code"] == 3, res
+        assert "busy" in res["second"]["message"]
+    finally:
+        if daemon:
+            daemon.stop()
+        lab.close()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -3,6 +3,9 @@
 
 probe.py request SERVER PORT FILENAME [--write] [--option NAME VALUE]...
     sends one RRQ/WRQ and prints the first answer: {"opcode", "code", "message", "block", "options"}
+probe.py busy SERVER PORT FILENAME
+    holds one transfer open (no ACK), sends a second request from another port and prints
+    the answer to it, then ends the first transfer
 probe.py wrong-tid SERVER PORT FILENAME
     starts a transfer, sends an ACK from a second socket to the transfer port, expects ERROR 5
     there, then completes the transfer on the first socket; prints the outcome and sha256
@@ -88,10 +91,25 @@ def cmd_wrong_tid(server, port, filename):
     return {"intruder": intruder_reply, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
 
 
+def cmd_busy(server, port, filename):
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    a.settimeout(5)
+    b.settimeout(5)
+    a.sendto(request(1, filename), (server, port))
+    first, tid = a.recvfrom(70000)
+    b.sendto(request(1, filename), (server, port))
+    second = decode(b.recvfrom(70000)[0])
+    a.sendto(struct.pack("!HH", 5, 0) + b"done\0", tid)
+    return {"first": decode(first), "second": second}
+
+
 def main():
     cmd, server, port, filename, *rest = sys.argv[1:]
     if cmd == "request":
         res = cmd_request(server, int(port), filename, rest)
+    elif cmd == "busy":
+        res = cmd_busy(server, int(port), filename)
     else:
         res = cmd_wrong_tid(server, int(port), filename)
     print(json.dumps(res))
