@@ -1,0 +1,88 @@
+// What /ipxe boots, decided from the validated query by a pure policy. The discovery area
+// implements BootPolicy from its cached Server state and BootTokenIssuer with an HMAC; the
+// HTTP service only validates, asks and renders.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ironboot {
+
+struct Config;
+
+// The /ipxe query after validation. uuid, mac and arch are canonical; the free-text fields
+// are bounded and printable but never rendered into a script.
+struct BootQuery {
+  std::string uuid;          // "4c4c4544-0033-4410-8047-b4c04f4d4d31" (lower case)
+  std::string mac;           // "52:54:00:12:34:56" (lower case, colons)
+  std::string arch;          // iPXE ${buildarch}: i386 x86_64 arm32 arm64 riscv32 riscv64 loong64
+  std::string platform;      // iPXE ${platform}: pcbios efi ("" when absent)
+  std::string serial;        // SMBIOS values, possibly empty
+  std::string manufacturer;
+  std::string product;
+};
+
+enum class DiskBootMethod { ipxe_exit, http_404, ipxe_sanboot };
+
+// "ipxe-exit" | "http-404" | "ipxe-sanboot" (the config and Server spec spelling).
+std::optional<DiskBootMethod> parse_disk_boot_method(const std::string& text);
+const char* to_string(DiskBootMethod method);
+
+// A kernel + initrd to boot. URLs are absolute ("http://...") or paths on this server
+// ("/assets/..."), which the renderer prefixes with the advertised base URL.
+struct KernelBoot {
+  std::string kernel_url;
+  std::string initrd_url;
+  std::vector<std::string> args;
+};
+
+struct BootDecision {
+  enum class Kind {
+    agent,        // ironboot's discovery agent (kernel/initrd/args from agent.* config)
+    environment,  // `environment`
+    disk,         // leave the network boot: `disk_method`
+  };
+  Kind kind = Kind::agent;
+  KernelBoot environment;
+  DiskBootMethod disk_method = DiskBootMethod::ipxe_exit;
+
+  static BootDecision agent() { return {}; }
+  static BootDecision boot_environment(KernelBoot env) {
+    BootDecision d;
+    d.kind = Kind::environment;
+    d.environment = std::move(env);
+    return d;
+  }
+  static BootDecision boot_from_disk(DiskBootMethod method) {
+    BootDecision d;
+    d.kind = Kind::disk;
+    d.disk_method = method;
+    return d;
+  }
+};
+
+class BootPolicy {
+ public:
+  virtual ~BootPolicy() = default;
+  // Pure and non-blocking: runs on the event loop for every /ipxe request.
+  virtual BootDecision decide(const BootQuery& query) const = 0;
+};
+
+// Issues the per-boot token the agent presents to /agent/v1/*. Until one is registered the
+// agent command line carries no ironboot.token= at all (never a made-up value).
+class BootTokenIssuer {
+ public:
+  virtual ~BootTokenIssuer() = default;
+  // A token of [A-Za-z0-9._~-] characters (checked before rendering).
+  virtual std::string issue(const std::string& uuid, const std::string& mac) = 0;
+};
+
+// The initial policy: every machine gets the agent environment.
+class AgentForEveryonePolicy final : public BootPolicy {
+ public:
+  BootDecision decide(const BootQuery&) const override { return BootDecision::agent(); }
+};
+
+}  // namespace ironboot

@@ -1,0 +1,67 @@
+// State shared by the listener and its sessions (no Beast here). Sessions hold it by
+// shared_ptr so it outlives every pending handler, even past the service's destruction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "common/metrics.hpp"
+#include "ipxe/router.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace ironboot::http {
+
+struct ServerLimits {
+  std::uint32_t max_connections = 10000;
+  std::chrono::milliseconds header_timeout{10000};  // whole request head (and body) must arrive
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait, and write progress
+  std::uint32_t max_header_bytes = 8192;
+  std::uint64_t max_body_bytes = 1024 * 1024;
+};
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Finish the response in flight (if any), then close; close at once when idle.
+  virtual void drain() = 0;
+};
+
+struct HttpMetrics {
+  HttpMetrics();
+  Counter& requests(int status);
+
+  Gauge* connections;
+  Counter* rejected;
+  Counter* timeouts;
+  Counter* bytes_sent;
+  Histogram* latency;
+
+ private:
+  std::map<int, Counter*> by_status_;
+};
+
+struct ServerContext {
+  const Router* router = nullptr;
+  ServerLimits limits;
+  bool draining = false;
+  std::unordered_set<SessionBase*> sessions;
+  HttpMetrics metrics;
+  std::shared_ptr<spdlog::logger> log;
+
+  // "Tue, 24 Nov 2026 03:37:01 GMT", recomputed at most once a second.
+  const std::string& date();
+
+ private:
+  std::time_t date_second_ = 0;
+  std::string date_;
+};
+
+}  // namespace ironboot::http
