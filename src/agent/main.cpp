@@ -160,7 +160,7 @@ std::string wait_for_address(const std::string& ifname, std::vector<std::string>
   for (;;) {
     if (udhcpc < 0) {
       say("dhcp: starting udhcpc on " + ifname);
-      udhcpc = sys::spawn({kUdhcpc, "-f", "-i", ifname, "-s", kUdhcpcScript, "-t", "6", "-T", "2", "-A", "3",
+      udhcpc = sys::spawn({kUdhcpc, "-f", "-i", ifname, "-s", kUdhcpcScript, "-t", "10", "-T", "1", "-A", "3",
                            "-x", "hostname:ironboot-agent", "-O", "router"});
     }
     addrs = sys::ipv4_addresses(ifname);
