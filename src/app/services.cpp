@@ -5,6 +5,7 @@
 #include "common/config.hpp"
 // Each protocol area adds its factory header here.
 #include "kube/cluster_service.hpp"
+#include "ipxe/http_service.hpp"
 #include "dhcp/server.hpp"
 
 namespace ironboot {
@@ -13,6 +14,11 @@ std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io,
   std::vector<std::unique_ptr<Service>> services;
   // Each protocol area adds one block here, in start order: cluster, http, tftp, dhcp.
   services.push_back(make_cluster_service(io, config));
+  {
+    // Other areas register routes, the boot policy and readiness checks on `http` here.
+    auto http = make_http_service(io, config);
+    services.push_back(std::move(http));
+  }
   if (config.dhcp.enabled) services.push_back(make_dhcp_service(io, config));
   (void)io;
   (void)config;
