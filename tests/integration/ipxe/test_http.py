@@ -256,3 +256,21 @@ def test_metrics_health_and_request_log(site):
     assert re.search(r"request method=GET path=/boot.ipxe status=200 bytes=\d+ duration_us=\d+ peer=10\.81\.0\.10:\d+",
                      log)
     assert re.search(r"request method=HEAD path=/assets/files/blob.bin status=200 bytes=0 ", log)
+
+
+def test_sigterm_drains_download_in_flight(site):
+    """Runs last: it stops the module's daemon. A download in progress when SIGTERM arrives
+    completes; new connections are refused; the daemon then exits by itself."""
+    c = site["client"]
+    out = os.path.join(site["workdir"], "drained.bin")
+    curl_proc = c.popen(["curl", "-sS", "--noproxy", "*", "--limit-rate", "1M", "-o", out,
+                         BASE + "/assets/files/blob.bin"], stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    daemon = site["daemon"]
+    daemon.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert status_of(c, BASE + "/healthz") == "000"  # listener closed
+    assert curl_proc.wait(30) == 0, curl_proc.stderr.read()
+    with open(out, "rb") as f:
+        assert f.read() == site["data"]
+    assert daemon.proc.wait(15) == 0
