@@ -51,8 +51,14 @@ HttpResult AgentApi::post(const std::string& target, const std::string& body, st
 }
 
 std::optional<AgentApi::Registered> AgentApi::register_until_accepted(const std::string& body, unsigned attempts) {
+  unsigned unauthorized = 0;
   for (unsigned attempt = 0; attempts == 0 || attempt < attempts; ++attempt) {
     auto r = post("/agent/v1/register", body, kRequestTimeout);
+    unauthorized = (r.response && r.response->status == 401) ? unauthorized + 1 : 0;
+    if (unauthorized >= kUnauthorizedLimit) {
+      say_("register: token rejected " + std::to_string(unauthorized) + " times in a row");
+      return std::nullopt;
+    }
     if (r.response && r.response->status == 200) {
       auto parsed = parse_instruction_body(r.response->body);
       if (parsed.instruction) return Registered{parsed.server, *parsed.instruction};
@@ -79,6 +85,7 @@ AgentApi::Poll AgentApi::poll_instruction(unsigned wait_seconds) {
     return p;
   }
   if (r.response->status == 404) p.not_found = true;
+  if (r.response->status == 401) p.unauthorized = true;
   if (r.response->status != 200) {
     p.error = describe(r);
     return p;

@@ -44,14 +44,17 @@ class AgentApi {
     Instruction instruction;
   };
   // Retries (with backoff) until ironboot accepts the registration or `attempts` is spent
-  // (0 = forever). nullopt only when attempts ran out.
+  // (0 = forever). nullopt when attempts ran out, or after kUnauthorizedLimit 401 answers in
+  // a row: the token is expired or from another key, and only a new PXE boot brings a new one.
   std::optional<Registered> register_until_accepted(const std::string& body, unsigned attempts = 0);
+  static constexpr unsigned kUnauthorizedLimit = 5;
 
   // One long-poll. nullopt on any failure (the caller backs off via next_failure_delay()).
   // not_found is set when ironboot no longer knows this agent (404): register again.
   struct Poll {
     std::optional<Instruction> instruction;
     bool not_found = false;
+    bool unauthorized = false;  // 401: the token is no longer accepted
     std::string error;
   };
   Poll poll_instruction(unsigned wait_seconds);

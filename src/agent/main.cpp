@@ -222,6 +222,7 @@ int init_main() {
 
   say("register: POST " + cmdline.endpoint + "/agent/v1/register (" + std::to_string(body.size()) + " bytes)");
   auto reg = api.register_until_accepted(body);
+  if (!reg) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
   say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
   api.addresses(addrs);
 
@@ -234,7 +235,7 @@ int init_main() {
   });
 
   Instruction current = reg->instruction;
-  unsigned failures = 0;
+  unsigned failures = 0, unauthorized = 0;
   for (;;) {
     switch (current.action) {
       case Action::reboot:
@@ -265,10 +266,22 @@ int init_main() {
       current = *poll.instruction;
       continue;
     }
+    unauthorized = poll.unauthorized ? unauthorized + 1 : 0;
+    if (unauthorized >= AgentApi::kUnauthorizedLimit) {
+      // Tokens expire (a machine may wait days to be accepted): a new PXE boot gets a new one.
+      stop = true;
+      heartbeats.join();
+      finish(false, "ironboot no longer accepts this boot's token; PXE-booting again for a new one");
+    }
     if (poll.not_found) {
       say("ironboot does not know this agent any more: registering again");
       api.pause(api.failure_delay(++failures));
       reg = api.register_until_accepted(register_body(collect_facts(fs, system_addresses(), mac)));
+      if (!reg) {
+        stop = true;
+        heartbeats.join();
+        finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
+      }
       current = reg->instruction;
       api.addresses(sys::ipv4_addresses(ifname));
       continue;

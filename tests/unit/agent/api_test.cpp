@@ -106,6 +106,20 @@ TEST(AgentApi, RegisterRetriesWhileUnreachable) {
   EXPECT_EQ(pacer.sleeps, (std::vector<std::chrono::milliseconds>{50ms, 100ms, 200ms, 200ms}));
 }
 
+TEST(AgentApi, RegisterGivesUpOnARejectedToken) {
+  FakeServer server({{401, R"({"error":"token expired"})"}});
+  BeastHttpClient http(local(server.port()), "expired");
+  RecordingPacer pacer;
+  AgentApi api(http, pacer.pacer(), record);
+  EXPECT_FALSE(api.register_until_accepted("{}"));
+  EXPECT_EQ(server.requests().size(), AgentApi::kUnauthorizedLimit);
+  // A 401 among other failures does not count towards the limit.
+  FakeServer mixed({{401, ""}, {503, ""}, {401, ""}, {401, ""}, {401, ""}, {401, ""}, {200, R"({"action":"wait"})"}});
+  BeastHttpClient http2(local(mixed.port()), "t");
+  AgentApi api2(http2, pacer.pacer(), record);
+  EXPECT_TRUE(api2.register_until_accepted("{}"));
+}
+
 TEST(AgentApi, LongPollWaitsForTheServer) {
   FakeServer server({{200, R"({"action":"wipe","mode":"full"})", 700ms}});
   BeastHttpClient http(local(server.port()), "t");
@@ -123,12 +137,13 @@ TEST(AgentApi, LongPollWaitsForTheServer) {
 }
 
 TEST(AgentApi, LongPollCapsWaitAndReportsFailures) {
-  FakeServer server({{404, R"({"error":"unknown"})"}, {500, "boom"}, {200, R"({"action":"wait"})"}});
+  FakeServer server({{404, R"({"error":"unknown"})"}, {500, "boom"}, {200, R"({"action":"wait"})"}, {401, ""}});
   BeastHttpClient http(local(server.port()), "t");
   RecordingPacer pacer;
   AgentApi api(http, pacer.pacer(), record);
   auto gone = api.poll_instruction(600);
   EXPECT_TRUE(gone.not_found);
+  EXPECT_FALSE(gone.unauthorized);
   EXPECT_FALSE(gone.instruction);
   EXPECT_EQ(server.requests()[0].target, "/agent/v1/instructions?wait=60");
   auto failed = api.poll_instruction(5);
@@ -138,6 +153,9 @@ TEST(AgentApi, LongPollCapsWaitAndReportsFailures) {
   auto ok = api.poll_instruction(5);
   ASSERT_TRUE(ok.instruction);
   EXPECT_EQ(ok.instruction->action, Action::wait);
+  auto denied = api.poll_instruction(5);
+  EXPECT_TRUE(denied.unauthorized);
+  EXPECT_FALSE(denied.instruction);
 }
 
 TEST(AgentApi, ReportsAndWiped) {
