@@ -13,7 +13,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
+#include <thread>
 #include <set>
 
 #include "common/config.hpp"
@@ -84,6 +87,16 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   std::set<std::shared_ptr<Stream>> streams;
   bool flush_scheduled = false;
   bool stopped = false;
+  // Group commit: fdatasync runs on this thread so the event loop keeps taking requests;
+  // everything written while one sync is in flight goes into the next one.
+  std::thread syncer;
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::optional<std::string> sync_job;
+  bool sync_quit = false;
+  bool sync_in_flight = false;
+  std::vector<std::shared_ptr<CommitWaiter>> batch_waiters;
+  std::vector<Change> batch_changes;
   std::size_t connections = 0;
 
   std::string start() {
@@ -100,6 +113,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
       return std::string("embedded API: ") + e.what();
     }
     store.set_journal(log.get());
+    syncer = std::thread([this] { sync_loop(); });
     store.add_listener([this](const Change& c) { unpublished.push_back(c); });
     std::string host;
     std::uint16_t port = 0;
@@ -126,7 +140,18 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     stopped = true;
     boost::system::error_code ec;
     acceptor.close(ec);
-    if (log && log->has_pending()) flush_now();
+    if (syncer.joinable()) {
+      {
+        std::lock_guard<std::mutex> l(sync_mu);
+        sync_quit = true;
+      }
+      sync_cv.notify_all();
+      syncer.join();  // finishes a batch in flight first
+    }
+    if (log && log->has_pending()) {
+      std::string err = log->flush();
+      if (!err.empty()) logger("kube")->error("store log write failed error=\"{}\"", err);
+    }
     for (auto& w : watchers) {
       w->closed = true;
       w->signal.cancel();
@@ -135,27 +160,61 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void schedule_flush() {
-    if (flush_scheduled) return;
+    if (flush_scheduled || sync_in_flight) return;  // a finishing batch starts the next one
     flush_scheduled = true;
-    net::post(io, [self = shared_from_this()] { self->flush_now(); });
+    net::post(io, [self = shared_from_this()] { self->start_batch(); });
   }
 
-  void flush_now() {
+  void start_batch() {
     flush_scheduled = false;
-    std::string err = log->flush();
+    if (sync_in_flight || stopped || !log->has_pending()) return;
+    sync_in_flight = true;
+    batch_waiters = std::move(waiters);
+    waiters.clear();
+    batch_changes = std::move(unpublished);
+    unpublished.clear();
+    {
+      std::lock_guard<std::mutex> l(sync_mu);
+      sync_job = log->take_pending();
+    }
+    sync_cv.notify_one();
+  }
+
+  void sync_loop() {
+    while (true) {
+      std::string job;
+      {
+        std::unique_lock<std::mutex> l(sync_mu);
+        sync_cv.wait(l, [this] { return sync_job.has_value() || sync_quit; });
+        if (!sync_job) return;
+        job = std::move(*sync_job);
+        sync_job.reset();
+      }
+      std::string err = log->write_and_sync(job);
+      net::post(io, [self = shared_from_this(), err] { self->batch_done(err); });
+    }
+  }
+
+  void batch_done(const std::string& err) {
+    sync_in_flight = false;
     if (!err.empty()) logger("kube")->error("store log write failed error=\"{}\"", err);
-    for (auto& w : waiters) {
+    for (auto& w : batch_waiters) {
       w->done = true;
       w->error = err;
       w->timer.cancel();
     }
-    waiters.clear();
-    if (err.empty()) publish();
-    log->compact_if_needed();
+    batch_waiters.clear();
+    if (err.empty()) publish(batch_changes);
+    batch_changes.clear();
+    if (log->has_pending()) {
+      start_batch();
+    } else {
+      log->compact_if_needed();
+    }
   }
 
-  void publish() {
-    for (const auto& c : unpublished) {
+  void publish(const std::vector<Change>& changes) {
+    for (const auto& c : changes) {
       for (auto& w : watchers) {
         if (w->closed || c.rv <= w->last_rv) continue;
         w->last_rv = c.rv;
@@ -169,7 +228,6 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         w->signal.cancel();
       }
     }
-    unpublished.clear();
   }
 
   static net::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {

@@ -100,7 +100,7 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
   std::string authorization(bool force_refresh) {
     const auto now = std::chrono::steady_clock::now();
     if (creds_.exec) {
-      const bool expired = exec_expiry_ && *exec_expiry_ - std::chrono::seconds(10) <= std::chrono::system_clock::now();
+      const bool expired = exec_expiry_ && *exec_expiry_ - std::chrono::seconds(1) <= std::chrono::system_clock::now();
       if (force_refresh || !exec_ran_ || expired) {
         std::string err;
         auto cred = run_exec_plugin(*creds_.exec, kExecTimeout, &err);

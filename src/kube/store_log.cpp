@@ -156,10 +156,16 @@ void StoreLog::record(const Change& change) {
 
 std::string StoreLog::flush() {
   if (pending_.empty()) return {};
-  if (!write_all(fd_, pending_)) return std::string("write ") + path_ + ": " + std::strerror(errno);
+  std::string err = write_and_sync(pending_);
+  if (err.empty()) pending_.clear();
+  return err;
+}
+
+std::string StoreLog::write_and_sync(const std::string& data) {
+  if (data.empty()) return {};
+  if (!write_all(fd_, data)) return std::string("write ") + path_ + ": " + std::strerror(errno);
   if (::fdatasync(fd_) != 0) return std::string("fdatasync ") + path_ + ": " + std::strerror(errno);
-  file_bytes_ += pending_.size();
-  pending_.clear();
+  file_bytes_ += data.size();
   return {};
 }
 

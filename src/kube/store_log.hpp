@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "kube/store.hpp"
 
@@ -36,6 +37,10 @@ class StoreLog : public Journal {
   bool has_pending() const { return !pending_.empty(); }
   // Writes the pending records and fdatasync()s. Returns an error text ("" on success).
   std::string flush();
+  // Group commit from another thread: take_pending() on the owning thread, then
+  // write_and_sync() on the sync thread (one batch in flight at a time; no compaction meanwhile).
+  std::string take_pending() { return std::exchange(pending_, std::string()); }
+  std::string write_and_sync(const std::string& data);
   // Rewrites the log with only the live objects when it has grown well past them.
   void compact_if_needed();
   std::string compact();

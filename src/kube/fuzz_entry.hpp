@@ -1,0 +1,12 @@
+// One fuzz input through the embedded API's request handling (JSON/YAML bodies, patches,
+// schema validation, selectors). Shared by the libFuzzer target and the corpus unit test.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ironboot::kube {
+
+void fuzz_api_request(const std::uint8_t* data, std::size_t size);
+
+}  // namespace ironboot::kube

@@ -1,0 +1,106 @@
+#include "kube/resource_type.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "kube/time_format.hpp"
+
+namespace ironboot::kube {
+namespace {
+
+namespace json = boost::json;
+
+TEST(Crds, ShippedFilesAreTheEmbeddedSchema) {
+  ASSERT_EQ(builtin_resource_types().size(), 3u);
+  for (const char* f : {"assets/crds/server.yaml", "assets/crds/serverclass.yaml", "assets/crds/environment.yaml"}) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ResourceType t = parse_crd(ss.str());
+    const ResourceType* builtin = find_resource_type(t.plural);
+    ASSERT_NE(builtin, nullptr) << f;
+    EXPECT_EQ(json::value(builtin->schema), json::value(t.schema)) << f;
+    EXPECT_TRUE(builtin->status_subresource);
+  }
+  const auto* server = find_resource_type("servers");
+  std::vector<std::string> names;
+  for (const auto& c : server->columns) names.push_back(c.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"Hostname", "BMC IP", "Accepted", "Cordoned", "Allocated", "Clean", "Power", "Age"}));
+  EXPECT_EQ(server->columns[1].priority, 1);
+}
+
+json::object server(const char* spec) {
+  return json::parse(std::string(R"({"apiVersion":"metal.sidero.dev/v1alpha2","kind":"Server","metadata":{"name":"s1"},"spec":)") +
+                     spec + "}")
+      .as_object();
+}
+
+TEST(Validation, PrunesUnknownFieldsAndReportsThem) {
+  auto o = server(R"({"accepted":true,"colour":"blue","hardware":{"system":{"uuid":"x","extra":1}}})");
+  o["metadata"].as_object()["bogus"] = 1;
+  auto r = validate_and_prune(*find_resource_type("servers"), o);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_EQ(r.unknown_fields, (std::vector<std::string>{"spec.colour", "spec.hardware.system.extra", "metadata.bogus"}));
+  EXPECT_FALSE(o["spec"].as_object().contains("colour"));
+  EXPECT_FALSE(o["metadata"].as_object().contains("bogus"));
+  EXPECT_EQ(o["spec"].at("hardware").at("system").at("uuid"), "x");
+}
+
+TEST(Validation, TypesEnumsRequired) {
+  auto o = server(R"({"accepted":"yes","bootFromDiskMethod":"pxe","hardware":{"compute":{"processors":[{"speed":"fast"}]}}})");
+  auto r = validate_and_prune(*find_resource_type("servers"), o);
+  ASSERT_EQ(r.problems.size(), 3u);
+  EXPECT_EQ(r.problems[0].message, "spec.accepted: Invalid value: \"string\": spec.accepted in body must be of type boolean: \"yes\"");
+  EXPECT_NE(r.problems[1].message.find("supported values: \"ipxe-exit\", \"http-404\", \"ipxe-sanboot\""), std::string::npos);
+  EXPECT_EQ(r.problems[2].field, "spec.hardware.compute.processors[0].speed");
+  auto missing = server(R"({"hostname":"a"})");
+  r = validate_and_prune(*find_resource_type("servers"), missing);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].message, "spec.accepted: Required value");
+}
+
+TEST(Validation, ServerClassAcceptsBothQualifierForms) {
+  auto o = json::parse(R"({"apiVersion":"metal.sidero.dev/v1alpha2","kind":"ServerClass","metadata":{"name":"c"},
+    "spec":{"qualifiers":{"cpu":[{"manufacturer":"AMD","version":"EPYC.*"}],
+                          "systemInformation":[{"manufacturer":"Dell Inc."}],
+                          "hardware":[{"system":{"manufacturer":"Dell.*"},"compute":{"processors":[{"productName":"EPYC"}]}}],
+                          "labelSelectors":[{"rack":"a"}]},
+            "selector":{"matchLabels":{"a":"b"},"matchExpressions":[{"key":"x","operator":"In","values":["y"]}]}}})").as_object();
+  const auto before = o;
+  auto r = validate_and_prune(*find_resource_type("serverclasses"), o);
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_TRUE(r.unknown_fields.empty());
+  EXPECT_EQ(o, before);
+}
+
+TEST(Table, ColumnsAndHumanAges) {
+  auto now = *parse_rfc3339("2026-01-02T03:04:05Z");
+  auto o = server(R"({"accepted":true,"hostname":"h1","bmc":{"endpoint":"10.0.0.5"}})");
+  o["metadata"].as_object()["creationTimestamp"] = "2026-01-02T03:00:00Z";
+  o["status"] = json::parse(R"({"power":"on","isClean":false})");
+  auto t = render_table(*find_resource_type("servers"), {std::make_shared<const json::object>(o)}, now);
+  EXPECT_EQ(t["kind"], "Table");
+  EXPECT_EQ(t["columnDefinitions"].as_array().size(), 9u);
+  EXPECT_EQ(t["columnDefinitions"].at(0).at("format"), "name");
+  auto cells = t["rows"].at(0).at("cells");
+  EXPECT_EQ(cells, json::parse(R"(["s1","h1","10.0.0.5",true,null,null,false,"on","4m5s"])"));
+  EXPECT_EQ(t["rows"].at(0).at("object").at("kind"), "PartialObjectMetadata");
+}
+
+TEST(Table, HumanDuration) {
+  using std::chrono::seconds;
+  EXPECT_EQ(human_duration(seconds(45)), "45s");
+  EXPECT_EQ(human_duration(seconds(119)), "119s");
+  EXPECT_EQ(human_duration(seconds(200)), "3m20s");
+  EXPECT_EQ(human_duration(seconds(3600 * 2)), "120m");  // as kubectl: minutes up to 3 hours
+  EXPECT_EQ(human_duration(seconds(3600 * 4)), "4h");
+  EXPECT_EQ(human_duration(seconds(3600 * 4 + 60 * 5)), "4h5m");
+  EXPECT_EQ(human_duration(seconds(86400 * 5 + 3600 * 3)), "5d3h");
+  EXPECT_EQ(human_duration(seconds(86400 * 30)), "30d");
+}
+
+}  // namespace
+}  // namespace ironboot::kube
