@@ -7,19 +7,39 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 
 namespace ironboot::tftp {
 namespace {
 
-// A large file read block by block; the descriptor lives as long as the transfer.
+// A large file read in 32 KiB chunks as the transfer advances: one pread serves ~20
+// blocks. The descriptor and the chunk live as long as the transfer.
 class PreadSource final : public FileSource {
  public:
+  static constexpr std::size_t chunk_size = 32 * 1024;
+
   PreadSource(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
   ~PreadSource() override { ::close(fd_); }
   PreadSource(const PreadSource&) = delete;
   PreadSource& operator=(const PreadSource&) = delete;
   std::uint64_t size() const override { return size_; }
   std::int64_t read(std::uint64_t offset, std::span<std::uint8_t> out) override {
+    if (out.size() > chunk_size) return read_direct(offset, out);
+    if (offset < chunk_offset_ || offset + out.size() > chunk_offset_ + chunk_len_) {
+      if (chunk_.empty()) chunk_.resize(chunk_size);
+      const auto n = read_direct(offset, chunk_);
+      if (n < 0) return -1;
+      chunk_offset_ = offset;
+      chunk_len_ = static_cast<std::size_t>(n);
+    }
+    const auto available = chunk_offset_ + chunk_len_ - offset;
+    const auto n = std::min<std::uint64_t>(out.size(), available);
+    std::memcpy(out.data(), chunk_.data() + (offset - chunk_offset_), n);
+    return static_cast<std::int64_t>(n);
+  }
+
+ private:
+  std::int64_t read_direct(std::uint64_t offset, std::span<std::uint8_t> out) {
     std::size_t done = 0;
     while (done < out.size()) {
       const auto n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
@@ -31,9 +51,11 @@ class PreadSource final : public FileSource {
     return static_cast<std::int64_t>(done);
   }
 
- private:
   int fd_;
   std::uint64_t size_;
+  std::vector<std::uint8_t> chunk_;
+  std::uint64_t chunk_offset_ = 0;
+  std::size_t chunk_len_ = 0;
 };
 
 std::string canonical(const std::string& path) {

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import SERVER_IP, sha256_file
+from tftplab import SERVER_IP, sha256_file
 
 
 def fetch_atftp(lab, name, out, *options, server=SERVER_IP, port=69, timeout=120):

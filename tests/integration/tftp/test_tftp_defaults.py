@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
 import netlab  # noqa: E402
-from conftest import SERVER_IP, sha256_file  # noqa: E402
+from tftplab import SERVER_IP, sha256_file  # noqa: E402
 
 
 def start(lab, tftp_config, workdir):

@@ -134,6 +134,26 @@ TEST_F(TftpStore, LargeFilesAreReadInBlocks) {
   EXPECT_EQ(s.open("big.bin", true).error, ErrorCode::not_defined);  // netascii only for small files
 }
 
+TEST_F(TftpStore, LargeFileChunkedReadsMatchAtAnyOffset) {
+  std::string big(200 * 1024 + 7, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) ^ (i >> 9));
+  write_file(root / "big.bin", big);
+  auto s = store(1024);
+  auto r = s.open("big.bin", false);
+  ASSERT_TRUE(r.source);
+  std::vector<std::uint8_t> buf(1428);
+  // Sequential blocks, then a retransmission far back, then a block straddling a chunk end.
+  for (std::uint64_t off : {0ul, 1428ul, 2856ul, 150000ul, 1428ul, 32768ul - 100, 200 * 1024ul}) {
+    const auto n = r.source->read(off, buf);
+    const auto want = std::min<std::uint64_t>(buf.size(), big.size() - off);
+    ASSERT_EQ(n, static_cast<std::int64_t>(want)) << off;
+    EXPECT_EQ(std::string(buf.begin(), buf.begin() + n), big.substr(off, want)) << off;
+  }
+  std::vector<std::uint8_t> huge(65464);  // larger than a chunk: read directly
+  ASSERT_EQ(r.source->read(100, huge), 65464);
+  EXPECT_EQ(std::string(huge.begin(), huge.end()), big.substr(100, 65464));
+}
+
 TEST_F(TftpStore, NetasciiConvertsLineEnds) {
   auto s = store();
   auto r = s.open("dir/text.txt", true);
