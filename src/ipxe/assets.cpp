@@ -187,7 +187,8 @@ http::Response file_response(const http::Request& request, std::shared_ptr<http:
 
 std::optional<std::string> clean_asset_path(std::string_view encoded) {
   if (encoded.empty() || encoded.size() > kMaxAssetPath) return std::nullopt;
-  auto pct = boost::urls::make_pct_string_view(boost::urls::string_view(encoded.data(), encoded.size()));
+  const std::string text(encoded);  // NUL-terminated for Boost.URL, as in parse_boot_query
+  auto pct = boost::urls::make_pct_string_view(boost::urls::string_view(text.c_str(), text.size()));
   if (!pct) return std::nullopt;
   std::string path = pct->decode();
   if (path.find('\0') != std::string::npos || path.find('\\') != std::string::npos) return std::nullopt;

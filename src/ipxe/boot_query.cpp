@@ -73,7 +73,10 @@ BootQueryResult parse_boot_query(std::string_view raw) {
     r.error = "query too long";
     return r;
   }
-  auto params = boost::urls::parse_query(boost::urls::string_view(raw.data(), raw.size()));
+  // Boost.URL 1.81's compiled parse_query reads its input up to a NUL (found by fuzzing),
+  // so give it a terminated copy.
+  const std::string text(raw);
+  auto params = boost::urls::parse_query(boost::urls::string_view(text.c_str(), text.size()));
   if (!params) {
     r.error = "malformed query";
     return r;

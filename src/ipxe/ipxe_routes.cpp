@@ -42,6 +42,8 @@ KernelBoot IpxeRoutes::agent_boot(const BootQuery& query, std::string& error) co
   KernelBoot boot;
   boot.kernel_url = kAgentKernelPath;
   boot.initrd_url = kAgentInitrdPath;
+  // With tokens the agent also learns which NIC booted (the token is bound to that MAC).
+  if (tokens_ != nullptr) boot.args.push_back("ironboot.mac=" + query.mac);
   boot.args.push_back("ironboot.endpoint=" + settings_.base_url);
   if (tokens_ != nullptr) {
     std::string token = tokens_->issue(query.uuid, query.mac);
