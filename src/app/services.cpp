@@ -6,6 +6,7 @@
 // Each protocol area adds its factory header here.
 #include "kube/cluster_service.hpp"
 #include "ipxe/http_service.hpp"
+#include "tftp/server.hpp"
 #include "dhcp/server.hpp"
 
 namespace ironboot {
@@ -19,6 +20,7 @@ std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io,
     auto http = make_http_service(io, config);
     services.push_back(std::move(http));
   }
+  if (config.tftp.enabled) services.push_back(make_tftp_service(io, config));
   if (config.dhcp.enabled) services.push_back(make_dhcp_service(io, config));
   (void)io;
   (void)config;
