@@ -110,18 +110,21 @@ std::optional<std::string> unbase64url(const std::string& in) {
   return out;
 }
 
-std::string list_json(const ResourceType& type, const std::vector<ObjectPtr>& items, std::uint64_t rv,
+std::string list_json(const ResourceType& type, const std::vector<const std::string*>& items, std::uint64_t rv,
                       const std::string& cont) {
   // Serialized by hand: copying 10k objects into a json::array only to print them is slow.
   std::string out = "{\"kind\":\"" + type.list_kind + "\",\"apiVersion\":\"" + kApiVersion +
                     "\",\"metadata\":{\"resourceVersion\":\"" + std::to_string(rv) + "\"";
   if (!cont.empty()) out += ",\"continue\":\"" + cont + "\"";
   out += "},\"items\":[";
+  std::size_t total = out.size() + 2;
+  for (const auto* o : items) total += o->size() + 1;
+  out.reserve(total);
   bool first = true;
-  for (const auto& o : items) {
+  for (const auto* o : items) {
     if (!first) out += ',';
     first = false;
-    out += json::serialize(*o);
+    out += *o;
   }
   out += "]}";
   return out;
@@ -301,7 +304,21 @@ ApiResult ApiHandler::list(const ApiRequest& req, const ResourceType& type, cons
     t["metadata"] = std::move(meta);
     return {json_response(200, t), std::nullopt, false};
   }
-  return {ApiResponse{200, "application/json", list_json(type, items, rv, cont)}, std::nullopt, false};
+  std::vector<const std::string*> texts;
+  texts.reserve(items.size());
+  for (const auto& o : items) texts.push_back(&serialized(type.plural, meta_str(*o, "name"), o));
+  return {ApiResponse{200, "application/json", list_json(type, texts, rv, cont)}, std::nullopt, false};
+}
+
+const std::string& ApiHandler::serialized(const std::string& resource, const std::string& name, const ObjectPtr& object) {
+  // Entries of deleted objects are dropped wholesale when the cache outgrows the store.
+  if (serialized_.size() > 2 * store_.size() + 1024) serialized_.clear();
+  auto& slot = serialized_[resource + "/" + name];
+  if (slot.first != object) {
+    slot.first = object;
+    slot.second = json::serialize(*object);
+  }
+  return slot.second;
 }
 
 ApiResult ApiHandler::get(const ApiRequest& req, const ResourceType& type, const std::string& name) {

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <map>
 #include <string>
+#include <utility>
 
 #include "kube/resource_type.hpp"
 #include "kube/selector.hpp"
@@ -75,9 +77,14 @@ class ApiHandler {
                          const ObjectPtr& old, bool dry_run);
   std::string encode_object(const WatchPlan& plan, const char* type, const boost::json::object& object) const;
 
+  // The JSON text of each stored object, made once per version: lists of thousands of
+  // objects then copy text instead of serializing every object on every request.
+  const std::string& serialized(const std::string& resource, const std::string& name, const ObjectPtr& object);
+
   Store& store_;
   Clock clock_;
   UidSource uid_;
+  std::map<std::string, std::pair<ObjectPtr, std::string>> serialized_;
 };
 
 // A Status failure response.
