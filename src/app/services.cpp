@@ -6,6 +6,7 @@
 // Each protocol area adds its factory header here.
 #include "kube/cluster_service.hpp"
 #include "ipxe/http_service.hpp"
+#include "discovery/discovery_service.hpp"
 #include "tftp/server.hpp"
 #include "dhcp/server.hpp"
 
@@ -18,6 +19,9 @@ std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io,
   {
     // Other areas register routes, the boot policy and readiness checks on `http` here.
     auto http = make_http_service(io, config);
+    // Discovery registers the agent API, boot policy and token issuer on `http`; it starts
+    // after the cluster (it reads its caches) and before http (no /ipxe without the policy).
+    services.push_back(make_discovery_service(io, config, *http));
     services.push_back(std::move(http));
   }
   if (config.tftp.enabled) services.push_back(make_tftp_service(io, config));

@@ -1,0 +1,268 @@
+// The agent API (docs/agent-api.md) on the HTTP router: token check first, then strict body
+// validation, then writes through the write queue. A refused request writes nothing.
+#include "common/log.hpp"
+#include "discovery/discovery_core.hpp"
+#include "discovery/server_object.hpp"
+#include "kube/cluster_context.hpp"
+#include "kube/json_ops.hpp"
+#include "serverclass/conditions.hpp"
+#include "serverclass/json_access.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+
+namespace ironboot::discovery {
+
+namespace json = boost::json;
+
+namespace {
+
+http::Response json_response(int status, const json::object& body) {
+  auto r = http::text_response(status, json::serialize(body) + "\n", "application/json");
+  r.set("Cache-Control", "no-store");
+  return r;
+}
+
+http::Response error_response(int status, std::string message) {
+  return json_response(status, json::object{{"error", std::move(message)}});
+}
+
+// The value of `key` in a raw query string (not percent-decoded: only digits are expected).
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+  }
+  return std::nullopt;
+}
+
+template <class T>
+const RequestError* error_of(const Parsed<T>& parsed) {
+  return std::get_if<RequestError>(&parsed);
+}
+
+}  // namespace
+
+void DiscoveryCore::register_routes(http::Router& router) {
+  router.add("POST", "/agent/v1/register", [this](const http::Request& r) { return handle_register(r); });
+  router.add_async("GET", "/agent/v1/instructions",
+                   [this](const http::Request& r, http::Responder respond) { handle_instructions(r, std::move(respond)); });
+  router.add("POST", "/agent/v1/heartbeat", [this](const http::Request& r) { return handle_heartbeat(r); });
+  router.add("POST", "/agent/v1/progress", [this](const http::Request& r) { return handle_progress(r); });
+  router.add("POST", "/agent/v1/wiped", [this](const http::Request& r) { return handle_wiped(r); });
+  router.add("POST", "/agent/v1/addresses", [this](const http::Request& r) { return handle_addresses(r); });
+  router.add_prefix("GET", "/assets/environments/", [this](const http::Request& r) { return serve_environment_file(r); });
+}
+
+std::optional<http::Response> DiscoveryCore::authenticate(const http::Request& request, TokenClaims& claims) const {
+  if (!tokens_ || !cluster_) return error_response(503, "discovery not started");
+  auto token = bearer_token(request.header("Authorization"));
+  if (!token) {
+    logger("discovery")->debug("agent refused reason=\"missing token\" path={} peer={}", request.path, request.peer);
+    return error_response(401, "missing bearer token");
+  }
+  TokenError error{};
+  auto verified = tokens_->verify(*token, error);
+  if (!verified) {
+    logger("discovery")->debug("agent refused reason=\"token {}\" path={} peer={}", to_string(error), request.path,
+                               request.peer);
+    return error_response(401, std::string("token ") + to_string(error));
+  }
+  claims = std::move(*verified);
+  return std::nullopt;
+}
+
+std::optional<http::Response> DiscoveryCore::authenticate_agent(const http::Request& request, Caller& caller) const {
+  if (auto refused = authenticate(request, caller.claims)) return refused;
+  caller.server_name = server_name_for_agent(caller.claims.uuid, caller.claims.mac, lookup());
+  return std::nullopt;
+}
+
+http::Response DiscoveryCore::handle_register(const http::Request& request) {
+  TokenClaims claims;
+  if (auto refused = authenticate(request, claims)) return *refused;
+  auto parsed = parse_register(request.body);
+  if (const auto* err = error_of(parsed)) {
+    logger("discovery")->debug("register refused reason=\"{}\" peer={}", err->message, request.peer);
+    return error_response(err->status, err->message);
+  }
+  const auto& report = std::get<RegisterReport>(parsed);
+  if (!report_matches_token(report, claims)) {
+    logger("discovery")->debug("register refused reason=\"uuid/mac differ from token\" uuid={} mac={} peer={}",
+                               report.uuid, report.boot_mac, request.peer);
+    return error_response(401, "uuid or bootMac differ from the token");
+  }
+  RegisterPlan plan = plan_register(report, lookup(), RegisterOptions{config_.discovery.auto_accept}, now());
+  auto log = logger("discovery");
+  if (plan.duplicate_uuid) log->error("duplicate uuid {}", plan.duplicate_message);
+  log->info("register server={} uuid={} mac={} synthetic_uuid={} peer={}", plan.server_name, report.uuid,
+            report.boot_mac, plan.synthetic_uuid, request.peer);
+
+  const bool auto_accept = config_.discovery.auto_accept;
+  for (auto& w : plan.writes) {
+    switch (w.kind) {
+      case ServerWrite::Kind::create:
+      case ServerWrite::Kind::merge_patch: {
+        // Created when missing; otherwise only ironboot's annotations and spec.hardware change.
+        json::object annotations, hardware;
+        if (const auto* md = objects::object_at(w.body, "metadata"))
+          if (const auto* a = objects::object_at(*md, "annotations")) annotations = *a;
+        if (const auto* spec = objects::object_at(w.body, "spec"))
+          if (const auto* h = objects::object_at(*spec, "hardware")) hardware = *h;
+        const std::string name = w.name;
+        cluster_->writes().enqueue(
+            "servers", name,
+            [annotations, hardware, name, auto_accept](const json::object* current) -> std::optional<json::object> {
+              if (!current) {
+                return json::object{
+                    {"apiVersion", "metal.sidero.dev/v1alpha2"},
+                    {"kind", "Server"},
+                    {"metadata", json::object{{"name", name}, {"annotations", annotations}}},
+                    {"spec", json::object{{"accepted", auto_accept}, {"hardware", hardware}}}};
+              }
+              json::object patch{{"metadata", json::object{{"annotations", annotations}}},
+                                 {"spec", json::object{{"hardware", json::value(nullptr)}}}};
+              // Replace hardware as a whole (stale facts disappear): remove, then set.
+              json::value next = kube::merge_patch(*current, patch);
+              next.as_object()["spec"].as_object()["hardware"] = hardware;
+              if (next == json::value(*current)) return std::nullopt;
+              return next.as_object();
+            });
+        if (!server(name)) pending_creates_.insert(name);
+        break;
+      }
+      case ServerWrite::Kind::status_patch: {
+        json::object body = w.body;
+        write_status("servers", w.name,
+                     [body](const json::object&) -> std::optional<json::object> { return body; });
+        break;
+      }
+    }
+  }
+  const Instruction next = hand_out(plan.server_name);
+  return json_response(200, json::object{{"server", plan.server_name}, {"instruction", next.to_json()}});
+}
+
+Instruction DiscoveryCore::hand_out(const std::string& server_name) {
+  const json::object* srv = server(server_name);
+  Instruction next = instruction_for(srv);
+  if (srv && next.action == Instruction::Action::wipe && !objects::condition_is_true(*srv, "Wiping")) {
+    logger("discovery")->info("wipe requested server={} mode={}", server_name, next.mode);
+    write_status("servers", server_name, [mode = next.mode, stamp = now()](const json::object& current) {
+      return std::optional<json::object>(status_for_wipe_started(current, mode, stamp));
+    });
+  }
+  return next;
+}
+
+void DiscoveryCore::handle_instructions(const http::Request& request, http::Responder respond) {
+  Caller caller;
+  if (auto refused = authenticate_agent(request, caller)) return respond(std::move(*refused));
+  const auto wait = parse_poll_wait(query_value(request.query, "wait"));
+  if (!wait) return respond(error_response(400, "wait: must be a non-negative integer"));
+  if (!server(caller.server_name) && cluster_->servers().synced() && !pending_creates_.count(caller.server_name))
+    return respond(error_response(404, "no Server " + caller.server_name + "; register again"));
+  const Instruction current = hand_out(caller.server_name);
+  if (current.action != Instruction::Action::wait || wait->count() == 0 || stopped_)
+    return respond(json_response(200, current.to_json()));
+  const std::uint64_t id = next_poll_id_++;
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, *wait);
+  std::weak_ptr<int> alive = alive_;
+  timer->async_wait([this, alive, id](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    auto it = polls_.find(id);
+    if (it == polls_.end()) return;
+    Poll poll = std::move(it->second);
+    polls_.erase(it);
+    poll.respond(json_response(200, hand_out(poll.server_name).to_json()));
+  });
+  polls_.emplace(id, Poll{caller.server_name, current, std::move(respond), std::move(timer)});
+}
+
+void DiscoveryCore::schedule_poll_check() {
+  if (poll_check_scheduled_ || polls_.empty()) return;
+  poll_check_scheduled_ = true;
+  std::weak_ptr<int> alive = alive_;
+  boost::asio::post(io_, [this, alive] {
+    if (alive.expired()) return;
+    poll_check_scheduled_ = false;
+    check_polls(false);
+  });
+}
+
+void DiscoveryCore::check_polls(bool answer_all) {
+  std::vector<std::uint64_t> due;
+  for (const auto& [id, poll] : polls_) {
+    if (answer_all || instruction_changed(poll.known, instruction_for(server(poll.server_name)))) due.push_back(id);
+  }
+  for (auto id : due) {
+    auto it = polls_.find(id);
+    if (it == polls_.end()) continue;
+    Poll poll = std::move(it->second);
+    polls_.erase(it);
+    poll.timer->cancel();
+    poll.respond(json_response(200, hand_out(poll.server_name).to_json()));
+  }
+}
+
+http::Response DiscoveryCore::handle_heartbeat(const http::Request& request) {
+  Caller caller;
+  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  if (!request.body.empty()) {
+    std::string error;
+    auto body = kube::parse_json(request.body, &error);
+    if (!body || !body->is_object()) return error_response(400, "body must be a JSON object");
+  }
+  return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
+}
+
+http::Response DiscoveryCore::handle_progress(const http::Request& request) {
+  Caller caller;
+  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  auto parsed = parse_progress(request.body);
+  if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
+  const auto& p = std::get<ProgressReport>(parsed);
+  logger("discovery")->debug("wipe progress server={} device={} done={} total={}", caller.server_name, p.device,
+                             p.done, p.total);
+  return http::text_response(204, "");
+}
+
+http::Response DiscoveryCore::handle_wiped(const http::Request& request) {
+  Caller caller;
+  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  auto parsed = parse_wiped(request.body);
+  if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
+  const auto& report = std::get<WipedReport>(parsed);
+  const json::object* srv = server(caller.server_name);
+  if (!srv) return error_response(404, "no Server " + caller.server_name + "; register again");
+  const std::string stamp = now();
+  auto patch = status_for_wiped(*srv, report, stamp);
+  if (!patch) return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
+  logger("discovery")->info("wiped server={} mode={} devices={}", caller.server_name, report.mode,
+                            report.devices.size());
+  write_status("servers", caller.server_name,
+               [report, stamp](const json::object& current) { return status_for_wiped(current, report, stamp); });
+  // Answer with what follows once the write lands (normally reboot).
+  json::value after = kube::merge_patch(*srv, *patch);
+  const Instruction next = instruction_for(&after.as_object());
+  return json_response(200, json::object{{"instruction", next.to_json()}});
+}
+
+http::Response DiscoveryCore::handle_addresses(const http::Request& request) {
+  Caller caller;
+  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  auto parsed = parse_addresses(request.body);
+  if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
+  if (!server(caller.server_name)) return error_response(404, "no Server " + caller.server_name + "; register again");
+  json::object patch = status_for_addresses(std::get<AddressesReport>(parsed));
+  write_status("servers", caller.server_name,
+               [patch](const json::object&) -> std::optional<json::object> { return patch; });
+  return http::text_response(204, "");
+}
+
+}  // namespace ironboot::discovery

@@ -1,0 +1,302 @@
+#include "discovery/discovery_service.hpp"
+
+#include "common/log.hpp"
+#include "discovery/discovery_core.hpp"
+#include "discovery/server_object.hpp"
+#include "ipxe/http_service.hpp"
+#include "kube/cluster_context.hpp"
+#include "kube/cluster_service.hpp"
+#include "kube/json_ops.hpp"
+#include "serverclass/conditions.hpp"
+#include "serverclass/json_access.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <system_error>
+
+namespace ironboot {
+namespace discovery {
+
+namespace json = boost::json;
+
+DiscoveryCore::DiscoveryCore(boost::asio::io_context& io, const Config& config) : io_(io), config_(config) {
+  lifecycle_.wipe_mode = config.discovery.wipe;
+}
+
+DiscoveryCore::~DiscoveryCore() {
+  alive_.reset();
+  *cancel_ = true;
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+}
+
+std::string DiscoveryCore::start() {
+  const std::string& dir = config_.cluster.embedded.data_dir;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return "discovery: cannot create " + dir + ": " + ec.message();
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  }
+  PosixFileSystem fs;
+  auto loaded = load_or_create_key(fs, dir + "/agent-token.key", openssl_random());
+  if (!loaded.key) return "discovery: agent token key: " + loaded.error;
+  if (loaded.created) logger("discovery")->info("agent token key created path={}/agent-token.key", dir);
+  tokens_.emplace(*loaded.key, clock_);
+
+  cluster_ = cluster_context();
+  if (!cluster_) return "discovery: the cluster layer is not running";
+  cluster_->servers().add_handler(
+      [this](const kube::ObjectPtr& old, const kube::ObjectPtr& now) { on_server_event(old, now); });
+  cluster_->serverclasses().add_handler([this](const kube::ObjectPtr&, const kube::ObjectPtr&) {
+    schedule_reconcile();
+    schedule_poll_check();
+  });
+  cluster_->environments().add_handler([this](const kube::ObjectPtr& old, const kube::ObjectPtr& now) {
+    const auto& obj = now ? now : old;
+    on_environment_event(now, std::string(objects::name_of(*obj)));
+    schedule_poll_check();
+  });
+  // Objects already in the caches (the informers may have listed before we subscribed).
+  for (const auto& [name, obj] : cluster_->environments().items()) on_environment_event(obj, name);
+  schedule_reconcile();
+  logger("discovery")->info("discovery started auto_accept={} wipe={} boot_from_disk_method={}",
+                            config_.discovery.auto_accept, config_.discovery.wipe,
+                            config_.discovery.boot_from_disk_method);
+  return {};
+}
+
+void DiscoveryCore::stop() {
+  stopped_ = true;
+  *cancel_ = true;
+  check_polls(true);
+}
+
+bool DiscoveryCore::ready() const { return tokens_.has_value() && cluster_ != nullptr && cluster_->synced(); }
+
+const json::object* DiscoveryCore::server(std::string_view name) const {
+  if (!cluster_) return nullptr;
+  auto p = cluster_->servers().get(std::string(name));
+  return p ? p.get() : nullptr;
+}
+
+ServerLookup DiscoveryCore::lookup() const {
+  return [this](std::string_view name) { return server(name); };
+}
+
+std::string DiscoveryCore::now() const { return objects::rfc3339(clock_.now()); }
+
+void DiscoveryCore::write_status(const std::string& resource, const std::string& name,
+                                 std::function<std::optional<json::object>(const json::object&)> patch) {
+  if (!cluster_) return;
+  cluster_->writes().enqueue(
+      resource, name,
+      [patch = std::move(patch)](const json::object* current) -> std::optional<json::object> {
+        if (!current) return std::nullopt;
+        auto p = patch(*current);
+        if (!p) return std::nullopt;
+        json::value next = kube::merge_patch(*current, *p);
+        if (next == json::value(*current)) return std::nullopt;
+        return next.as_object();
+      },
+      {}, true);
+}
+
+BootChoice DiscoveryCore::decide_for_server(const json::object* srv) {
+  BootInputs in;
+  in.server = srv;
+  if (cluster_) {
+    for (const auto& [n, c] : cluster_->serverclasses().items()) in.classes.push_back(c.get());
+    in.environment = [this](std::string_view name) -> const json::object* {
+      auto p = cluster_->environments().get(std::string(name));
+      return p ? p.get() : nullptr;
+    };
+  }
+  in.default_disk_method = config_.discovery.boot_from_disk_method;
+  if (have_memberships_) in.memberships = &memberships_;
+  BootChoice choice = decide_boot(in);
+  // An Environment Ready in the API but not (yet) fetched by this process cannot be served.
+  if (choice.kind == BootChoice::Kind::environment && environment_asset_path(choice.environment.name, true).empty()) {
+    BootChoice wait;
+    wait.kind = BootChoice::Kind::agent;
+    wait.reason = "environment " + choice.environment.name + " not fetched yet";
+    wait.server_conditions = std::move(choice.server_conditions);
+    return wait;
+  }
+  return choice;
+}
+
+Instruction DiscoveryCore::instruction_for(const json::object* srv) {
+  const bool next_boot_is_agent = decide_for_server(srv).kind == BootChoice::Kind::agent;
+  return next_instruction(srv, lifecycle_, next_boot_is_agent);
+}
+
+BootChoice DiscoveryCore::decide(const std::string& uuid, const std::string& mac) {
+  const std::string name = server_name_for_agent(uuid, mac, lookup());
+  const json::object* srv = server(name);
+  BootChoice choice = decide_for_server(srv);
+  auto log = logger("discovery");
+  log->debug("boot decision={} reason=\"{}\" server={} uuid={} mac={}", to_string(choice.kind), choice.reason, name,
+             uuid, mac);
+  if (srv && !choice.server_conditions.empty()) {
+    write_status("servers", name, [choice, stamp = now()](const json::object& current) {
+      return status_for_boot_choice(current, choice, stamp);
+    });
+  }
+  if (srv && choice.kind == BootChoice::Kind::environment) {
+    const std::string env = choice.environment.name;
+    log->info("environment served server={} environment={}", name, env);
+    write_status("servers", name, [env, stamp = now()](const json::object& current) -> std::optional<json::object> {
+      return status_for_pxe_booted(current, env, stamp);
+    });
+  }
+  return choice;
+}
+
+std::string DiscoveryCore::issue_token(const std::string& uuid, const std::string& mac) const {
+  return tokens_ ? tokens_->issue(uuid, mac) : std::string{};
+}
+
+void DiscoveryCore::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
+  if (now_obj) {
+    const std::string name(objects::name_of(*now_obj));
+    pending_creates_.erase(name);
+    if (auto patch = status_after_spec_change(old.get(), *now_obj, lifecycle_, now())) {
+      logger("discovery")->info("server lifecycle name={} accepted={} isClean={}", name,
+                                objects::spec_bool(*now_obj, "accepted"),
+                                patch->at("status").as_object().at("isClean").as_bool());
+      write_status("servers", name, [old, lc = lifecycle_, stamp = now()](const json::object& current) {
+        return status_after_spec_change(old.get(), current, lc, stamp);
+      });
+    }
+  }
+  schedule_reconcile();
+  schedule_poll_check();
+}
+
+void DiscoveryCore::schedule_reconcile() {
+  if (reconcile_scheduled_ || stopped_) return;
+  reconcile_scheduled_ = true;
+  std::weak_ptr<int> alive = alive_;
+  boost::asio::post(io_, [this, alive] {
+    if (alive.expired()) return;
+    reconcile_scheduled_ = false;
+    reconcile_classes();
+  });
+}
+
+void DiscoveryCore::reconcile_classes() {
+  if (!cluster_ || stopped_) return;
+  if (!cluster_->servers().synced() || !cluster_->serverclasses().synced()) {
+    // Not listed yet: look again shortly (an empty list fires no event).
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(200));
+    std::weak_ptr<int> alive = alive_;
+    timer->async_wait([this, alive, timer](const boost::system::error_code& ec) {
+      if (!ec && !alive.expired()) schedule_reconcile();
+    });
+    return;
+  }
+  std::vector<const json::object*> servers, classes;
+  std::vector<std::string> names;
+  for (const auto& [n, s] : cluster_->servers().items()) servers.push_back(s.get());
+  for (const auto& [n, c] : cluster_->serverclasses().items()) {
+    classes.push_back(c.get());
+    names.push_back(n);
+  }
+  memberships_ = serverclass::reconcile(servers, classes, matchers_);
+  have_memberships_ = true;
+  matchers_.retain_only(names);
+  const std::string stamp = now();
+  for (std::size_t i = 0; i < classes.size() && i < memberships_.size(); ++i) {
+    if (memberships_[i].error)
+      logger("discovery")->debug("serverclass invalid name={}", memberships_[i].name);
+    if (auto patch = serverclass::status_patch(*classes[i], memberships_[i], stamp)) {
+      logger("discovery")->debug("serverclass status name={} available={} in_use={}", memberships_[i].name,
+                                 memberships_[i].servers_available.size(), memberships_[i].servers_in_use.size());
+      cluster_->writes().merge("serverclasses", memberships_[i].name, *patch, true);
+    }
+  }
+  if (!serverclass::has_any_class(classes) && !any_create_pending_) {
+    any_create_pending_ = true;
+    logger("discovery")->info("creating serverclass any");
+    std::weak_ptr<int> alive = alive_;
+    cluster_->writes().enqueue(
+        "serverclasses", std::string(serverclass::kAnyClassName),
+        [](const json::object* current) -> std::optional<json::object> {
+          if (current) return std::nullopt;
+          return serverclass::make_any_server_class();
+        },
+        [this, alive](const kube::ApiReply&) {
+          if (!alive.expired()) any_create_pending_ = false;
+        });
+  }
+}
+
+}  // namespace discovery
+
+namespace {
+
+class ClusterBootPolicy final : public BootPolicy {
+ public:
+  explicit ClusterBootPolicy(discovery::DiscoveryCore& core) : core_(core) {}
+  BootDecision decide(const BootQuery& query) const override {
+    const discovery::BootChoice choice = core_.decide(query.uuid, query.mac);
+    switch (choice.kind) {
+      case discovery::BootChoice::Kind::agent: return BootDecision::agent();
+      case discovery::BootChoice::Kind::environment: {
+        KernelBoot boot;
+        boot.kernel_url = core_.environment_asset_path(choice.environment.name, true);
+        boot.initrd_url = choice.environment.initrd_url.empty()
+                              ? std::string{}
+                              : core_.environment_asset_path(choice.environment.name, false);
+        boot.args = choice.environment.args;
+        return BootDecision::boot_environment(std::move(boot));
+      }
+      case discovery::BootChoice::Kind::disk:
+        return BootDecision::boot_from_disk(
+            parse_disk_boot_method(choice.disk_method).value_or(DiskBootMethod::ipxe_exit));
+    }
+    return BootDecision::agent();
+  }
+
+ private:
+  discovery::DiscoveryCore& core_;
+};
+
+class AgentTokenIssuer final : public BootTokenIssuer {
+ public:
+  explicit AgentTokenIssuer(discovery::DiscoveryCore& core) : core_(core) {}
+  std::string issue(const std::string& uuid, const std::string& mac) override { return core_.issue_token(uuid, mac); }
+
+ private:
+  discovery::DiscoveryCore& core_;
+};
+
+class DiscoveryService final : public Service {
+ public:
+  DiscoveryService(boost::asio::io_context& io, const Config& config, HttpService& http) : core_(io, config) {
+    core_.register_routes(http.router());
+    http.set_boot_policy(std::make_shared<ClusterBootPolicy>(core_));
+    http.set_token_issuer(std::make_shared<AgentTokenIssuer>(core_));
+    http.readiness().add("discovery", [this] { return core_.ready(); });
+  }
+  const char* name() const override { return "discovery"; }
+  std::string start() override { return core_.start(); }
+  void stop() override { core_.stop(); }
+  bool idle() const override { return core_.idle(); }
+
+ private:
+  discovery::DiscoveryCore core_;
+};
+
+}  // namespace
+
+std::unique_ptr<Service> make_discovery_service(boost::asio::io_context& io, const Config& config, HttpService& http) {
+  return std::make_unique<DiscoveryService>(io, config, http);
+}
+
+}  // namespace ironboot

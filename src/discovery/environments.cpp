@@ -1,0 +1,198 @@
+// Environments: spec.kernel / spec.initrd fetched once into <data_dir>/environments/<name>/
+// on a worker thread, sha512-verified, served under /assets/environments/<name>/{kernel,initrd};
+// the result is the Environment's Ready condition.
+#include "common/log.hpp"
+#include "discovery/discovery_core.hpp"
+#include "ipxe/assets.hpp"
+#include "kube/cluster_context.hpp"
+#include "serverclass/conditions.hpp"
+#include "serverclass/json_access.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace ironboot::discovery {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kPrefix = "/assets/environments/";
+
+// Kubernetes object names are DNS subdomains; anything else never becomes a path.
+bool safe_name(std::string_view name) {
+  if (name.empty() || name.size() > 253 || name == "." || name == "..") return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  return true;
+}
+
+struct Source {
+  std::string url, sha512;
+};
+
+Source source_of(const json::object& env, std::string_view part) {
+  Source s;
+  const auto* spec = objects::spec_of(env);
+  const auto* o = spec ? objects::object_at(*spec, part) : nullptr;
+  if (o) {
+    s.url = std::string(objects::string_at(*o, "url"));
+    s.sha512 = std::string(objects::string_at(*o, "sha512"));
+  }
+  return s;
+}
+
+std::string read_small(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Runs on the worker thread. Files already fetched for the same sources are kept
+// ("fetched once"); with sha512 given they are verified again.
+FetchResult fetch_environment(const std::string& dir, const std::string& key, const Source& kernel,
+                              const Source& initrd, const std::atomic<bool>& cancel) {
+  const std::string marker = dir + "/source";
+  const bool have_kernel = file_exists(dir + "/kernel");
+  const bool have_initrd = initrd.url.empty() || file_exists(dir + "/initrd");
+  if (read_small(marker) == key && have_kernel && have_initrd &&
+      (kernel.sha512.empty() || sha512_of_file(dir + "/kernel") == kernel.sha512) &&
+      (initrd.url.empty() || initrd.sha512.empty() || sha512_of_file(dir + "/initrd") == initrd.sha512)) {
+    FetchResult cached;
+    cached.ok = true;
+    cached.message = "cached";
+    return cached;
+  }
+  ::unlink(marker.c_str());
+  FetchLimits limits;
+  FetchResult r = fetch_to_file(kernel.url, dir + "/kernel", kernel.sha512, limits, cancel);
+  if (!r.ok) {
+    r.message = "kernel: " + r.message;
+    return r;
+  }
+  if (!initrd.url.empty()) {
+    FetchResult ri = fetch_to_file(initrd.url, dir + "/initrd", initrd.sha512, limits, cancel);
+    if (!ri.ok) {
+      ri.message = "initrd: " + ri.message;
+      return ri;
+    }
+    r.bytes += ri.bytes;
+  }
+  std::ofstream(marker) << key;
+  return r;
+}
+
+}  // namespace
+
+std::string DiscoveryCore::environment_asset_path(const std::string& name, bool kernel) const {
+  auto it = environments_.find(name);
+  if (it == environments_.end() || !it->second.ready) return {};
+  return std::string(kPrefix) + name + (kernel ? "/kernel" : "/initrd");
+}
+
+void DiscoveryCore::on_environment_event(const kube::ObjectPtr& now_obj, const std::string& name) {
+  if (!now_obj) {
+    environments_.erase(name);
+    return;
+  }
+  const Source kernel = source_of(*now_obj, "kernel");
+  const Source initrd = source_of(*now_obj, "initrd");
+  const std::string key = kernel.url + "\n" + kernel.sha512 + "\n" + initrd.url + "\n" + initrd.sha512 + "\n";
+  auto& state = environments_[name];
+  if (state.key == key) return;  // our own status write, or nothing that matters changed
+  state.key = key;
+  state.ready = false;
+  state.fetching = true;
+  auto log = logger("discovery");
+  auto fail_now = [&](std::string reason, std::string message) {
+    FetchResult r;
+    r.reason = std::move(reason);
+    r.message = std::move(message);
+    fetch_done(name, key, r);
+  };
+  if (!safe_name(name)) return fail_now("InvalidName", "name cannot be a directory name");
+  if (kernel.url.empty()) return fail_now("InvalidSpec", "spec.kernel.url is empty");
+  state.dir = config_.cluster.embedded.data_dir + "/environments/" + name;
+  std::error_code ec;
+  std::filesystem::create_directories(state.dir, ec);
+  if (ec) return fail_now("FetchFailed", "cannot create " + state.dir + ": " + ec.message());
+  log->info("environment fetch name={} kernel={} initrd={}", name, kernel.url, initrd.url);
+  std::weak_ptr<int> alive = alive_;
+  auto cancel = cancel_;
+  workers_.emplace_back([this, alive, cancel, dir = state.dir, key, kernel, initrd, name] {
+    FetchResult r = fetch_environment(dir, key, kernel, initrd, *cancel);
+    if (*cancel) return;
+    boost::asio::post(io_, [this, alive, name, key, r] {
+      if (!alive.expired()) fetch_done(name, key, r);
+    });
+  });
+}
+
+void DiscoveryCore::fetch_done(const std::string& name, const std::string& key, const FetchResult& result) {
+  auto it = environments_.find(name);
+  if (it == environments_.end() || it->second.key != key) return;  // changed or deleted meanwhile
+  it->second.fetching = false;
+  it->second.ready = result.ok;
+  auto log = logger("discovery");
+  objects::Condition ready;
+  ready.type = "Ready";
+  if (result.ok) {
+    log->info("environment ready name={} bytes={} {}", name, result.bytes, result.message);
+    ready.status = true;
+    ready.reason = "Fetched";
+    ready.message = "kernel and initrd fetched and verified";
+  } else {
+    log->error("environment not ready name={} reason={} message=\"{}\"", name, result.reason, result.message);
+    ready.status = false;
+    ready.reason = result.reason;
+    ready.message = result.message;
+  }
+  write_status("environments", name, [ready, stamp = now()](const json::object& current) {
+    const auto* status = objects::status_of(current);
+    auto conditions =
+        objects::with_condition(status ? objects::array_at(*status, "conditions") : nullptr, ready, stamp);
+    return std::optional<json::object>(json::object{{"status", json::object{{"conditions", std::move(conditions)}}}});
+  });
+  schedule_poll_check();
+}
+
+http::Response DiscoveryCore::serve_environment_file(const http::Request& request) const {
+  std::string_view rest(request.path);
+  rest.remove_prefix(std::string_view(kPrefix).size());
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return http::text_response(404, "not found\n");
+  const std::string name(rest.substr(0, slash));
+  const std::string_view file = rest.substr(slash + 1);
+  if (file != "kernel" && file != "initrd") return http::text_response(404, "not found\n");
+  auto it = environments_.find(name);
+  if (it == environments_.end() || !it->second.ready) return http::text_response(404, "not found\n");
+  const std::string path = it->second.dir + "/" + std::string(file);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return http::text_response(404, "not found\n");
+  auto open_file = std::make_shared<http::OpenFile>(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return http::text_response(404, "not found\n");
+  FileInfo info;
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  info.mtime_sec = st.st_mtim.tv_sec;
+  info.mtime_nsec = st.st_mtim.tv_nsec;
+  info.inode = st.st_ino;
+  return file_response(request, std::move(open_file), info, file);
+}
+
+}  // namespace ironboot::discovery
