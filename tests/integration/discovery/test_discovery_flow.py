@@ -83,7 +83,12 @@ class Site:
             if last:
                 return last
             time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; last={last}\n{self.daemon.read_log()[-4000:]}")
+        raise AssertionError(f"timed out waiting for {what}; last={last}\n{self.log_tail()}")
+
+    def log_tail(self):
+        """The daemon's log without the read requests kubectl makes while we wait."""
+        lines = [l for l in self.daemon.read_log().splitlines() if "method=GET" not in l]
+        return "\n".join(lines[-60:])
 
 
 def condition(obj, ctype):
@@ -120,13 +125,20 @@ def register_body(uuid, mac, serial="8N4MD32", cpu="AMD EPYC 7543 32-Core Proces
     }
 
 
+def table(text):
+    """Rows of kubectl's column output as dicts, cut at the header's column offsets."""
+    lines = text.splitlines()
+    header = lines[0]
+    starts = [m.start() for m in re.finditer(r"(?<!\S)\S+( \S+)*", header)]
+    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+    return [{n: line[a:b].strip() if b else line[a:].strip() for n, a, b in zip(names, starts, starts[1:] + [None])}
+            for line in lines[1:]]
+
+
 def server_row(site, name):
-    out = site.kubectl("get", "servers").stdout.splitlines()
-    header = out[0].split()
-    for line in out[1:]:
-        cols = line.split()
-        if cols[0] == name:
-            return dict(zip(header, cols))
+    for row in table(site.kubectl("get", "servers").stdout):
+        if row["NAME"] == name:
+            return row
     return None
 
 
