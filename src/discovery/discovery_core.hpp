@@ -125,7 +125,10 @@ class DiscoveryCore {
   bool any_create_pending_ = false;
   bool poll_check_scheduled_ = false;
   bool stopped_ = false;
-  std::set<std::string> pending_creates_;  // registered, not yet in the cache
+  std::set<std::string> pending_creates_;
+  // ServerClass status patches queued and not yet answered, by class: the same patch is not
+  // queued again while the cache still shows the old status.
+  std::map<std::string, std::string> class_writes_in_flight_;  // registered, not yet in the cache
   std::map<std::uint64_t, Poll> polls_;
   std::uint64_t next_poll_id_ = 1;
   std::map<std::string, EnvState> environments_;

@@ -212,12 +212,22 @@ void DiscoveryCore::reconcile_classes() {
   matchers_.retain_only(names);
   const std::string stamp = now();
   for (std::size_t i = 0; i < classes.size() && i < memberships_.size(); ++i) {
-    if (memberships_[i].error)
-      logger("discovery")->debug("serverclass invalid name={}", memberships_[i].name);
     if (auto patch = serverclass::status_patch(*classes[i], memberships_[i], stamp)) {
-      logger("discovery")->debug("serverclass status name={} available={} in_use={}", memberships_[i].name,
+      const std::string name = memberships_[i].name;
+      std::string text = json::serialize(*patch);
+      auto [it, inserted] = class_writes_in_flight_.try_emplace(name, text);
+      if (!inserted && it->second == text) continue;
+      it->second = text;
+      if (memberships_[i].error)
+        logger("discovery")->warn("serverclass invalid name={} error=\"{}\"", name, memberships_[i].error->text());
+      logger("discovery")->debug("serverclass status name={} available={} in_use={}", name,
                                  memberships_[i].servers_available.size(), memberships_[i].servers_in_use.size());
-      cluster_->writes().merge("serverclasses", memberships_[i].name, *patch, true);
+      std::weak_ptr<int> alive = alive_;
+      cluster_->writes().merge("serverclasses", name, *patch, true, [this, alive, name, text](const kube::ApiReply&) {
+        if (alive.expired()) return;
+        auto found = class_writes_in_flight_.find(name);
+        if (found != class_writes_in_flight_.end() && found->second == text) class_writes_in_flight_.erase(found);
+      });
     }
   }
   if (!serverclass::has_any_class(classes) && !any_create_pending_) {

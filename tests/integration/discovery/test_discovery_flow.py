@@ -368,3 +368,14 @@ def test_environment_checksum_mismatch_is_never_served(site):
     cond = site.wait_for("broken not ready", lambda: condition(site.get("environment", "broken"), "Ready"))
     assert cond["status"] == "False" and cond["reason"] == "ChecksumMismatch", cond
     assert site.curl("/assets/environments/broken/kernel")[0] == 404
+
+
+def test_invalid_serverclass_is_reported_and_lists_nobody(site):
+    apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "ServerClass", "metadata": {"name": "broken-regex"},
+                 "spec": {"qualifiers": {"cpu": [{"version": "EPYC("}]}}})
+    cond = site.wait_for("InvalidQualifiers", lambda: condition(site.get("serverclass", "broken-regex"), "Ready"))
+    assert cond["status"] == "False" and cond["reason"] == "InvalidQualifiers", cond
+    assert "spec.qualifiers.cpu[0].version" in cond["message"]
+    assert not (site.get("serverclass", "broken-regex").get("status") or {}).get("serversAvailable")
+    ready = condition(site.get("serverclass", "any"), "Ready")
+    assert ready and ready["status"] == "True"
