@@ -379,3 +379,36 @@ def test_invalid_serverclass_is_reported_and_lists_nobody(site):
     assert not (site.get("serverclass", "broken-regex").get("status") or {}).get("serversAvailable")
     ready = condition(site.get("serverclass", "any"), "Ready")
     assert ready and ready["status"] == "True"
+
+
+def test_environment_over_http(site):
+    served = os.path.join(site.workdir, "http-root")
+    os.makedirs(served, exist_ok=True)
+    kernel_data, initrd_data = os.urandom(300000), os.urandom(200000)
+    for name, data in (("vmlinuz", kernel_data), ("initrd.img", initrd_data)):
+        with open(os.path.join(served, name), "wb") as f:
+            f.write(data)
+    web = site.client.popen(["/usr/bin/python3", "-m", "http.server", "8000", "--bind", f"{SUBNET}.10",
+                             "--directory", served], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "web"},
+                     "spec": {"kernel": {"url": f"http://{SUBNET}.10:8000/vmlinuz",
+                                         "sha512": hashlib.sha512(kernel_data).hexdigest()},
+                              "initrd": {"url": f"http://{SUBNET}.10:8000/initrd.img"}}})
+        cond = site.wait_for("web Ready", lambda: condition(site.get("environment", "web"), "Ready"))
+        assert cond["status"] == "True", cond
+        r = subprocess.run(site.client.cmd(["curl", "-sS", "--noproxy", "*", BASE + "/assets/environments/web/initrd"]),
+                           capture_output=True, check=True)
+        assert r.stdout == initrd_data
+        apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "web-404"},
+                     "spec": {"kernel": {"url": f"http://{SUBNET}.10:8000/missing"}}})
+        cond = site.wait_for("web-404 not Ready", lambda: condition(site.get("environment", "web-404"), "Ready"))
+        assert cond["status"] == "False" and cond["reason"] == "FetchFailed" and "404" in cond["message"], cond
+        apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "tls"},
+                     "spec": {"kernel": {"url": f"https://{SUBNET}.10:8443/vmlinuz"}}})
+        cond = site.wait_for("tls not Ready", lambda: condition(site.get("environment", "tls"), "Ready"))
+        assert cond["status"] == "False" and cond["reason"] == "UnsupportedScheme", cond
+    finally:
+        web.terminate()
+        web.wait()
