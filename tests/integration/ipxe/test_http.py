@@ -76,9 +76,14 @@ def test_boot_script_chains_to_ipxe(site):
 
 def test_ipxe_gives_agent_environment(site):
     body = get(site, "/ipxe?" + QUERY).decode()
-    assert f"kernel {BASE}/assets/agent/vmlinuz initrd=initramfs ironboot.endpoint={BASE} console=tty0" in body
+    kernel_line = next(line for line in body.splitlines() if line.startswith("kernel "))
+    assert kernel_line.startswith(f"kernel {BASE}/assets/agent/vmlinuz initrd=initramfs ")
+    assert f" ironboot.endpoint={BASE} " in kernel_line
+    assert " ironboot.mac=52:54:00:12:34:56 " in kernel_line or " ironboot.mac=52-54-00-12-34-56 " in kernel_line
+    # The daemon always registers the discovery token issuer: a signed v1 token, never a made-up one.
+    assert re.search(r" ironboot\.token=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+ ", kernel_line), kernel_line
+    assert kernel_line.endswith("console=tty0") or " console=tty0" in kernel_line
     assert f"initrd {BASE}/assets/agent/initramfs" in body
-    assert "ironboot.token" not in body  # no issuer registered: no token at all
     assert get(site, "/assets/agent/vmlinuz") == b"K" * 100000
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import time
 
-from conftest import server_manifest, write_manifest
+from kubelab import server_manifest, write_manifest
 
 UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer.py")

@@ -5,7 +5,7 @@ import queue
 import re
 import threading
 
-from conftest import server_manifest, write_manifest
+from kubelab import server_manifest, write_manifest
 
 UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
 UUID2 = "b5a0d4a2-1111-4a5b-9c3d-000000000002"
