@@ -15,6 +15,8 @@ import uuid as uuidlib
 
 import pytest
 
+from kubectl_output import table
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import netlab  # noqa: E402
 
@@ -125,14 +127,6 @@ def register_body(uuid, mac, serial="8N4MD32", cpu="AMD EPYC 7543 32-Core Proces
     }
 
 
-def table(text):
-    """Rows of kubectl's column output as dicts, cut at the header's column offsets."""
-    lines = text.splitlines()
-    header = lines[0]
-    starts = [m.start() for m in re.finditer(r"(?<!\S)\S+( \S+)*", header)]
-    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
-    return [{n: line[a:b].strip() if b else line[a:].strip() for n, a, b in zip(names, starts, starts[1:] + [None])}
-            for line in lines[1:]]
 
 
 def server_row(site, name):

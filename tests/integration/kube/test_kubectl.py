@@ -5,6 +5,7 @@ import queue
 import re
 import threading
 
+from kubectl_output import table
 from kubelab import server_manifest, write_manifest
 
 UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
@@ -12,14 +13,6 @@ UUID2 = "b5a0d4a2-1111-4a5b-9c3d-000000000002"
 UUID3 = "b5a0d4a2-1111-4a5b-9c3d-000000000003"
 
 
-def table(text):
-    """Rows of kubectl's column output as dicts, cut at the header's column offsets."""
-    lines = text.splitlines()
-    header = lines[0]
-    starts = [m.start() for m in re.finditer(r"(?<!\S)\S+( \S+)*", header)]
-    names = [header[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
-    return [{n: line[a:b].strip() if b else line[a:].strip() for n, a, b in zip(names, starts, starts[1:] + [None])}
-            for line in lines[1:]]
 
 
 def create(cluster, obj):
