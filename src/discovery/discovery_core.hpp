@@ -53,7 +53,8 @@ class DiscoveryCore {
   void register_routes(http::Router& router);
 
   // Boot policy and token issuer (called by the adapters in discovery_service.cpp).
-  BootChoice decide(const std::string& uuid, const std::string& mac);
+  // `record`: write the conditions the choice implies (PXEBooted...); false for HEAD probes.
+  BootChoice decide(const std::string& uuid, const std::string& mac, bool record = true);
   std::string issue_token(const std::string& uuid, const std::string& mac) const;
 
  private:

@@ -135,13 +135,14 @@ Instruction DiscoveryCore::instruction_for(const json::object* srv) {
   return next_instruction(srv, lifecycle_, next_boot_is_agent);
 }
 
-BootChoice DiscoveryCore::decide(const std::string& uuid, const std::string& mac) {
+BootChoice DiscoveryCore::decide(const std::string& uuid, const std::string& mac, bool record) {
   const std::string name = server_name_for_agent(uuid, mac, lookup());
   const json::object* srv = server(name);
   BootChoice choice = decide_for_server(srv);
   auto log = logger("discovery");
   log->debug("boot decision={} reason=\"{}\" server={} uuid={} mac={}", to_string(choice.kind), choice.reason, name,
              uuid, mac);
+  if (!record) return choice;
   if (srv && !choice.server_conditions.empty()) {
     write_status("servers", name, [choice, stamp = now()](const json::object& current) {
       return status_for_boot_choice(current, choice, stamp);
@@ -254,7 +255,7 @@ class ClusterBootPolicy final : public BootPolicy {
  public:
   explicit ClusterBootPolicy(discovery::DiscoveryCore& core) : core_(core) {}
   BootDecision decide(const BootQuery& query) const override {
-    const discovery::BootChoice choice = core_.decide(query.uuid, query.mac);
+    const discovery::BootChoice choice = core_.decide(query.uuid, query.mac, !query.probe);
     switch (choice.kind) {
       case discovery::BootChoice::Kind::agent: return BootDecision::agent();
       case discovery::BootChoice::Kind::environment: {

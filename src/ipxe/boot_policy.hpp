@@ -22,6 +22,9 @@ struct BootQuery {
   std::string serial;        // SMBIOS values, possibly empty
   std::string manufacturer;
   std::string product;
+  // A HEAD request: decide as for GET, but the policy records nothing (a probe must not
+  // count as the machine having booted an Environment).
+  bool probe = false;
 };
 
 enum class DiskBootMethod { ipxe_exit, http_404, ipxe_sanboot };

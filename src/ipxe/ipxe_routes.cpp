@@ -70,7 +70,8 @@ http::Response IpxeRoutes::ipxe(const http::Request& request) const {
     log->debug("ipxe refused reason=\"{}\" peer={}", parsed.error, request.peer);
     return http::text_response(400, "bad request: " + parsed.error + "\n");
   }
-  const BootQuery& q = *parsed.query;
+  BootQuery q = *parsed.query;
+  q.probe = request.method == "HEAD";
   const BootDecision decision = policy_.decide(q);
   static constexpr const char* kKinds[] = {"agent", "environment", "disk"};
   log->debug("ipxe decision={} uuid={} mac={} arch={} platform={} peer={}", kKinds[static_cast<int>(decision.kind)],

@@ -267,6 +267,16 @@ def test_register_accept_wipe_environment_then_disk(site):
     site.kubectl("patch", "serverclass", "worker-large", "--type", "merge",
                  "-p", '{"spec":{"environmentRef":{"name":"talos"}}}')
 
+    # A HEAD probe is decided like a GET but records nothing: the machine has not booted it.
+    def probed_environment():
+        site.curl(f"/ipxe?uuid={uuid}&mac={mac.replace(':', '-')}&arch=x86_64&platform=pcbios", "-I")
+        return re.search(rf"boot decision=environment .*uuid={uuid}", site.daemon.read_log())
+
+    site.wait_for("HEAD decided environment", probed_environment)
+    time.sleep(1)  # a write, had one been queued, lands well within this
+    assert "environment served" not in site.daemon.read_log()
+    assert (condition(site.get("server", uuid), "PXEBooted") or {}).get("message") != "talos"
+
     def env_script():
         code, script = site.ipxe(uuid, mac)
         return script if "/assets/environments/talos/kernel" in script else None
