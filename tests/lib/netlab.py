@@ -48,6 +48,7 @@ class Lab:
         self.subnet, self.prefix_len = subnet, prefix_len
         self.namespaces = []
         self.hosts = {}
+        self.taps = 0
         self.switch = f"{self.tag}-sw"
         self._add_ns(self.switch)
         run(["ip", "-n", self.switch, "link", "add", "br0", "type", "bridge", "forward_delay", "0"])
@@ -82,7 +83,8 @@ class Lab:
 
     def add_tap(self, name="tap0"):
         """A tap device on the bridge, for a QEMU guest started inside the switch namespace."""
-        tap = f"{self.tag}t{len(self.namespaces)}"
+        tap = f"{self.tag}t{self.taps}"  # one name per tap: a lab may hold several guests
+        self.taps += 1
         run(["ip", "-n", self.switch, "tuntap", "add", "dev", tap, "mode", "tap"])
         run(["ip", "-n", self.switch, "link", "set", tap, "master", "br0", "up"])
         return tap
