@@ -8,6 +8,8 @@
 #pragma once
 
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,8 +43,10 @@ namespace asio = boost::asio;
 // File bodies at least this large go out with sendfile(2); smaller ones are read and sent
 // with the head in one write.
 constexpr std::uint64_t kSendfileThreshold = 64 * 1024;
-// Bytes sent to one connection before yielding to the others (fairness on one thread).
-constexpr std::uint64_t kSendfileBurst = 8 * 1024 * 1024;
+// Bytes sent to one connection in one turn of the loop before the others get theirs: each
+// session writes until EAGAIN or this cap, then queues itself behind the sessions already
+// ready, so 50 downloads share one thread round-robin (nginx's sendfile_max_chunk is 2 MB).
+constexpr std::uint64_t kSendfileTurn = 2 * 1024 * 1024;
 constexpr std::size_t kCopyChunk = 64 * 1024;
 // After an error response, unread request bytes are drained this long before closing, so
 // the client reads our answer instead of a reset.
@@ -283,37 +287,49 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     write_buffers(asio::buffer(chunk_), [](Session& s) { s.copy_file(); });
   }
 
+  // The head and the file go out corked (TCP_CORK), so the head shares a segment with the
+  // first file bytes and no partial segment is pushed at the end of each sendfile call; the
+  // cork is lifted after the last byte, which pushes the tail at once.
   void send_head_then_file() {
     if constexpr (kIsSocket) {
-      // Try the head synchronously with MSG_MORE so it shares a segment with the file data.
       beast::error_code ec;
       stream_.native_non_blocking(true, ec);
       if (ec) return close();
-      const ssize_t n = ::send(stream_.native_handle(), head_.data(), head_.size(), MSG_MORE | MSG_NOSIGNAL);
-      if (n == static_cast<ssize_t>(head_.size())) return sendfile_loop();
+      set_cork(true);
+      const ssize_t n = ::send(stream_.native_handle(), head_.data(), head_.size(), MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(head_.size())) return sendfile_turn();
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return close();
       const std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
-      write_buffers(asio::buffer(head_.data() + done, head_.size() - done), [](Session& s) { s.sendfile_loop(); });
+      write_buffers(asio::buffer(head_.data() + done, head_.size() - done), [](Session& s) { s.sendfile_turn(); });
     }
   }
 
-  void sendfile_loop() {
+  void set_cork(bool on) {
+    if constexpr (kIsSocket) {
+      const int value = on ? 1 : 0;
+      ::setsockopt(stream_.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+    }
+  }
+
+  // One turn of a file body: sendfile until the socket is full (then wait for writability),
+  // the turn's share is used (then yield to the loop), or the body is done.
+  void sendfile_turn() {
     if constexpr (kIsSocket) {
       if (phase_ == Phase::closed) return;
       arm(ctx_->limits.idle_timeout);
       const int out = stream_.native_handle();
       const int in = response_.file->file->fd();
-      std::uint64_t burst = 0;
+      std::uint64_t turn_left = kSendfileTurn;
       while (file_remaining_ > 0) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(file_remaining_, 1u << 30));
+        if (turn_left == 0) {
+          asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->sendfile_turn(); });
+          return;
+        }
+        const auto want = static_cast<std::size_t>(std::min(file_remaining_, turn_left));
         const ssize_t n = ::sendfile(out, in, &file_offset_, want);
         if (n > 0) {
           file_remaining_ -= static_cast<std::uint64_t>(n);
-          burst += static_cast<std::uint64_t>(n);
-          if (burst >= kSendfileBurst && file_remaining_ > 0) {
-            asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->sendfile_loop(); });
-            return;
-          }
+          turn_left -= static_cast<std::uint64_t>(n);
           continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -321,7 +337,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
           stream_.async_wait(asio::ip::tcp::socket::wait_write,
                              [self = this->shared_from_this()](const beast::error_code& ec) {
                                if (ec) return self->close();
-                               self->sendfile_loop();
+                               self->sendfile_turn();
                              });
           return;
         }
@@ -330,6 +346,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                          peer_);
         return close();
       }
+      set_cork(false);
       on_response_written();
     }
   }
