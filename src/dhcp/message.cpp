@@ -53,7 +53,7 @@ bool Options::set(std::uint8_t code, Bytes value) {
   Entry& e = index_[code];
   if (e.present) {
     // Start a fresh value at the end; the old bytes are dead until clear().
-    e.offset = static_cast<std::uint32_t>(data_.size());
+    e.offset = static_cast<std::uint32_t>(used_);
     e.length = 0;
   }
   return append(code, value);
@@ -73,16 +73,18 @@ bool Options::append(std::uint8_t code, Bytes value) {
   }
   Entry& e = index_[code];
   if (!e.present) {
-    e = Entry{static_cast<std::uint32_t>(data_.size()), 0, true};
+    e = Entry{static_cast<std::uint32_t>(used_), 0, true};
     order_[count_++] = code;
-  } else if (e.offset + e.length != data_.size()) {
+  } else if (e.offset + e.length != used_) {
     // Move the existing value to the end so the concatenation stays contiguous.
-    const auto new_offset = static_cast<std::uint32_t>(data_.size());
-    data_.resize(data_.size() + e.length);
-    std::memmove(data_.data() + new_offset, data_.data() + e.offset, e.length);
-    e.offset = new_offset;
+    reserve_more(e.length);
+    std::memmove(data_.data() + used_, data_.data() + e.offset, e.length);
+    e.offset = static_cast<std::uint32_t>(used_);
+    used_ += e.length;
   }
-  data_.insert(data_.end(), value.begin(), value.end());
+  reserve_more(value.size());
+  if (!value.empty()) std::memcpy(data_.data() + used_, value.data(), value.size());
+  used_ += value.size();
   e.length += static_cast<std::uint32_t>(value.size());
   return true;
 }
@@ -103,7 +105,7 @@ void Options::erase(std::uint8_t code) {
 void Options::clear() {
   for (std::size_t i = 0; i < count_; ++i) index_[order_[i]] = Entry{};
   count_ = 0;
-  data_.clear();
+  used_ = 0;
 }
 
 bool operator==(const Options& a, const Options& b) {
@@ -424,7 +426,7 @@ std::optional<PxeBootItem> pxe_boot_item(const Message& m) {
 }
 
 bool set_suboptions(Message& m, std::uint8_t option, std::span<const SubOption> subs) {
-  std::array<std::uint8_t, 1024> b{};
+  std::array<std::uint8_t, 1024> b;  // only the first n bytes are used: no need to zero it
   std::size_t n = 0;
   for (const auto& s : subs) {
     if (s.value.size() > 255 || n + 2 + s.value.size() + 1 > b.size()) return false;

@@ -3,6 +3,7 @@
 // parse never throws and checks every length before use.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -58,7 +59,7 @@ inline constexpr std::uint16_t kBroadcastFlag = 0x8000;
 // the codec, and cannot be set.
 class Options {
  public:
-  Options() { data_.reserve(512); }
+  Options() : data_(512) {}
 
   bool has(std::uint8_t code) const { return index_[code].present; }
   std::optional<Bytes> get(std::uint8_t code) const;
@@ -90,7 +91,14 @@ class Options {
   std::array<Entry, 256> index_{};
   std::array<std::uint8_t, 256> order_{};
   std::size_t count_ = 0;
+  // Value bytes live in data_[0, used_). data_ only grows (zero-filled, so resize is rare
+  // and the per-packet appends are plain copies).
   std::vector<std::uint8_t> data_;
+  std::size_t used_ = 0;
+  // Makes room for `n` more bytes after used_.
+  void reserve_more(std::size_t n) {
+    if (used_ + n > data_.size()) data_.resize(std::max(2 * data_.size(), used_ + n));
+  }
 };
 
 struct Message {

@@ -1,7 +1,8 @@
-// Thin I/O shell around the codec and the policy. One io_context thread; each socket is
-// drained in a loop of non-blocking recvmsg() when readable, so a flood costs one wakeup per
-// batch, and every buffer (datagram, parsed request, reply, wire bytes) is reused: the
-// per-packet path does not allocate for garbage.
+// Thin I/O shell around the codec and the policy. One io_context thread; when a socket is
+// readable it is drained with recvmmsg() in batches and the replies of each batch go out in
+// one sendmmsg(), so a flood costs a few syscalls per batch instead of two per datagram, and
+// every buffer (datagrams, parsed request, reply, wire bytes) is reused: the per-packet path
+// does not allocate.
 #include "dhcp/server.hpp"
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -31,8 +33,12 @@ namespace {
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 
-constexpr std::size_t kReceiveBuffer = 4096;   // DHCP packets are < 1500; bigger is not ours
-constexpr int kBatch = 256;                    // datagrams per wakeup before yielding the loop
+constexpr std::size_t kReceiveBuffer = 4096;    // DHCP packets are < 1500; bigger is not ours
+constexpr std::size_t kReplyBuffer = 1500;      // our replies are ~350 bytes
+// Datagrams per recvmmsg()/sendmmsg(). Small enough that the replies of one batch do not
+// arrive at a client as one long burst, large enough to amortise the syscalls in a flood.
+constexpr unsigned kBatch = 32;
+constexpr int kBatchesPerWakeup = 8;            // then let other handlers run before going on
 constexpr int kSocketBuffer = 4 * 1024 * 1024;  // absorbs bursts while we answer
 
 std::uint64_t mac_key(const Message& m) {
@@ -85,8 +91,8 @@ class Listener {
         ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0) {
       return std::string("setsockopt: ") + std::strerror(errno);
     }
-    // Best effort: a larger buffer only absorbs bursts better.
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketBuffer, sizeof kSocketBuffer);
+    set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+    set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
     socket_.bind(udp::endpoint(udp::v4(), port), ec);
     if (ec) return "bind 0.0.0.0:" + std::to_string(port) + " on " + ifname + ": " + ec.message();
     socket_.non_blocking(true, ec);
@@ -101,13 +107,60 @@ class Listener {
   }
 
  private:
+  // Best effort: a larger buffer only absorbs bursts better. The FORCE variant (needs
+  // CAP_NET_ADMIN) may exceed net.core.[rw]mem_max; without the capability the plain one
+  // is clamped to it.
+  static void set_buffer(int fd, int force_option, int option) {
+    if (::setsockopt(fd, SOL_SOCKET, force_option, &kSocketBuffer, sizeof kSocketBuffer) != 0) {
+      ::setsockopt(fd, SOL_SOCKET, option, &kSocketBuffer, sizeof kSocketBuffer);
+    }
+  }
+
   void wait();
   void drain();
+  // Reads up to kBatch datagrams; returns how many, 0 when none is queued, -1 on an error.
+  int receive_batch(int fd);
+  // Answers datagrams [0, count) of the batch; returns how many replies it prepared.
+  unsigned answer_batch(int count);
+  void send_batch(int fd, unsigned count);
+
+  struct alignas(cmsghdr) PktinfoControl {
+    std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> bytes;
+  };
+  // Everything one batch needs, allocated once per listener.
+  struct Batch {
+    std::array<std::array<std::uint8_t, kReceiveBuffer>, kBatch> datagrams;
+    std::array<sockaddr_in, kBatch> from;
+    std::array<iovec, kBatch> in_iov;
+    std::array<PktinfoControl, kBatch> in_control;
+    std::array<mmsghdr, kBatch> in;
+    std::array<std::array<std::uint8_t, kReplyBuffer>, kBatch> replies;
+    std::array<sockaddr_in, kBatch> to;
+    std::array<iovec, kBatch> out_iov;
+    std::array<PktinfoControl, kBatch> out_control;
+    std::array<mmsghdr, kBatch> out;
+    std::array<Destination, kBatch> destinations;  // for the send-error log
+    unsigned filled = 0;                           // receive headers used by the last call
+
+    Batch() {
+      for (unsigned i = 0; i < kBatch; ++i) {
+        in_iov[i] = iovec{datagrams[i].data(), datagrams[i].size()};
+        msghdr& h = in[i].msg_hdr;
+        h = msghdr{};
+        h.msg_name = &from[i];
+        h.msg_namelen = sizeof from[i];
+        h.msg_iov = &in_iov[i];
+        h.msg_iovlen = 1;
+        h.msg_control = in_control[i].bytes.data();
+        h.msg_controllen = in_control[i].bytes.size();
+      }
+    }
+  };
 
   udp::socket socket_;
   DhcpService& owner_;
   bool pxe_port_;
-  alignas(8) std::array<std::uint8_t, kReceiveBuffer> datagram_{};
+  std::unique_ptr<Batch> batch_ = std::make_unique<Batch>();
 };
 
 class DhcpService final : public Service {
@@ -155,9 +208,10 @@ class DhcpService final : public Service {
   }
 
   // The per-datagram path. `local` is our address on the receiving interface (IP_PKTINFO).
-  // Returns the bytes to send in `out` and where, or nothing.
+  // Writes the reply into `out`, its length into `out_size`, and returns where it goes; or nothing.
   std::optional<Destination> handle(std::span<const std::uint8_t> datagram, bool pxe_port, Ipv4 local,
-                                    Ipv4 source, std::uint16_t source_port, std::size_t& out_size) {
+                                    Ipv4 source, std::uint16_t source_port, std::span<std::uint8_t> out,
+                                    std::size_t& out_size) {
     counters_.received[pxe_port]->inc();
     // Cheap early rejects before parsing: size, BOOTREQUEST, cookie.
     if (datagram.size() < kOptionsOffset || datagram[0] != kBootRequest) {
@@ -186,7 +240,7 @@ class DhcpService final : public Service {
       }
       return std::nullopt;
     }
-    out_size = serialize(reply_, wire_);
+    out_size = serialize(reply_, out);
     if (out_size == 0) return std::nullopt;  // cannot happen with our option sizes; never send garbage
     (d.reply_type == MessageType::offer ? counters_.offers : counters_.acks)->inc();
     const Destination dst = reply_destination(request_, receipt);
@@ -198,7 +252,6 @@ class DhcpService final : public Service {
     return dst;
   }
 
-  std::span<const std::uint8_t> wire(std::size_t n) const { return {wire_.data(), n}; }
   void count_send_error(int err, const Destination& dst) {
     counters_.send_errors->inc();
     log_->debug("send failed to={}:{} error=\"{}\"", dst.address.to_string(), dst.port, std::strerror(err));
@@ -220,7 +273,6 @@ class DhcpService final : public Service {
   std::unique_ptr<Listener> listeners_[2];
   Message request_;
   Message reply_;
-  std::array<std::uint8_t, 1500> wire_{};
   OncePerKey unsupported_logged_;
 };
 
@@ -232,31 +284,52 @@ void Listener::wait() {
 }
 
 void Listener::drain() {
+  if (!socket_.is_open()) return;  // stopped while a continuation was queued
   const int fd = socket_.native_handle();
-  for (int n = 0; n < kBatch; ++n) {
-    sockaddr_in from{};
-    iovec iov{datagram_.data(), datagram_.size()};
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    const ssize_t got = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+  for (int n = 0; n < kBatchesPerWakeup; ++n) {
+    const int got = receive_batch(fd);
     if (got < 0) {
-      if (errno == EINTR) continue;
-      break;  // EAGAIN: drained
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait();
+      // EINTR, or a pending socket error (reported once, e.g. left by a failed send): go on,
+      // datagrams may still be queued and the edge-triggered wakeup would not come again.
+      continue;
     }
-    const Ipv4 source{ntohl(from.sin_addr.s_addr)};
-    if (msg.msg_flags & MSG_TRUNC) {
+    send_batch(fd, answer_batch(got));
+    // A short batch means the queue was empty: the next datagram wakes us again.
+    if (static_cast<unsigned>(got) < kBatch) return wait();
+  }
+  // Still more queued: let the other handlers run, then carry on without waiting for an edge.
+  asio::post(socket_.get_executor(), [this] { drain(); });
+}
+
+int Listener::receive_batch(int fd) {
+  Batch& b = *batch_;
+  // The kernel rewrites the lengths and flags of the headers it filled last time; the rest
+  // stays as set up once.
+  for (unsigned i = 0; i < b.filled; ++i) {
+    msghdr& h = b.in[i].msg_hdr;
+    h.msg_namelen = sizeof b.from[i];
+    h.msg_controllen = b.in_control[i].bytes.size();
+    h.msg_flags = 0;
+  }
+  const int got = ::recvmmsg(fd, b.in.data(), kBatch, MSG_DONTWAIT, nullptr);
+  b.filled = got > 0 ? static_cast<unsigned>(got) : 0;
+  return got;
+}
+
+unsigned Listener::answer_batch(int count) {
+  Batch& b = *batch_;
+  unsigned replies = 0;
+  for (int i = 0; i < count; ++i) {
+    msghdr& h = b.in[i].msg_hdr;
+    const Ipv4 source{ntohl(b.from[i].sin_addr.s_addr)};
+    if (h.msg_flags & MSG_TRUNC) {
       owner_.count_oversize(source);
       continue;
     }
     Ipv4 local{};
     int ifindex = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo info;
         std::memcpy(&info, CMSG_DATA(c), sizeof info);
@@ -265,25 +338,29 @@ void Listener::drain() {
       }
     }
     std::size_t size = 0;
-    const auto dst = owner_.handle({datagram_.data(), static_cast<std::size_t>(got)}, pxe_port_, local, source,
-                                   ntohs(from.sin_port), size);
+    const auto dst = owner_.handle({b.datagrams[i].data(), b.in[i].msg_len}, pxe_port_, local, source,
+                                   ntohs(b.from[i].sin_port), b.replies[replies], size);
     if (!dst) continue;
 
     // Reply out of the receiving interface, from our address on it.
-    sockaddr_in to{};
+    const unsigned r = replies++;
+    b.destinations[r] = *dst;
+    sockaddr_in& to = b.to[r];
+    to = sockaddr_in{};
     to.sin_family = AF_INET;
     to.sin_port = htons(dst->port);
     to.sin_addr.s_addr = htonl(dst->address.value);
-    const auto bytes = owner_.wire(size);
-    iovec out_iov{const_cast<std::uint8_t*>(bytes.data()), bytes.size()};
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> out_control{};
-    msghdr out{};
+    b.out_iov[r] = iovec{b.replies[r].data(), size};
+    auto& control = b.out_control[r].bytes;
+    control.fill(0);
+    msghdr& out = b.out[r].msg_hdr;
+    out = msghdr{};
     out.msg_name = &to;
     out.msg_namelen = sizeof to;
-    out.msg_iov = &out_iov;
+    out.msg_iov = &b.out_iov[r];
     out.msg_iovlen = 1;
-    out.msg_control = out_control.data();
-    out.msg_controllen = out_control.size();
+    out.msg_control = control.data();
+    out.msg_controllen = control.size();
     cmsghdr* c = CMSG_FIRSTHDR(&out);
     c->cmsg_level = IPPROTO_IP;
     c->cmsg_type = IP_PKTINFO;
@@ -292,9 +369,25 @@ void Listener::drain() {
     info.ipi_ifindex = ifindex;
     info.ipi_spec_dst.s_addr = htonl(local.value);
     std::memcpy(CMSG_DATA(c), &info, sizeof info);
-    if (::sendmsg(fd, &out, MSG_DONTWAIT) < 0) owner_.count_send_error(errno, *dst);
   }
-  wait();
+  return replies;
+}
+
+void Listener::send_batch(int fd, unsigned count) {
+  Batch& b = *batch_;
+  unsigned sent = 0;
+  while (sent < count) {
+    const int n = ::sendmmsg(fd, &b.out[sent], count - sent, MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<unsigned>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      // The kernel refused the first unsent reply: count it and go on with the rest.
+      owner_.count_send_error(n < 0 ? errno : EIO, b.destinations[sent]);
+      ++sent;
+    }
+  }
 }
 
 }  // namespace
