@@ -1,4 +1,5 @@
-"""scripts/demo --once builds the lab, boots the PXE clients and removes everything again."""
+"""scripts/demo --once builds the lab, boots the scripted PXE clients, applies the demo's
+ServerClass and removes everything again (the QEMU servers are tests/e2e's subject)."""
 
 import os
 import subprocess
@@ -18,6 +19,8 @@ def test_demo_once():
     assert "bios-node" in r.stdout and "boot file undionly.kpxe" in r.stdout
     assert "uefi-node" in r.stdout and "boot file ipxe.efi" in r.stdout
     assert "address   10.77.0.1" in r.stdout  # from dnsmasq's range .100-.199
+    assert "serverclass.metal.sidero.dev/worker-large" in r.stdout  # applied, listed beside `any`
+    assert "serverclass.metal.sidero.dev/any" in r.stdout
     assert "lab removed" in r.stdout
     leftovers = {n for n in namespaces() - before if n.startswith("ib")}
     assert not leftovers
