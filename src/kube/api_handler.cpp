@@ -4,7 +4,6 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <random>
-#include <regex>
 
 #include "kube/api_discovery.hpp"
 #include "kube/json_ops.hpp"
@@ -26,9 +25,22 @@ std::string group_resource(const ResourceType& t) { return t.plural + "." + kGro
 
 bool wants_table(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
 
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)* without std::regex (costly per create).
 bool valid_dns_subdomain(const std::string& name) {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  return !name.empty() && name.size() <= 253 && std::regex_match(name, re);
+  if (name.empty() || name.size() > 253) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  char prev = '.';
+  for (char c : name) {
+    if (c == '.') {
+      if (!alnum(prev)) return false;
+    } else if (c == '-') {
+      if (prev == '.') return false;
+    } else if (!alnum(c)) {
+      return false;
+    }
+    prev = c;
+  }
+  return alnum(prev);
 }
 
 json::object& meta_of(json::object& o) {
@@ -110,7 +122,7 @@ std::optional<std::string> unbase64url(const std::string& in) {
   return out;
 }
 
-std::string list_json(const ResourceType& type, const std::vector<const std::string*>& items, std::uint64_t rv,
+std::string list_json(const ResourceType& type, const std::vector<StoredObject>& items, std::uint64_t rv,
                       const std::string& cont) {
   // Serialized by hand: copying 10k objects into a json::array only to print them is slow.
   std::string out = "{\"kind\":\"" + type.list_kind + "\",\"apiVersion\":\"" + kApiVersion +
@@ -118,13 +130,13 @@ std::string list_json(const ResourceType& type, const std::vector<const std::str
   if (!cont.empty()) out += ",\"continue\":\"" + cont + "\"";
   out += "},\"items\":[";
   std::size_t total = out.size() + 2;
-  for (const auto* o : items) total += o->size() + 1;
+  for (const auto& o : items) total += o.json->size() + 1;
   out.reserve(total);
   bool first = true;
-  for (const auto* o : items) {
+  for (const auto& o : items) {
     if (!first) out += ',';
     first = false;
-    out += *o;
+    out += *o.json;
   }
   out += "]}";
   return out;
@@ -282,54 +294,43 @@ ApiResult ApiHandler::list(const ApiRequest& req, const ResourceType& type, cons
     start_after = std::string(token->at("start").as_string());
   }
   const auto& all = store_.objects(type.plural);
-  std::vector<ObjectPtr> items;
+  std::vector<StoredObject> items;
   std::string cont;
   auto it = start_after.empty() ? all.begin() : all.upper_bound(start_after);
   for (; it != all.end(); ++it) {
     if (!fields->matches(it->first)) continue;
-    const auto* meta = it->second->if_contains("metadata");
+    const auto* meta = it->second.object->if_contains("metadata");
     const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
     if (!labels->matches(lbl && lbl->is_object() ? &lbl->as_object() : nullptr)) continue;
     if (limit && items.size() == limit) {
-      cont = base64url(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", items.back() ? meta_str(*items.back(), "name") : ""}}));
+      cont = base64url(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", meta_str(*items.back().object, "name")}}));
       break;
     }
     items.push_back(it->second);
   }
   const std::uint64_t rv = store_.resource_version();
   if (table) {
-    json::object t = render_table(type, items, clock_());
+    std::vector<ObjectPtr> objects;
+    objects.reserve(items.size());
+    for (const auto& i : items) objects.push_back(i.object);
+    json::object t = render_table(type, objects, clock_());
     json::object meta{{"resourceVersion", std::to_string(rv)}};
     if (!cont.empty()) meta["continue"] = cont;
     t["metadata"] = std::move(meta);
     return {json_response(200, t), std::nullopt, false};
   }
-  std::vector<const std::string*> texts;
-  texts.reserve(items.size());
-  for (const auto& o : items) texts.push_back(&serialized(type.plural, meta_str(*o, "name"), o));
-  return {ApiResponse{200, "application/json", list_json(type, texts, rv, cont)}, std::nullopt, false};
-}
-
-const std::string& ApiHandler::serialized(const std::string& resource, const std::string& name, const ObjectPtr& object) {
-  // Entries of deleted objects are dropped wholesale when the cache outgrows the store.
-  if (serialized_.size() > 2 * store_.size() + 1024) serialized_.clear();
-  auto& slot = serialized_[resource + "/" + name];
-  if (slot.first != object) {
-    slot.first = object;
-    slot.second = json::serialize(*object);
-  }
-  return slot.second;
+  return {ApiResponse{200, "application/json", list_json(type, items, rv, cont)}, std::nullopt, false};
 }
 
 ApiResult ApiHandler::get(const ApiRequest& req, const ResourceType& type, const std::string& name) {
-  ObjectPtr obj = store_.get(type.plural, name);
+  auto [obj, text] = store_.find(type.plural, name);
   if (!obj) return {status_error(404, "NotFound", group_resource(type) + " \"" + name + "\" not found", &type, name), std::nullopt, false};
   if (wants_table(req.accept)) {
     json::object t = render_table(type, {obj}, clock_());
     t["metadata"] = json::object{{"resourceVersion", meta_str(*obj, "resourceVersion")}};
     return {json_response(200, t), std::nullopt, false};
   }
-  return {ApiResponse{200, "application/json", json::serialize(*obj)}, std::nullopt, false};
+  return {ApiResponse{200, "application/json", *text}, std::nullopt, false};
 }
 
 namespace {
@@ -427,15 +428,16 @@ ApiResult ApiHandler::create(const ApiRequest& req, const ResourceType& type, co
     m["resourceVersion"] = std::to_string(store_.resource_version());
     return {json_response(201, obj), std::nullopt, false};
   }
-  ObjectPtr stored = store_.put(type.plural, std::move(obj));
-  return {ApiResponse{201, "application/json", json::serialize(*stored)}, std::nullopt, true};
+  StoredObject stored = store_.put(type.plural, std::move(obj));
+  return {ApiResponse{201, "application/json", *stored.json}, std::nullopt, true};
 }
 
 ApiResult ApiHandler::write(const ApiRequest& req, const ResourceType& type, const std::string& name, bool status,
                             const std::map<std::string, std::string>& query) {
   const std::string ct = req.content_type;
   const bool apply = ct.find("application/apply-patch") == 0;
-  ObjectPtr old = store_.get(type.plural, name);
+  const StoredObject current = store_.find(type.plural, name);
+  const ObjectPtr& old = current.object;
   ApiResponse error;
   json::object next;
   bool check_rv = false;
@@ -504,11 +506,12 @@ ApiResult ApiHandler::write(const ApiRequest& req, const ResourceType& type, con
     return {status_error(400, "BadRequest", "metadata.name cannot be changed (" + name + ")"), std::nullopt, false};
   }
   if (auto e = validate(type, next, name, query_true(query, "fieldValidation", "Strict"))) return {*e, std::nullopt, false};
-  return store_update(type, name, status, std::move(next), old, query_true(query, "dryRun", "All"));
+  return store_update(type, name, status, std::move(next), current, query_true(query, "dryRun", "All"));
 }
 
 ApiResult ApiHandler::store_update(const ResourceType& type, const std::string& name, bool status, json::object next,
-                                   const ObjectPtr& old, bool dry_run) {
+                                   const StoredObject& current, bool dry_run) {
+  const ObjectPtr& old = current.object;
   json::object result;
   if (status) {
     // Only .status changes through the status subresource.
@@ -532,30 +535,30 @@ ApiResult ApiHandler::store_update(const ResourceType& type, const std::string& 
     if (spec_changed(*old, result)) m["generation"] = om.at("generation").to_number<std::int64_t>() + 1;
   }
   meta_of(result)["resourceVersion"] = meta_str(*old, "resourceVersion");
-  if (result == *old) return {ApiResponse{200, "application/json", json::serialize(*old)}, std::nullopt, false};
+  if (result == *old) return {ApiResponse{200, "application/json", *current.json}, std::nullopt, false};
   if (dry_run) return {json_response(200, result), std::nullopt, false};
   // The last finalizer removed from an object being deleted: it goes away now.
   if (!meta_str(result, "deletionTimestamp").empty() && !has_finalizers(result)) {
     store_.put(type.plural, std::move(result));
-    ObjectPtr gone = store_.erase(type.plural, name);
-    return {ApiResponse{200, "application/json", json::serialize(*gone)}, std::nullopt, true};
+    StoredObject gone = store_.erase(type.plural, name);
+    return {ApiResponse{200, "application/json", *gone.json}, std::nullopt, true};
   }
-  ObjectPtr stored = store_.put(type.plural, std::move(result));
-  return {ApiResponse{200, "application/json", json::serialize(*stored)}, std::nullopt, true};
+  StoredObject stored = store_.put(type.plural, std::move(result));
+  return {ApiResponse{200, "application/json", *stored.json}, std::nullopt, true};
 }
 
 ApiResult ApiHandler::remove(const ResourceType& type, const std::string& name) {
-  ObjectPtr old = store_.get(type.plural, name);
+  auto [old, old_json] = store_.find(type.plural, name);
   if (!old) return {status_error(404, "NotFound", group_resource(type) + " \"" + name + "\" not found", &type, name), std::nullopt, false};
   if (has_finalizers(*old)) {
-    if (!meta_str(*old, "deletionTimestamp").empty()) return {ApiResponse{200, "application/json", json::serialize(*old)}, std::nullopt, false};
+    if (!meta_str(*old, "deletionTimestamp").empty()) return {ApiResponse{200, "application/json", *old_json}, std::nullopt, false};
     json::object next = *old;
     meta_of(next)["deletionTimestamp"] = format_rfc3339(clock_());
     meta_of(next)["deletionGracePeriodSeconds"] = 0;
-    ObjectPtr stored = store_.put(type.plural, std::move(next));
-    return {ApiResponse{200, "application/json", json::serialize(*stored)}, std::nullopt, true};
+    StoredObject stored = store_.put(type.plural, std::move(next));
+    return {ApiResponse{200, "application/json", *stored.json}, std::nullopt, true};
   }
-  ObjectPtr gone = store_.erase(type.plural, name);
+  ObjectPtr gone = store_.erase(type.plural, name).object;
   json::object body{{"kind", "Status"},
                     {"apiVersion", "v1"},
                     {"metadata", json::object{}},
@@ -564,14 +567,15 @@ ApiResult ApiHandler::remove(const ResourceType& type, const std::string& name) 
   return {json_response(200, body), std::nullopt, true};
 }
 
-std::string ApiHandler::encode_object(const WatchPlan& plan, const char* event, const json::object& object) const {
+std::string ApiHandler::encode_object(const WatchPlan& plan, const char* event, const StoredObject& stored) const {
   std::string out = std::string("{\"type\":\"") + event + "\",\"object\":";
   if (plan.table) {
-    json::object t = render_table(*plan.type, {std::make_shared<const json::object>(object)}, clock_());
-    t["metadata"] = json::object{{"resourceVersion", meta_str(object, "resourceVersion")}};
+    json::object t = render_table(*plan.type, {stored.object}, clock_());
+    t["metadata"] = json::object{{"resourceVersion", meta_str(*stored.object, "resourceVersion")}};
     out += json::serialize(t);
   } else {
-    out += json::serialize(object);
+    out.reserve(out.size() + stored.json->size() + 2);
+    out += *stored.json;
   }
   out += "}\n";
   return out;
@@ -580,11 +584,11 @@ std::string ApiHandler::encode_object(const WatchPlan& plan, const char* event, 
 std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const {
   std::vector<std::string> out;
   if (plan.send_initial) {
-    for (const auto& [name, obj] : store_.objects(plan.type->plural)) {
-      const auto* meta = obj->if_contains("metadata");
+    for (const auto& [name, stored] : store_.objects(plan.type->plural)) {
+      const auto* meta = stored.object->if_contains("metadata");
       const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
       if (!plan.fields.matches(name) || !plan.labels.matches(lbl && lbl->is_object() ? &lbl->as_object() : nullptr)) continue;
-      out.push_back(encode_object(plan, "ADDED", *obj));
+      out.push_back(encode_object(plan, "ADDED", stored));
     }
     return out;
   }
@@ -607,10 +611,11 @@ std::string ApiHandler::encode_change(const WatchPlan& plan, const Change& chang
   };
   const bool was = visible(change.previous);
   const bool is = change.type != ChangeType::Deleted && visible(change.object);
-  if (change.type == ChangeType::Deleted) return was ? encode_object(plan, "DELETED", *change.object) : std::string();
-  if (was && is) return encode_object(plan, "MODIFIED", *change.object);
-  if (is) return encode_object(plan, "ADDED", *change.object);
-  if (was) return encode_object(plan, "DELETED", *change.object);
+  const StoredObject now{change.object, change.json};
+  if (change.type == ChangeType::Deleted) return was ? encode_object(plan, "DELETED", now) : std::string();
+  if (was && is) return encode_object(plan, "MODIFIED", now);
+  if (is) return encode_object(plan, "ADDED", now);
+  if (was) return encode_object(plan, "DELETED", now);
   return {};
 }
 

@@ -74,17 +74,12 @@ class ApiHandler {
                   const std::map<std::string, std::string>& query);
   ApiResult remove(const ResourceType& type, const std::string& name);
   ApiResult store_update(const ResourceType& type, const std::string& name, bool status, boost::json::object next,
-                         const ObjectPtr& old, bool dry_run);
-  std::string encode_object(const WatchPlan& plan, const char* type, const boost::json::object& object) const;
-
-  // The JSON text of each stored object, made once per version: lists of thousands of
-  // objects then copy text instead of serializing every object on every request.
-  const std::string& serialized(const std::string& resource, const std::string& name, const ObjectPtr& object);
+                         const StoredObject& current, bool dry_run);
+  std::string encode_object(const WatchPlan& plan, const char* type, const StoredObject& stored) const;
 
   Store& store_;
   Clock clock_;
   UidSource uid_;
-  std::map<std::string, std::pair<ObjectPtr, std::string>> serialized_;
 };
 
 // A Status failure response.

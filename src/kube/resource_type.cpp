@@ -232,13 +232,15 @@ void validate_metadata(json::object& meta, ValidationReport& report) {
 
 ValidationReport validate_and_prune(const ResourceType& type, json::object& object) {
   ValidationReport report;
-  json::object top_schema = type.schema;
-  // metadata is validated as ObjectMeta, not by the CRD's (open) schema.
-  if (auto* props = top_schema.if_contains("properties"); props && props->is_object()) props->as_object().erase("metadata");
-  json::value meta = object.contains("metadata") ? object["metadata"] : json::value(json::object{});
-  object.erase("metadata");
+  // metadata is validated as ObjectMeta, not by the CRD's (open) schema: it is set aside
+  // while the rest is walked (the schema is not copied: this runs on every write).
+  json::value meta = json::object{};
+  if (auto it = object.find("metadata"); it != object.end()) {
+    meta = std::move(it->value());
+    object.erase(it);
+  }
   json::value whole = std::move(object);
-  walk(top_schema, whole, "", report);
+  walk(type.schema, whole, "", report);
   object = std::move(whole.as_object());
   if (meta.is_object()) validate_metadata(meta.as_object(), report);
   object["metadata"] = std::move(meta);

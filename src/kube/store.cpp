@@ -17,15 +17,17 @@ std::string name_of(const json::object& o) {
 
 }  // namespace
 
-ObjectPtr Store::get(const std::string& resource, const std::string& name) const {
+StoredObject Store::find(const std::string& resource, const std::string& name) const {
   auto r = objects_.find(resource);
-  if (r == objects_.end()) return nullptr;
+  if (r == objects_.end()) return {};
   auto it = r->second.find(name);
-  return it == r->second.end() ? nullptr : it->second;
+  return it == r->second.end() ? StoredObject{} : it->second;
 }
 
-const std::map<std::string, ObjectPtr>& Store::objects(const std::string& resource) const {
-  static const std::map<std::string, ObjectPtr> empty;
+ObjectPtr Store::get(const std::string& resource, const std::string& name) const { return find(resource, name).object; }
+
+const std::map<std::string, StoredObject>& Store::objects(const std::string& resource) const {
+  static const std::map<std::string, StoredObject> empty;
   auto r = objects_.find(resource);
   return r == objects_.end() ? empty : r->second;
 }
@@ -36,7 +38,7 @@ std::size_t Store::size() const {
   return n;
 }
 
-ObjectPtr Store::put(const std::string& resource, json::object object) {
+StoredObject Store::put(const std::string& resource, json::object object) {
   const std::uint64_t rv = rv_ + 1;
   object["metadata"].as_object()["resourceVersion"] = std::to_string(rv);
   Change change;
@@ -44,30 +46,33 @@ ObjectPtr Store::put(const std::string& resource, json::object object) {
   change.name = name_of(object);
   change.rv = rv;
   auto& slot = objects_[resource][change.name];
-  change.previous = slot;
-  change.type = slot ? ChangeType::Modified : ChangeType::Added;
+  change.previous = slot.object;
+  change.type = slot.object ? ChangeType::Modified : ChangeType::Added;
+  change.json = std::make_shared<const std::string>(json::serialize(object));
   change.object = std::make_shared<const json::object>(std::move(object));
-  slot = change.object;
+  slot = StoredObject{change.object, change.json};
+  StoredObject result = slot;
   commit(std::move(change));
-  return slot;
+  return result;
 }
 
-ObjectPtr Store::erase(const std::string& resource, const std::string& name) {
+StoredObject Store::erase(const std::string& resource, const std::string& name) {
   auto& m = objects_[resource];
   auto it = m.find(name);
-  if (it == m.end()) return nullptr;
+  if (it == m.end()) return {};
   const std::uint64_t rv = rv_ + 1;
-  json::object last = *it->second;
+  json::object last = *it->second.object;
   last["metadata"].as_object()["resourceVersion"] = std::to_string(rv);
   Change change;
   change.type = ChangeType::Deleted;
   change.resource = resource;
   change.name = name;
-  change.previous = it->second;
+  change.previous = it->second.object;
+  change.json = std::make_shared<const std::string>(json::serialize(last));
   change.object = std::make_shared<const json::object>(std::move(last));
   change.rv = rv;
   m.erase(it);
-  ObjectPtr result = change.object;
+  StoredObject result{change.object, change.json};
   commit(std::move(change));
   return result;
 }
@@ -102,7 +107,8 @@ void Store::remove_listener(int id) { listeners_.erase(id); }
 void Store::restore_put(const std::string& resource, json::object object, std::uint64_t rv) {
   object["metadata"].as_object()["resourceVersion"] = std::to_string(rv);
   const std::string name = name_of(object);
-  objects_[resource][name] = std::make_shared<const json::object>(std::move(object));
+  auto text = std::make_shared<const std::string>(json::serialize(object));
+  objects_[resource][name] = StoredObject{std::make_shared<const json::object>(std::move(object)), std::move(text)};
   if (rv > rv_) rv_ = rv;
 }
 

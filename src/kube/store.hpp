@@ -16,6 +16,14 @@
 namespace ironboot::kube {
 
 using ObjectPtr = std::shared_ptr<const boost::json::object>;
+// The JSON text of one stored version, made once when it is stored: responses, the log,
+// lists and watch events copy it instead of serializing the tree again.
+using JsonText = std::shared_ptr<const std::string>;
+
+struct StoredObject {
+  ObjectPtr object;
+  JsonText json;
+};
 
 enum class ChangeType { Added, Modified, Deleted };
 
@@ -24,6 +32,7 @@ struct Change {
   std::string resource;  // plural, e.g. "servers"
   std::string name;
   ObjectPtr object;      // the new object (for Deleted: the last state, with the deleting RV)
+  JsonText json;         // serialized `object`
   ObjectPtr previous;    // null for Added
   std::uint64_t rv = 0;
 };
@@ -43,15 +52,17 @@ class Store {
 
   std::uint64_t resource_version() const { return rv_; }
   ObjectPtr get(const std::string& resource, const std::string& name) const;
+  // Null members when there is no such object.
+  StoredObject find(const std::string& resource, const std::string& name) const;
   // Sorted by name. An unknown resource is an empty map.
-  const std::map<std::string, ObjectPtr>& objects(const std::string& resource) const;
+  const std::map<std::string, StoredObject>& objects(const std::string& resource) const;
   std::size_t size() const;
 
   // Commits a create or update: assigns the next resourceVersion (also written into
   // metadata.resourceVersion), journals it, keeps it in the history and notifies listeners.
-  ObjectPtr put(const std::string& resource, boost::json::object object);
+  StoredObject put(const std::string& resource, boost::json::object object);
   // Removes an object; returns its last state stamped with the deleting resourceVersion.
-  ObjectPtr erase(const std::string& resource, const std::string& name);
+  StoredObject erase(const std::string& resource, const std::string& name);
 
   // Changes with rv > since, oldest first. False when `since` is older than the history.
   bool changes_since(std::uint64_t since, std::vector<Change>& out) const;
@@ -71,7 +82,7 @@ class Store {
  private:
   void commit(Change change);
 
-  std::map<std::string, std::map<std::string, ObjectPtr>> objects_;
+  std::map<std::string, std::map<std::string, StoredObject>> objects_;
   std::uint64_t rv_ = 0;
   std::deque<Change> history_;
   std::size_t history_limit_;

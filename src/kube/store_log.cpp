@@ -106,11 +106,11 @@ StoreLog::StoreLog(std::string path, Store& store) : path_(std::move(path)), sto
       load_stats_.drop_reason = "malformed record";
       break;
     }
-    const auto& o = rec.as_object();
+    auto& o = rec.as_object();
     const std::uint64_t rv = rec.at("rv").to_number<std::uint64_t>();
     const auto* r = o.if_contains("r");
-    if (const auto* obj = o.if_contains("o"); obj && obj->is_object() && r && r->is_string()) {
-      store_.restore_put(std::string(r->as_string()), obj->as_object(), rv);
+    if (auto* obj = o.if_contains("o"); obj && obj->is_object() && r && r->is_string()) {
+      store_.restore_put(std::string(r->as_string()), std::move(obj->as_object()), rv);
     } else if (const auto* d = o.if_contains("d"); d && d->is_string() && r && r->is_string()) {
       store_.restore_erase(std::string(r->as_string()), std::string(d->as_string()), rv);
     } else {
@@ -145,13 +145,38 @@ StoreLog::~StoreLog() {
   }
 }
 
+// A put record spliced from the object's JSON text: the object is not serialized again.
+std::string StoreLog::put_payload(std::uint64_t rv, const std::string& resource, const std::string& object_json) {
+  std::string out;
+  append_put_payload(out, rv, resource, object_json);
+  return out;
+}
+
+void StoreLog::append_put_payload(std::string& out, std::uint64_t rv, const std::string& resource,
+                                  const std::string& object_json) {
+  std::string head = json::serialize(json::object{{"rv", rv}, {"r", resource}});
+  head.pop_back();
+  out.reserve(out.size() + head.size() + object_json.size() + 6);
+  out += head;
+  out += ",\"o\":";
+  out += object_json;
+  out += '}';
+}
+
 void StoreLog::record(const Change& change) {
-  json::object rec;
-  rec["rv"] = change.rv;
-  rec["r"] = change.resource;
-  if (change.type == ChangeType::Deleted) rec["d"] = change.name;
-  else rec["o"] = *change.object;
-  pending_ += encode_record(json::serialize(rec));
+  if (change.type == ChangeType::Deleted) {
+    pending_ += encode_record(json::serialize(json::object{{"rv", change.rv}, {"r", change.resource}, {"d", change.name}}));
+    return;
+  }
+  // Framed in place in the pending buffer: one copy of the object's text per write.
+  const std::size_t start = pending_.size();
+  pending_.append(8, '\0');
+  append_put_payload(pending_, change.rv, change.resource, *change.json);
+  const std::size_t len = pending_.size() - start - 8;
+  std::string header;
+  put_u32(header, static_cast<std::uint32_t>(len));
+  put_u32(header, crc32(pending_.data() + start + 8, len));
+  pending_.replace(start, 8, header);
 }
 
 std::string StoreLog::flush() {
@@ -184,10 +209,9 @@ std::string StoreLog::compact() {
   std::string out = encode_record(json::serialize(json::object{{"rv", store_.resource_version()}}));
   bool ok = true;
   for (const char* resource : {"servers", "serverclasses", "environments"}) {
-    for (const auto& [name, obj] : store_.objects(resource)) {
-      std::uint64_t rv = std::stoull(std::string(obj->at("metadata").at("resourceVersion").as_string()));
-      json::object rec{{"rv", rv}, {"r", resource}, {"o", *obj}};
-      out += encode_record(json::serialize(rec));
+    for (const auto& [name, stored] : store_.objects(resource)) {
+      std::uint64_t rv = std::stoull(std::string(stored.object->at("metadata").at("resourceVersion").as_string()));
+      out += encode_record(put_payload(rv, resource, *stored.json));
       if (out.size() > (8u << 20)) {
         ok = ok && write_all(fd, out);
         out.clear();

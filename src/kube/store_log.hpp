@@ -39,7 +39,11 @@ class StoreLog : public Journal {
   std::string flush();
   // Group commit from another thread: take_pending() on the owning thread, then
   // write_and_sync() on the sync thread (one batch in flight at a time; no compaction meanwhile).
-  std::string take_pending() { return std::exchange(pending_, std::string()); }
+  std::string take_pending() {
+    std::string next;
+    next.reserve(pending_.capacity());  // the next batch is about as big: no regrowth while it fills
+    return std::exchange(pending_, std::move(next));
+  }
   std::string write_and_sync(const std::string& data);
   // Rewrites the log with only the live objects when it has grown well past them.
   void compact_if_needed();
@@ -48,6 +52,10 @@ class StoreLog : public Journal {
 
   // Encodes one record (exposed for tests).
   static std::string encode_record(const std::string& payload);
+  // {"rv":N,"r":"servers","o":<object_json>}
+  static std::string put_payload(std::uint64_t rv, const std::string& resource, const std::string& object_json);
+  static void append_put_payload(std::string& out, std::uint64_t rv, const std::string& resource,
+                                 const std::string& object_json);
 
  private:
   void open_for_append();

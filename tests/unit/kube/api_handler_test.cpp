@@ -48,6 +48,15 @@ TEST_F(Api, CreateSetsMetadataAndDropsStatus) {
   EXPECT_EQ(call("POST", base, R"({"apiVersion":"v1","kind":"Server","metadata":{"name":"x"},"spec":{"accepted":true}})").response.status, 400u);
 }
 
+TEST_F(Api, NamesAreLowercaseRfc1123Subdomains) {
+  for (const char* ok : {"a", "0", "a-b", "a--b", "a.b", "a-1.b-2.c", "00000000-0000-4000-8000-000000000001"})
+    EXPECT_EQ(call("POST", base, server(ok)).response.status, 201u) << ok;
+  for (const char* bad : {"", "-a", "a-", "A", "a_b", ".a", "a.", "a..b", "a.-b", "a-.b", "a b", "a/b"})
+    EXPECT_EQ(call("POST", base, server(bad)).response.status, 422u) << "'" << bad << "'";
+  EXPECT_EQ(call("POST", base, server(std::string(253, 'a'))).response.status, 201u);
+  EXPECT_EQ(call("POST", base, server(std::string(254, 'a'))).response.status, 422u);
+}
+
 TEST_F(Api, UpdateConflictsAndMissingResourceVersion) {
   call("POST", base, server("s1"));
   auto cur = body(call("GET", base + "/s1"));

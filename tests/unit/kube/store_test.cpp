@@ -34,10 +34,12 @@ TEST(Store, OneCounterHistoryAndListeners) {
   s.put("servers", obj("a", 1));
   s.put("serverclasses", obj("any", 1));
   auto a2 = s.put("servers", obj("a", 2));
-  EXPECT_EQ(a2->at("metadata").at("resourceVersion"), "3");
+  EXPECT_EQ(a2.object->at("metadata").at("resourceVersion"), "3");
+  EXPECT_EQ(json::parse(*a2.json), json::value(*a2.object)) << "the text is the stored version";
   EXPECT_EQ(s.resource_version(), 3u);
   auto gone = s.erase("servers", "a");
-  EXPECT_EQ(gone->at("metadata").at("resourceVersion"), "4");
+  EXPECT_EQ(gone.object->at("metadata").at("resourceVersion"), "4");
+  EXPECT_EQ(json::parse(*gone.json), json::value(*gone.object));
   EXPECT_EQ(s.get("servers", "a"), nullptr);
   EXPECT_EQ(seen, (std::vector<std::string>{"a@1", "any@2", "a@3", "a@4"}));
   std::vector<Change> out;
@@ -65,6 +67,7 @@ TEST(StoreLog, ReplaysAndKeepsResourceVersionsAcrossRestarts) {
   EXPECT_EQ(s.resource_version(), 3u);
   EXPECT_EQ(s.objects("servers").size(), 1u);
   EXPECT_EQ(s.get("servers", "a")->at("metadata").at("resourceVersion"), "1");
+  EXPECT_EQ(json::parse(*s.find("servers", "a").json), json::value(*s.get("servers", "a"))) << "loaded objects have their text";
   EXPECT_EQ(log.load_stats().dropped_bytes, 0u);
   std::vector<Change> out;
   EXPECT_TRUE(s.changes_since(3, out));
