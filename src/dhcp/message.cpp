@@ -89,6 +89,8 @@ bool Options::append(std::uint8_t code, Bytes value) {
   return true;
 }
 
+[[gnu::noinline]] void Options::grow(std::size_t size) { data_.resize(std::max(2 * data_.size(), size)); }
+
 bool Options::append(std::uint8_t code, std::string_view value) {
   return append(code, Bytes(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
 }

@@ -3,7 +3,6 @@
 // parse never throws and checks every length before use.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -95,10 +94,12 @@ class Options {
   // and the per-packet appends are plain copies).
   std::vector<std::uint8_t> data_;
   std::size_t used_ = 0;
-  // Makes room for `n` more bytes after used_.
+  // Makes room for `n` more bytes after used_; the rare growth stays out of line so the
+  // per-option path is a compare and a copy.
   void reserve_more(std::size_t n) {
-    if (used_ + n > data_.size()) data_.resize(std::max(2 * data_.size(), used_ + n));
+    if (used_ + n > data_.size()) grow(used_ + n);
   }
+  void grow(std::size_t size);
 };
 
 struct Message {
