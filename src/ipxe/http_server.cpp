@@ -54,6 +54,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       socket.close(ignored);
     } else {
       socket.set_option(tcp::no_delay(true), ignored);
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &kUnsentLowWater, sizeof kUnsentLowWater);
       std::make_shared<Session<tcp::socket>>(std::move(socket), ctx, format_peer(remote))->start();
     }
     accept();
