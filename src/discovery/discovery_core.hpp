@@ -123,6 +123,8 @@ class DiscoveryCore {
   std::vector<serverclass::ClassStatus> memberships_;
   bool have_memberships_ = false;
   bool reconcile_scheduled_ = false;
+  std::chrono::steady_clock::time_point last_reconcile_end_{};
+  std::chrono::steady_clock::duration last_reconcile_cost_{};
   bool any_create_pending_ = false;
   bool poll_check_scheduled_ = false;
   bool stopped_ = false;

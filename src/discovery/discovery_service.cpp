@@ -52,10 +52,10 @@ std::string DiscoveryCore::start() {
   if (!cluster_) return "discovery: the cluster layer is not running";
   cluster_->servers().add_handler(
       [this](const kube::ObjectPtr& old, const kube::ObjectPtr& now) { on_server_event(old, now); });
-  cluster_->serverclasses().add_handler([this](const kube::ObjectPtr&, const kube::ObjectPtr&) {
-    schedule_reconcile();
-    schedule_poll_check();
-  });
+  // Class membership feeds every boot decision, so waiting agents are rechecked after each
+  // reconcile (reconcile_classes), not on the event itself.
+  cluster_->serverclasses().add_handler(
+      [this](const kube::ObjectPtr&, const kube::ObjectPtr&) { schedule_reconcile(); });
   cluster_->environments().add_handler([this](const kube::ObjectPtr& old, const kube::ObjectPtr& now) {
     const auto& obj = now ? now : old;
     on_environment_event(now, std::string(objects::name_of(*obj)));
@@ -176,17 +176,34 @@ void DiscoveryCore::on_server_event(const kube::ObjectPtr& old, const kube::Obje
     }
   }
   schedule_reconcile();
-  schedule_poll_check();
 }
 
+// A reconcile walks every Server against every class, so in a boot storm (thousands of
+// Server events) running one per event would be quadratic. Events arriving while one is
+// pending share it, and the next starts no sooner than twice the last one's cost after it
+// ended: the reconciler takes at most a third of the loop, and an idle appliance still
+// reconciles at once.
 void DiscoveryCore::schedule_reconcile() {
   if (reconcile_scheduled_ || stopped_) return;
   reconcile_scheduled_ = true;
   std::weak_ptr<int> alive = alive_;
-  boost::asio::post(io_, [this, alive] {
+  auto run = [this, alive] {
     if (alive.expired()) return;
     reconcile_scheduled_ = false;
+    const auto started = std::chrono::steady_clock::now();
     reconcile_classes();
+    last_reconcile_end_ = std::chrono::steady_clock::now();
+    last_reconcile_cost_ = last_reconcile_end_ - started;
+  };
+  const auto earliest = last_reconcile_end_ + 2 * last_reconcile_cost_;
+  const auto now_time = std::chrono::steady_clock::now();
+  if (now_time >= earliest) {
+    boost::asio::post(io_, std::move(run));
+    return;
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, earliest - now_time);
+  timer->async_wait([timer, run = std::move(run)](const boost::system::error_code& ec) {
+    if (!ec) run();
   });
 }
 
@@ -210,6 +227,7 @@ void DiscoveryCore::reconcile_classes() {
   }
   memberships_ = serverclass::reconcile(servers, classes, matchers_);
   have_memberships_ = true;
+  schedule_poll_check();  // decisions read the new memberships
   matchers_.retain_only(names);
   const std::string stamp = now();
   for (std::size_t i = 0; i < classes.size() && i < memberships_.size(); ++i) {
