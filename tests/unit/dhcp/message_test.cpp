@@ -428,6 +428,22 @@ TEST(Options, SetReplaceEraseAppend) {
   EXPECT_EQ(o.get(1)->size(), 0u);
 }
 
+TEST(Options, GrowsPastItsInitialBufferKeepingEveryValue) {
+  Options o;
+  const std::string a(300, 'a'), b(300, 'b'), c(700, 'c');
+  EXPECT_TRUE(o.set(60, std::string_view(a)));
+  EXPECT_TRUE(o.set(66, std::string_view(b)));   // past the first 512 bytes: grows
+  EXPECT_TRUE(o.append(60, std::string_view(c)));  // not last: moved to the end while growing
+  EXPECT_EQ(o.get_string(60), a + c);
+  EXPECT_EQ(o.get_string(66), b);
+  EXPECT_TRUE(o.set(67, *o.get(60)));  // a value of the map itself, copied while growing
+  EXPECT_EQ(o.get_string(67), a + c);
+  o.clear();
+  EXPECT_TRUE(o.set(60, std::string_view("PXEClient")));  // the grown buffer is reused
+  EXPECT_EQ(o.get_string(60), "PXEClient");
+  EXPECT_EQ(o.size(), 1u);
+}
+
 TEST(Options, ZeroLengthOptionRoundTrips) {
   Message m;
   m.options.set(80, Bytes{});  // rapid commit has no value
