@@ -17,6 +17,8 @@ BIOS_SERVER = Identity("Ironboot Labs", "E2E BIOS Node", "E2E-BIOS-0001", "6f1d2
                        "52:54:00:e2:0b:01")
 UEFI_SERVER = Identity("Ironboot Labs", "E2E UEFI Node", "E2E-UEFI-0001", "7a2e3d4c-5b6a-4f79-9e8d-1c2b3a4f5e62",
                        "52:54:00:e2:0e:01")
+UEFI_PXE_SERVER = Identity("Ironboot Labs", "E2E UEFI PXE Node", "E2E-UEFI-0002",
+                           "8b3f4e5d-6c7b-4a8a-8f9e-2d3c4b5a6f73", "52:54:00:e2:0e:02")
 APPEAR_SECONDS = 120        # power-on to Server object, one guest
 APPEAR_THREE_SECONDS = 300  # three guests share the same two host cores
 
@@ -124,6 +126,23 @@ def test_4_ovmf_guest_appears_as_server(site):
         server, seconds = appears(site, guest)
         print(f"\nOVMF power-on -> Server: {seconds:.1f} s")
         check_hardware(site, guest, server, "UEFI")
+    finally:
+        guest.power_off()
+
+
+def test_4b_ovmf_own_pxe_loads_ipxe_over_tftp(site):
+    """Without QEMU's iPXE ROM, OVMF's own PXE client asks the proxy (port 67, then 4011),
+    loads ipxe.efi from ironboot's TFTP server, and iPXE goes on as before."""
+    guest = site.add_guest("uefi-2", UEFI_PXE_SERVER, "uefi", ipxe_rom=False).power_on()
+    try:
+        server, seconds = appears(site, guest, timeout=180)
+        print(f"\nOVMF (own PXE, TFTP) power-on -> Server: {seconds:.1f} s")
+        check_hardware(site, guest, server, "UEFI")
+        log = site.daemon.read_log()
+        mac = UEFI_PXE_SERVER.mac
+        assert re.search(rf'dhcp: answer type=ACK mac={mac} \S+ arch=7 boot=tftp file="ipxe.efi" to=\S+:4011', log), \
+            site.explain(guest)
+        assert re.search(r'tftp: transfer end \S+ file="ipxe.efi" outcome=completed bytes=\d+', log), site.explain(guest)
     finally:
         guest.power_off()
 

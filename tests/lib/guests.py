@@ -153,8 +153,12 @@ class Guest:
     sparse 2 GiB raw disk holding the known pattern. firmware is "bios" (SeaBIOS, i440fx) or
     "uefi" (OVMF, q35). Without -no-reboot, a reboot inside the guest PXE-boots it again."""
 
-    def __init__(self, lab, workdir, name, identity, firmware="bios", memory_mib=1024, disk_mib=2048):
+    def __init__(self, lab, workdir, name, identity, firmware="bios", memory_mib=1024, disk_mib=2048,
+                 ipxe_rom=True):
         self.lab, self.name, self.identity, self.firmware = lab, name, identity, firmware
+        # False: the NIC has no option ROM, so OVMF boots it with its own PXE client, which
+        # loads ipxe.efi over TFTP first (SeaBIOS has no network boot of its own).
+        self.ipxe_rom = ipxe_rom
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.disk = os.path.join(self.dir, "disk.raw")
@@ -186,7 +190,7 @@ class Guest:
         else:
             cmd += ["-machine", "pc"]
         cmd += ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
-                "-device", f"virtio-net-pci,netdev=n0,mac={ident.mac},bootindex=0",
+                "-device", f"virtio-net-pci,netdev=n0,mac={ident.mac},bootindex=0" + ("" if self.ipxe_rom else ",romfile="),
                 "-drive", f"file={self.disk},format=raw,if=none,id=d0",
                 "-device", "virtio-blk-pci,drive=d0,bootindex=1"]
         return cmd
@@ -196,8 +200,8 @@ class Guest:
         tap = self.lab.add_tap()
         cmd = ["ip", "netns", "exec", self.lab.switch, *self.command(tap)]
         self.started, self.started_wall = time.monotonic(), time.time()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.qemu_log, "wb"))
+        with open(self.qemu_log, "wb") as stderr:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
         return self
 
     def running(self):
@@ -320,8 +324,8 @@ class Site:
                       interval=0.5)
         return seen
 
-    def add_guest(self, name, identity, firmware="bios"):
-        guest = Guest(self.lab, self.workdir, name, identity, firmware)
+    def add_guest(self, name, identity, firmware="bios", ipxe_rom=True):
+        guest = Guest(self.lab, self.workdir, name, identity, firmware, ipxe_rom=ipxe_rom)
         self.guests.append(guest)
         return guest
 
