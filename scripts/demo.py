@@ -88,7 +88,7 @@ def label_when_listed(site, stop):
 
 def power_on_rack(site, kubectl):
     print(f"\nthe ServerClass worker-large (Dell, EPYC, label rack=rack-a):\n{WORKER_LARGE}")
-    print("powering on three virtual servers (QEMU without KVM: about 30-60 s each to appear):")
+    print("powering on three virtual servers (QEMU without KVM: about 20-45 s each to appear):")
     for i, ident in enumerate(guests.THREE_SERVERS):
         guest = site.add_guest(f"server-{i + 1}", ident).power_on()
         cpu = f", cpu {ident.cpu_version}" if ident.cpu_version else ""
