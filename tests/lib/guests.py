@@ -281,8 +281,7 @@ class Site:
 
     def log_tail(self, lines=60):
         """ironboot's log without the read requests kubectl makes while a test waits."""
-        kept = [l for l in self.daemon.read_log().splitlines() if "method=GET path=/apis" not in l
-                and "method=GET path=/api " not in l]
+        kept = [l for l in self.daemon.read_log().splitlines() if not ("kube: request" in l and "method=GET" in l)]
         return "\n".join(kept[-lines:])
 
     def explain(self, *watched):
