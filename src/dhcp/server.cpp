@@ -118,7 +118,7 @@ class Listener {
 
   void wait();
   void drain();
-  // Reads up to kBatch datagrams; returns how many, 0 when none is queued, -1 on an error.
+  // Reads up to kBatch datagrams; returns how many, or -1 (errno EAGAIN when none is queued).
   int receive_batch(int fd);
   // Answers datagrams [0, count) of the batch; returns how many replies it prepared.
   unsigned answer_batch(int count);
@@ -289,16 +289,17 @@ void Listener::drain() {
   for (int n = 0; n < kBatchesPerWakeup; ++n) {
     const int got = receive_batch(fd);
     if (got < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait();
-      // EINTR, or a pending socket error (reported once, e.g. left by a failed send): go on,
-      // datagrams may still be queued and the edge-triggered wakeup would not come again.
-      continue;
+      if (errno == EINTR) continue;
+      // EAGAIN: drained. Any other error (e.g. one a failed send left on the socket, reported
+      // once) also ends this round: async_wait re-checks readiness, so queued datagrams still
+      // wake us at once.
+      return wait();
     }
     send_batch(fd, answer_batch(got));
-    // A short batch means the queue was empty: the next datagram wakes us again.
+    // A short batch means the queue was empty: wait for the next datagram.
     if (static_cast<unsigned>(got) < kBatch) return wait();
   }
-  // Still more queued: let the other handlers run, then carry on without waiting for an edge.
+  // Still more queued: let the other handlers run, then carry on without a trip through epoll.
   asio::post(socket_.get_executor(), [this] { drain(); });
 }
 
