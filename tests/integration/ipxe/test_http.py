@@ -139,6 +139,17 @@ def test_keep_alive_reuses_connection(site):
     assert r.stdout.decode().split() == ["1", "0", "0"]
 
 
+def test_sendfile_body_tail_is_not_held_back(site):
+    # Bodies of 64 KB or more are sent corked; the cork must be lifted after the last byte,
+    # or the kernel holds the final partial segment for its 200 ms cork ceiling.
+    urls = [BASE + "/assets/agent/vmlinuz"] * 5
+    r = curl(site["client"], *(["-o", "/dev/null"] * len(urls)), "-w", "%{size_download} %{time_total}\n", *urls)
+    rows = [line.split() for line in r.stdout.decode().splitlines()]
+    assert [int(size) for size, _ in rows] == [100000] * len(urls)
+    times = sorted(float(t) for _, t in rows)
+    assert times[len(times) // 2] < 0.15, times
+
+
 def test_error_statuses(site):
     c = site["client"]
     assert status_of(c, BASE + "/assets/files/missing") == "404"
