@@ -384,6 +384,10 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     // A read that only ends when the client goes away: it wakes the writer so the stream is dropped.
+    // It must start with no deadline: a pending operation keeps the one set when it began
+    // (expires_never() later does not reach it), and the header write's would end a quiet
+    // watch after kWriteTimeout.
+    beast::get_lowest_layer(*stream).expires_never();
     net::co_spawn(
         self->io,
         [stream, watcher]() -> net::awaitable<void> {

@@ -4,6 +4,7 @@ import json
 import queue
 import re
 import threading
+import time
 
 from kubectl_output import table
 from kubelab import server_manifest, write_manifest
@@ -188,6 +189,12 @@ def test_watch_table_stream(cluster):
         create(cluster, server_manifest(UUID2, hostname="w3"))
         assert read_line().split()[:2] == [UUID2, "w3"]
         assert proc.poll() is None  # the stream stays open
+        # A quiet stream outlives the API's 30 s I/O timeout and still delivers: an operator
+        # leaves `kubectl get servers -w` running for hours.
+        time.sleep(35)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        cluster.kubectl("patch", "server", UUID, "--type", "merge", "-p", '{"spec":{"hostname":"w4"}}')
+        assert read_line().split()[:2] == [UUID, "w4"]
     finally:
         proc.kill()
         proc.wait()
