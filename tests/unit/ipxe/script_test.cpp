@@ -27,6 +27,8 @@ TEST(Script, BootScriptChainsToIpxeWithIdentity) {
   EXPECT_EQ(s.rfind("#!ipxe\n", 0), 0u);
   EXPECT_NE(s.find("dhcp net${ironboot-nic}"), std::string::npos);
   EXPECT_NE(s.find("iseq ${ironboot-round} 3"), std::string::npos);
+  // An interface the firmware already configured chains before any DHCP is tried.
+  EXPECT_LT(s.find("isset ${net${ironboot-nic}/ip} && goto chain"), s.find("dhcp net${ironboot-nic}"));
   EXPECT_NE(s.find("chain --replace http://10.0.0.1:8080/ipxe?uuid=${uuid}&mac=${net${ironboot-nic}/mac:hexhyp}"
                    "&arch=${buildarch}&platform=${platform}&serial=${serial:uristring}"
                    "&manufacturer=${manufacturer:uristring}&product=${product:uristring}"),
