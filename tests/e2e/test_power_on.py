@@ -25,7 +25,8 @@ APPEAR_THREE_SECONDS = 300  # three guests share the same two host cores
 
 @pytest.fixture(scope="module")
 def site(agent_image):
-    s = guests.Site(agent_image, subnet="10.78.0")
+    # A plain IPv4 provisioning network: no IPv6 router, as on most of them.
+    s = guests.Site(agent_image, subnet="10.78.0", ipv6_router=False)
     try:
         yield s
     finally:
