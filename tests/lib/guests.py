@@ -122,8 +122,8 @@ def ipv6_prefix(subnet):
 def start_dnsmasq(site, workdir, subnet, ipv6_router=True):
     """The site's DHCP server: addresses only; boot information comes from ironboot's proxy.
     ipv6_router: it also sends IPv6 router advertisements (no addresses from them: ra-only),
-    as a router on a dual-stack network does. Without any, iPXE waits ~16 s for one after
-    each DHCP before it goes on."""
+    as a router on a dual-stack network does. Without any, the NIC ROM's iPXE waits ~16 s
+    for one after its DHCP before it goes on (boot.ipxe itself does not DHCP again)."""
     cmd = ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface=eth0",
            "--bind-interfaces", f"--dhcp-range={subnet}.100,{subnet}.199,255.255.255.0,1h",
            # root: the lease and log files live in our private work directory; no ping: a
