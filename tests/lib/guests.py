@@ -8,7 +8,6 @@ ROM, proxyDHCP and TFTP from ironboot, then /boot.ipxe, /ipxe and the agent imag
 Everything lives in the lab's namespaces; close() kills the guests and removes it all.
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,9 +16,9 @@ import time
 from dataclasses import dataclass
 
 import netlab
+from kubectl_runner import Kubectl, write_kubeconfig
 
 MiB = 1024 * 1024
-KUBECTL = "/usr/bin/kubectl"
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 BUILD_AGENT = os.path.join(netlab.ROOT, "image", "build-agent")
@@ -235,8 +234,7 @@ class Site:
         self.subnet = subnet
         self.workdir = workdir or tempfile.mkdtemp(prefix="ironboot-site-")
         os.chmod(self.workdir, 0o755)
-        self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
-        self.cache_dir = os.path.join(self.workdir, "kubectl-cache")
+        self.kubectl_runner = None
         self.guests = []
         self.lab = netlab.Lab(subnet=subnet)
         self.dnsmasq = self.daemon = None
@@ -257,27 +255,21 @@ class Site:
                 "log": {"level": log_level},
             }
             self.daemon = netlab.Ironboot(self.appliance, config, workdir=self.workdir).start()
-            out = subprocess.run([netlab.IRONBOOT, "kubeconfig", "--config", self.daemon.config_path],
-                                 capture_output=True, text=True, check=True).stdout
-            with open(self.kubeconfig, "w") as f:
-                f.write(out)
+            kubeconfig = write_kubeconfig(self.daemon.config_path, os.path.join(self.workdir, "kubeconfig"))
+            self.kubectl_runner = Kubectl(self.appliance, kubeconfig, self.log_tail,
+                                          os.path.join(self.workdir, "kubectl-cache"))
         except BaseException:
             self.close()
             raise
 
     def kubectl_cmd(self, *args):
-        return self.appliance.cmd([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir, *args])
+        return self.kubectl_runner.cmd(*args)
 
     def kubectl(self, *args, check=True, input=None, timeout=60):
-        r = subprocess.run(self.kubectl_cmd(*args), capture_output=True, text=True, input=input, timeout=timeout)
-        if check and r.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n"
-                                 f"--- ironboot log tail ---\n{self.log_tail()}")
-        return r
+        return self.kubectl_runner.run(*args, check=check, input=input, timeout=timeout)
 
     def get(self, kind, name):
-        r = self.kubectl("get", kind, name, "-o", "json", check=False)
-        return json.loads(r.stdout) if r.returncode == 0 else None
+        return self.kubectl_runner.get(kind, name)
 
     def log_tail(self, lines=60):
         """ironboot's log without the read requests kubectl makes while a test waits."""

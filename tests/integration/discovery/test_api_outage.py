@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from test_discovery_flow import KUBECTL, condition, register_body
+from test_discovery_flow import condition, register_body
 import netlab
+from kubectl_runner import Kubectl, write_kubeconfig
 
 SUBNET = "10.84.0"
 BASE = f"http://{SUBNET}.2:8080"
@@ -41,10 +42,7 @@ def outage_lab():
                                                          "data_dir": os.path.join(api_dir, "cluster")}},
             "log": {"level": "debug"}}, workdir=api_dir)
         daemons.append(api.start())
-        kubeconfig = os.path.join(workdir, "kubeconfig")
-        with open(kubeconfig, "w") as f:
-            f.write(subprocess.run([netlab.IRONBOOT, "kubeconfig", "--config", api.config_path],
-                                   capture_output=True, text=True, check=True).stdout)
+        kubeconfig = write_kubeconfig(api.config_path, os.path.join(workdir, "kubeconfig"))
         app_dir = os.path.join(workdir, "app")
         os.makedirs(app_dir)
         app = netlab.Ironboot(appliance, {
@@ -57,8 +55,8 @@ def outage_lab():
                         "embedded": {"data_dir": os.path.join(app_dir, "data")}},
             "log": {"level": "debug"}}, workdir=app_dir)
         daemons.append(app.start())
-        yield {"api": api, "app": app, "appliance": appliance, "client": client, "kubeconfig": kubeconfig,
-               "cache": tempfile.mkdtemp(prefix="kubectl-cache-")}
+        yield {"api": api, "app": app, "appliance": appliance, "client": client,
+               "kubectl": Kubectl(appliance, kubeconfig, lambda: api.read_log()[-4000:])}
     finally:
         for d in reversed(daemons):
             d.stop()
@@ -70,12 +68,10 @@ def test_boots_from_cache_and_writes_land_after_outage(outage_lab):
     L = outage_lab
 
     def kubectl(*args):
-        cmd = L["appliance"].cmd([KUBECTL, "--kubeconfig", L["kubeconfig"], "--cache-dir", L["cache"], *args])
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        return L["kubectl"].run(*args, check=False)
 
     def server(name):
-        r = kubectl("get", "server", name, "-o", "json")
-        return json.loads(r.stdout) if r.returncode == 0 else None
+        return L["kubectl"].get("server", name)
 
     def curl(path, body=None, token=None):
         cmd = ["curl", "-sS", "--noproxy", "*", "--max-time", "20", "-w", "\n%{http_code}"]

@@ -19,8 +19,8 @@ from kubectl_output import table
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import netlab  # noqa: E402
+from kubectl_runner import Kubectl, write_kubeconfig  # noqa: E402
 
-KUBECTL = "/usr/bin/kubectl"
 SUBNET = "10.83.0"
 BASE = f"http://{SUBNET}.2:8080"
 
@@ -28,24 +28,14 @@ BASE = f"http://{SUBNET}.2:8080"
 class Site:
     def __init__(self, lab, appliance, client, workdir, daemon):
         self.lab, self.appliance, self.client, self.workdir, self.daemon = lab, appliance, client, workdir, daemon
-        self.cache_dir = tempfile.mkdtemp(prefix="kubectl-cache-")
-        self.kubeconfig = os.path.join(workdir, "kubeconfig")
-        out = subprocess.run([netlab.IRONBOOT, "kubeconfig", "--config", daemon.config_path],
-                             capture_output=True, text=True, check=True).stdout
-        with open(self.kubeconfig, "w") as f:
-            f.write(out)
+        self.kubectl_runner = Kubectl(appliance, write_kubeconfig(daemon.config_path, os.path.join(workdir, "kubeconfig")),
+                                      lambda: self.daemon.read_log()[-4000:])
 
     def kubectl(self, *args, check=True, input=None):
-        cmd = self.appliance.cmd([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir, *args])
-        r = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=60)
-        if check and r.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}\n"
-                                 f"--- ironboot log tail ---\n{self.daemon.read_log()[-4000:]}")
-        return r
+        return self.kubectl_runner.run(*args, check=check, input=input)
 
     def get(self, kind, name):
-        r = self.kubectl("get", kind, name, "-o", "json", check=False)
-        return json.loads(r.stdout) if r.returncode == 0 else None
+        return self.kubectl_runner.get(kind, name)
 
     def curl(self, path, *args, body=None, token=None, method=None, timeout=90):
         """(status, body text) of a request from the client namespace."""

@@ -3,7 +3,6 @@ the real kubectl pointed at it with a kubeconfig printed by `ironboot kubeconfig
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -11,8 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import netlab  # noqa: E402
+from kubectl_runner import Kubectl, write_kubeconfig  # noqa: E402
 
-KUBECTL = "/usr/bin/kubectl"
 LISTEN = "127.0.0.1:6443"
 
 
@@ -34,8 +33,8 @@ class Cluster:
         self.lab, self.host = lab, host
         self.workdir = tempfile.mkdtemp(prefix="ironboot-kube-")
         self.daemon = netlab.Ironboot(host, api_config(self.workdir), workdir=self.workdir)
-        self.cache_dir = tempfile.mkdtemp(prefix="kubectl-cache-")
-        self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
+        self.kubectl_runner = Kubectl(host, os.path.join(self.workdir, "kubeconfig"),
+                                      lambda: self.daemon.read_log()[-3000:])
 
     @property
     def data_dir(self):
@@ -43,10 +42,7 @@ class Cluster:
 
     def start(self):
         self.daemon.start()
-        out = subprocess.run([netlab.IRONBOOT, "kubeconfig", "--config", self.daemon.config_path],
-                             capture_output=True, text=True, check=True).stdout
-        with open(self.kubeconfig, "w") as f:
-            f.write(out)
+        write_kubeconfig(self.daemon.config_path, self.kubectl_runner.kubeconfig)
         return self
 
     def restart(self, kill=False):
@@ -60,16 +56,10 @@ class Cluster:
         self.daemon.start()
 
     def kubectl(self, *args, check=True, input=None, timeout=60):
-        cmd = self.host.cmd([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir, *args])
-        r = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
-        if check and r.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}\n"
-                                 f"--- ironboot log tail ---\n{self.daemon.read_log()[-3000:]}")
-        return r
+        return self.kubectl_runner.run(*args, check=check, input=input, timeout=timeout)
 
     def kubectl_popen(self, *args):
-        cmd = self.host.cmd([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache_dir, *args])
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return self.kubectl_runner.popen(*args)
 
     def token(self):
         with open(os.path.join(self.data_dir, "token")) as f:
