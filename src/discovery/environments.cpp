@@ -5,6 +5,7 @@
 #include "discovery/discovery_core.hpp"
 #include "ipxe/assets.hpp"
 #include "kube/cluster_context.hpp"
+#include "kube/names.hpp"
 #include "serverclass/conditions.hpp"
 #include "serverclass/json_access.hpp"
 
@@ -27,14 +28,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr const char* kPrefix = "/assets/environments/";
-
-// Kubernetes object names are DNS subdomains; anything else never becomes a path.
-bool safe_name(std::string_view name) {
-  if (name.empty() || name.size() > 253 || name == "." || name == "..") return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-  return true;
-}
 
 struct Source {
   std::string url, sha512;
@@ -125,7 +118,7 @@ void DiscoveryCore::on_environment_event(const kube::ObjectPtr& now_obj, const s
     r.message = std::move(message);
     fetch_done(name, key, r);
   };
-  if (!safe_name(name)) return fail_now("InvalidName", "name cannot be a directory name");
+  if (!kube::valid_dns_subdomain(name)) return fail_now("InvalidName", "name cannot be a directory name");
   if (kernel.url.empty()) return fail_now("InvalidSpec", "spec.kernel.url is empty");
   state.dir = config_.cluster.embedded.data_dir + "/environments/" + name;
   std::error_code ec;

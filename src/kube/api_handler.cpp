@@ -1,4 +1,5 @@
 #include "kube/api_handler.hpp"
+#include "kube/names.hpp"
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -24,24 +25,6 @@ ApiResponse json_response(unsigned status, const json::value& body) {
 std::string group_resource(const ResourceType& t) { return t.plural + "." + kGroup; }
 
 bool wants_table(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
-
-// [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)* without std::regex (costly per create).
-bool valid_dns_subdomain(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  char prev = '.';
-  for (char c : name) {
-    if (c == '.') {
-      if (!alnum(prev)) return false;
-    } else if (c == '-') {
-      if (prev == '.') return false;
-    } else if (!alnum(c)) {
-      return false;
-    }
-    prev = c;
-  }
-  return alnum(prev);
-}
 
 json::object& meta_of(json::object& o) {
   auto& m = o["metadata"];
