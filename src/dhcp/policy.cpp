@@ -60,11 +60,11 @@ std::optional<PolicyConfig> policy_config_from(const Config& config, std::string
 std::string_view binary_for_arch(const PolicyConfig& c, std::uint16_t arch) {
   switch (arch) {
     case 0: return c.bios;           // x86 BIOS
-    case 6:                          // EFI IA32 (DESIGN.md §5 maps it with x86-64)
+    case 6:                          // EFI IA32 (given the x86-64 binary, docs/dhcp.md)
     case 7:                          // EFI x86-64
     case 9:                          // EFI x86-64 (EFI BC, some firmwares)
     case 16: return c.efi_x86_64;    // x86-64 UEFI HTTP
-    case 10:                         // EFI ARM32 (DESIGN.md §5 maps it with arm64)
+    case 10:                         // EFI ARM32 (given the arm64 binary, docs/dhcp.md)
     case 11:                         // EFI ARM64
     case 19: return c.efi_arm64;     // ARM64 UEFI HTTP
     default: return {};
