@@ -1,5 +1,5 @@
-// Hardware facts the agent reports: the shape of a Server's spec.hardware (DESIGN.md §4)
-// plus firmware, PCI devices and boot mode (docs/agent-api.md).
+// Hardware facts the agent reports: the shape of a Server's spec.hardware
+// (assets/crds/server.yaml) plus firmware, PCI devices and boot mode (docs/agent-api.md).
 #pragma once
 
 #include <cstdint>

@@ -6,19 +6,22 @@
 #include <set>
 #include <utility>
 
+#include "common/text.hpp"
+
 namespace ironboot::agent::sysfs {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r' || s.back() == '\0'))
-    s.remove_suffix(1);
-  return s;
+// Space, tab, LF and CR at both ends, and NUL too at the end (VPD pages and firmware
+// strings are NUL-padded); not \v or \f, and not a leading NUL.
+std::string_view trim_value(std::string_view s) {
+  constexpr std::string_view blank = " \t\n\r";
+  constexpr std::string_view blank_or_nul{" \t\n\r\0", 5};
+  return ironboot::trim(s.substr(0, s.find_last_not_of(blank_or_nul) + 1), blank);  // npos + 1 == 0
 }
 
 std::string printable(std::string_view s) {
   std::string out;
-  for (char c : trim(s)) {
+  for (char c : trim_value(s)) {
     auto u = static_cast<unsigned char>(c);
     out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
   }
@@ -28,7 +31,7 @@ std::string printable(std::string_view s) {
 }  // namespace
 
 std::optional<std::uint64_t> parse_uint(std::string_view text, int base) {
-  text = trim(text);
+  text = trim_value(text);
   if (base == 16 && text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
   if (text.empty()) return std::nullopt;
   std::uint64_t v = 0;
@@ -58,11 +61,11 @@ CpuInfo parse_cpuinfo(std::string_view text) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     auto colon = line.find(':');
     if (colon == std::string_view::npos) {
-      if (trim(line).empty()) end_entry();
+      if (trim_value(line).empty()) end_entry();
       continue;
     }
-    auto key = trim(line.substr(0, colon));
-    auto value = trim(line.substr(colon + 1));
+    auto key = trim_value(line.substr(0, colon));
+    auto value = trim_value(line.substr(colon + 1));
     if (key == "processor") {
       end_entry();
       in_entry = true;
@@ -97,7 +100,7 @@ CpuCounts count_topology(const std::vector<CpuTopology>& cpus) {
 }
 
 std::optional<std::uint32_t> count_cpu_list(std::string_view list) {
-  list = trim(list);
+  list = trim_value(list);
   if (list.empty()) return std::nullopt;
   std::uint64_t total = 0;
   while (!list.empty()) {
@@ -119,7 +122,7 @@ std::optional<std::uint64_t> parse_meminfo_total_mb(std::string_view text) {
   if (at == std::string_view::npos) return std::nullopt;
   auto rest = text.substr(at + 9);
   rest = rest.substr(0, rest.find('\n'));
-  rest = trim(rest);
+  rest = trim_value(rest);
   if (rest.size() < 3 || rest.substr(rest.size() - 2) != "kB") return std::nullopt;
   auto kb = parse_uint(rest.substr(0, rest.size() - 2));
   if (!kb) return std::nullopt;
@@ -139,8 +142,8 @@ std::optional<Disk> make_disk(const BlockAttrs& a) {
   d.name = a.name;
   d.device_name = "/dev/" + a.name;
   d.size_bytes = *sectors * 512;  // sysfs size is always in 512-byte units
-  d.removable = trim(a.removable) == "1";
-  d.read_only = trim(a.read_only) == "1";
+  d.removable = trim_value(a.removable) == "1";
+  d.read_only = trim_value(a.read_only) == "1";
   std::string model = printable(a.model);
   std::string vendor = printable(a.vendor);
   // SCSI vendor strings prefix the model; "ATA" carries no information, and virtio
@@ -152,11 +155,11 @@ std::optional<Disk> make_disk(const BlockAttrs& a) {
   d.wwid = printable(a.wwid);
   if (a.name.rfind("nvme", 0) == 0) {
     d.type = "NVMe";
-  } else if (a.name.rfind("sr", 0) == 0 || trim(a.scsi_type) == "5") {
+  } else if (a.name.rfind("sr", 0) == 0 || trim_value(a.scsi_type) == "5") {
     d.type = "CD";
-  } else if (trim(a.rotational) == "1") {
+  } else if (trim_value(a.rotational) == "1") {
     d.type = "HDD";
-  } else if (trim(a.rotational) == "0") {
+  } else if (trim_value(a.rotational) == "0") {
     d.type = "SSD";
   } else {
     d.type = "Unknown";
@@ -187,7 +190,7 @@ std::string format_net_flags(std::uint32_t flags, bool running) {
 }
 
 std::string hex_id(std::string_view text) {
-  text = trim(text);
+  text = trim_value(text);
   if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
   std::string out;
   for (char c : text) {

@@ -8,14 +8,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <charconv>
 #include <cstring>
 
 namespace ironboot {
 
+// Written into a fixed buffer: at most 15 characters, which std::string keeps inline (no
+// heap allocation), so the DHCP answer path can call it per packet.
 std::string Ipv4::to_string() const {
-  return std::to_string((value >> 24) & 0xff) + "." + std::to_string((value >> 16) & 0xff) + "." +
-         std::to_string((value >> 8) & 0xff) + "." + std::to_string(value & 0xff);
+  std::array<char, 15> chars;  // "255.255.255.255"
+  char* p = chars.data();
+  char* const end = p + chars.size();
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    p = std::to_chars(p, end, (value >> shift) & 0xffu).ptr;
+    if (shift) *p++ = '.';
+  }
+  return std::string(chars.data(), p);
 }
 
 std::optional<Ipv4> parse_ipv4(std::string_view text) {

@@ -35,7 +35,8 @@ std::string format_rfc3339_micros(std::chrono::system_clock::time_point t) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - floor).count();
   std::string out = format_rfc3339(floor);
   char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
+  // micros is 0..999999; unsigned tells the compiler the field cannot be 17 digits wide.
+  std::snprintf(frac, sizeof frac, ".%06uZ", static_cast<unsigned>(micros));
   out.pop_back();  // 'Z'
   out += frac;
   return out;

@@ -1,7 +1,6 @@
 #include "dhcp/policy.hpp"
 
 #include <array>
-#include <charconv>
 
 #include "common/config.hpp"
 
@@ -61,11 +60,11 @@ std::optional<PolicyConfig> policy_config_from(const Config& config, std::string
 std::string_view binary_for_arch(const PolicyConfig& c, std::uint16_t arch) {
   switch (arch) {
     case 0: return c.bios;           // x86 BIOS
-    case 6:                          // EFI IA32 (DESIGN.md §5 maps it with x86-64)
+    case 6:                          // EFI IA32 (given the x86-64 binary, docs/dhcp.md)
     case 7:                          // EFI x86-64
     case 9:                          // EFI x86-64 (EFI BC, some firmwares)
     case 16: return c.efi_x86_64;    // x86-64 UEFI HTTP
-    case 10:                         // EFI ARM32 (DESIGN.md §5 maps it with arm64)
+    case 10:                         // EFI ARM32 (given the arm64 binary, docs/dhcp.md)
     case 11:                         // EFI ARM64
     case 19: return c.efi_arm64;     // ARM64 UEFI HTTP
     default: return {};
@@ -86,26 +85,6 @@ namespace {
 
 constexpr std::string_view kPxeClient = "PXEClient";
 constexpr std::string_view kHttpClient = "HTTPClient";
-
-// Dotted-quad text in a fixed buffer: Ipv4::to_string assembles it from seven temporary
-// strings, which was a sixth of the instructions spent per answer.
-class AddressText {
- public:
-  explicit AddressText(Ipv4 address) {
-    char* p = chars_.data();
-    char* const end = p + chars_.size();
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      p = std::to_chars(p, end, (address.value >> shift) & 0xff).ptr;
-      if (shift) *p++ = '.';
-    }
-    size_ = static_cast<std::size_t>(p - chars_.data());
-  }
-  std::string_view view() const { return {chars_.data(), size_}; }
-
- private:
-  std::array<char, 15> chars_;  // "255.255.255.255"
-  std::size_t size_;
-};
 
 void copy_request_fields(const Message& req, Message& reply) {
   reply.op = kBootReply;
@@ -182,14 +161,14 @@ Decision answer(const Message& req, const Receipt& receipt, const PolicyConfig& 
   copy_request_fields(req, reply);
   if (d.reply_type == MessageType::ack) reply.ciaddr = req.ciaddr;
   reply.siaddr = receipt.local_address;
-  const AddressText server_name(receipt.local_address);
-  reply.set_sname(server_name.view());
+  const std::string server_name = receipt.local_address.to_string();
+  reply.set_sname(server_name);
   reply.set_file(boot);  // left empty when too long: option 67 carries it in full
 
   set_message_type(reply, d.reply_type);
   set_server_identifier(reply, receipt.local_address);
   reply.options.set(opt::vendor_class, http ? kHttpClient : kPxeClient);
-  reply.options.set(opt::tftp_server_name, server_name.view());
+  reply.options.set(opt::tftp_server_name, server_name);
   reply.options.set(opt::bootfile_name, boot);
   if (!http && d.arch == 0) {
     // BIOS PXE: boot `file` directly, no discovery, no menu.

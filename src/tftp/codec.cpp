@@ -4,6 +4,8 @@
 #include <cstring>
 #include <optional>
 
+#include "common/text.hpp"
+
 namespace ironboot::tftp {
 namespace {
 
@@ -18,8 +20,6 @@ void put_string(std::vector<std::uint8_t>& out, std::string_view s) {
   out.insert(out.end(), s.begin(), s.end());
   out.push_back(0);
 }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Reads a NUL-terminated string starting at `pos`; advances `pos` past the NUL.
 bool read_string(std::span<const std::uint8_t> b, std::size_t& pos, std::string& out) {
@@ -65,14 +65,6 @@ const char* to_string(ParseError e) {
   return "unknown";
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 ParseResult parse(std::span<const std::uint8_t> b) {
   if (b.size() < 2) return fail(ParseError::too_short);
   const std::uint16_t op = read_u16(b.data());
@@ -85,7 +77,7 @@ ParseResult parse(std::span<const std::uint8_t> b) {
       if (!read_string(b, pos, r.filename)) return fail(ParseError::unterminated_string);
       if (r.filename.empty()) return fail(ParseError::empty_filename);
       if (!read_string(b, pos, r.mode)) return fail(ParseError::unterminated_string);
-      for (auto& c : r.mode) c = lower(c);
+      for (auto& c : r.mode) c = ascii_lower(c);
       if (r.mode != "octet" && r.mode != "netascii" && r.mode != "mail") return fail(ParseError::bad_mode);
       if (auto e = parse_options(b, pos, r.options)) return fail(*e);
       return ParseResult{Packet{std::move(r)}};

@@ -81,9 +81,6 @@ inline constexpr std::size_t max_string = 512;  // filename, mode, option name/v
 
 ParseResult parse(std::span<const std::uint8_t> bytes);
 
-// ASCII case-insensitive equality for option names and modes.
-bool iequals(std::string_view a, std::string_view b);
-
 // Encoders append to `out` and return the number of bytes written.
 std::size_t encode_request(const Request& r, std::vector<std::uint8_t>& out);
 std::size_t encode_ack(std::uint16_t block, std::vector<std::uint8_t>& out);

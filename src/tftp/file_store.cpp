@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
-#include <cstdlib>
 #include <cstring>
 
 namespace ironboot::tftp {
@@ -58,17 +56,6 @@ class PreadSource final : public FileSource {
   std::size_t chunk_len_ = 0;
 };
 
-std::string canonical(const std::string& path) {
-  char buf[PATH_MAX];
-  if (::realpath(path.c_str(), buf) == nullptr) return path;
-  return buf;
-}
-
-bool under(const std::string& path, const std::string& dir) {
-  if (dir == "/") return true;
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
-}
-
 std::string strip_trailing_slashes(std::string s) {
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
@@ -96,7 +83,8 @@ bool relative_components(std::string_view requested, const std::vector<std::stri
   if (!path.empty() && path[0] == '/') {
     bool inside = false;
     for (const auto& root : roots) {
-      if (under(path, root)) {
+      // The root itself names no file beneath it, except "/", under which every path lies.
+      if (path_within(path, root) && (path != root || root == "/")) {
         path.erase(0, root == "/" ? 1 : root.size() + 1);
         inside = true;
         break;
@@ -122,18 +110,15 @@ bool relative_components(std::string_view requested, const std::vector<std::stri
 
 DiskFileStore::DiskFileStore(FileStoreOptions options) : options_(std::move(options)) {
   const auto configured = strip_trailing_slashes(options_.root);
-  canonical_root_ = canonical(configured);
   roots_.push_back(configured);
-  if (canonical_root_ != configured) roots_.push_back(canonical_root_);
-  for (const auto& d : options_.follow_symlinks_into) follow_dirs_.push_back(canonical(strip_trailing_slashes(d)));
+  const auto canonical = canonical_path(configured);
+  if (!canonical.empty() && canonical != configured) roots_.push_back(canonical);
+  open_root();
 }
 
-bool DiskFileStore::allowed_target(const std::string& resolved) const {
-  if (under(resolved, canonical_root_)) return true;
-  for (const auto& d : follow_dirs_) {
-    if (under(resolved, d)) return true;
-  }
-  return false;
+void DiskFileStore::open_root() {
+  // A root that does not exist yet is opened again by the next request.
+  if (!dir_.open(roots_.front(), options_.follow_symlinks_into).empty()) dir_ = BeneathDir{};
 }
 
 OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
@@ -143,18 +128,14 @@ OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
     return {nullptr, ErrorCode::access_violation, "outside_root"};
   }
   if (relative.empty()) return {nullptr, ErrorCode::file_not_found, "not_a_file"};
-  const std::string full = canonical_root_ + "/" + relative;
-  char buf[PATH_MAX];
-  if (::realpath(full.c_str(), buf) == nullptr) {
-    if (errno == ENOENT || errno == ENOTDIR) return {nullptr, ErrorCode::file_not_found, "not_found"};
-    return {nullptr, ErrorCode::access_violation, "unreadable"};
-  }
-  const std::string resolved(buf);
-  if (!allowed_target(resolved)) return {nullptr, ErrorCode::access_violation, "symlink_outside_root"};
-  // realpath resolved every link, so the final component must not be one now.
-  const int fd = ::open(resolved.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (!dir_.is_open()) open_root();
+  if (!dir_.is_open()) return {nullptr, ErrorCode::file_not_found, "not_found"};
+  // The kernel resolves the path beneath the root at the moment of the open; a symlink that
+  // leaves it is followed only into follow_symlinks_into (-EXDEV otherwise).
+  const int fd = dir_.open_file(relative, O_RDONLY | O_NONBLOCK);
   if (fd < 0) {
-    if (errno == ENOENT) return {nullptr, ErrorCode::file_not_found, "not_found"};
+    if (fd == -ENOENT || fd == -ENOTDIR) return {nullptr, ErrorCode::file_not_found, "not_found"};
+    if (fd == -EXDEV) return {nullptr, ErrorCode::access_violation, "symlink_outside_root"};
     return {nullptr, ErrorCode::access_violation, "unreadable"};
   }
   struct ::stat st {};
@@ -164,7 +145,7 @@ OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size <= options_.cache_max_file_size) {
-    auto bytes = cached(resolved, fd, st);
+    auto bytes = cached(fd, st);
     ::close(fd);
     if (!bytes) return {nullptr, ErrorCode::access_violation, "unreadable"};
     if (netascii) {
@@ -181,14 +162,15 @@ OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
   return {std::make_shared<PreadSource>(fd, size), ErrorCode::not_defined, ""};
 }
 
-std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(const std::string& key, int fd,
-                                                                      const struct ::stat& st) {
+std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(int fd, const struct ::stat& st) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
+  static const auto empty = std::make_shared<const std::vector<std::uint8_t>>();
+  if (size == 0) return empty;  // nothing to keep: an entry would only take a map slot
+  const CacheKey key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     const auto& e = it->second;
-    if (e.dev == st.st_dev && e.ino == st.st_ino && e.size == size && e.mtime_sec == st.st_mtim.tv_sec &&
-        e.mtime_nsec == st.st_mtim.tv_nsec) {
+    if (e.size == size && e.mtime_sec == st.st_mtim.tv_sec && e.mtime_nsec == st.st_mtim.tv_nsec) {
       return e.bytes;
     }
     cached_bytes_ -= it->second.size;
@@ -197,8 +179,7 @@ std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(const std
   auto bytes = std::make_shared<std::vector<std::uint8_t>>();
   if (!read_all(fd, size, *bytes)) return nullptr;
   make_room(size);
-  CacheEntry e{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), size,
-               st.st_mtim.tv_sec, st.st_mtim.tv_nsec, bytes};
+  CacheEntry e{size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, bytes};
   cache_.emplace(key, std::move(e));
   cached_bytes_ += size;
   return bytes;

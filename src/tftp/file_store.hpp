@@ -1,5 +1,6 @@
 // Maps a requested TFTP path to a FileSource under the root, with the path-safety rules,
-// an mtime-revalidated in-memory cache for small files and pread-backed large files.
+// an mtime-revalidated in-memory cache for small files and pread-backed large files. Files
+// are opened with openat2 beneath the root (common/beneath.hpp): no check-then-open race.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/beneath.hpp"
 #include "tftp/codec.hpp"
 #include "tftp/source.hpp"
 
@@ -50,20 +52,25 @@ class DiskFileStore final : public FileStore {
   std::uint64_t cached_bytes() const { return cached_bytes_; }
 
  private:
+  // One entry per file, whatever path or symlink named it; revalidated on every request by
+  // size and mtime (a replaced file has a new inode and so a new entry).
+  struct CacheKey {
+    std::uint64_t dev = 0, ino = 0;
+    friend auto operator<=>(const CacheKey&, const CacheKey&) = default;
+  };
   struct CacheEntry {
-    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::uint64_t size = 0;
     std::int64_t mtime_sec = 0, mtime_nsec = 0;
     std::shared_ptr<const std::vector<std::uint8_t>> bytes;
   };
-  bool allowed_target(const std::string& resolved) const;
-  std::shared_ptr<const std::vector<std::uint8_t>> cached(const std::string& key, int fd, const struct ::stat& st);
+  void open_root();
+  std::shared_ptr<const std::vector<std::uint8_t>> cached(int fd, const struct ::stat& st);
   void make_room(std::uint64_t need);
 
   FileStoreOptions options_;
-  std::string canonical_root_;
-  std::vector<std::string> roots_;          // configured and canonical spelling of the root
-  std::vector<std::string> follow_dirs_;    // canonical
-  std::map<std::string, CacheEntry> cache_;  // by resolved path
+  std::vector<std::string> roots_;  // configured and canonical spelling of the root
+  BeneathDir dir_;                  // the root, with follow_symlinks_into
+  std::map<CacheKey, CacheEntry> cache_;
   std::uint64_t cached_bytes_ = 0;
 };
 

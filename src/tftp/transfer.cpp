@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/text.hpp"
+
 namespace ironboot::tftp {
 namespace {
 

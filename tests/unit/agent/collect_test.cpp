@@ -27,6 +27,18 @@ TEST(SysfsParse, CpuinfoCountsSocketsCoresThreads) {
   EXPECT_EQ(sysfs::parse_cpuinfo("").counts.threads, 0u);
 }
 
+// What a sysfs value loses before it is parsed: blanks at both ends, NULs at the end only.
+TEST(SysfsParse, ValuesLoseBlanksAtBothEndsAndNulsAtTheEnd) {
+  using namespace std::string_view_literals;
+  EXPECT_EQ(sysfs::parse_uint("\t\r\n 42 \r\n\t"), 42u);
+  EXPECT_EQ(sysfs::parse_uint("42\n\0\0"sv), 42u);
+  EXPECT_EQ(sysfs::parse_uint("42\0 \0\n"sv), 42u);
+  EXPECT_FALSE(sysfs::parse_uint("\0" "42"sv));  // a leading NUL stays
+  EXPECT_FALSE(sysfs::parse_uint("\v42"));       // \v and \f are not trimmed
+  EXPECT_FALSE(sysfs::parse_uint("42\f"));
+  EXPECT_FALSE(sysfs::parse_uint(" \n\0"sv));
+}
+
 TEST(SysfsParse, CpuListAndNumbers) {
   EXPECT_EQ(sysfs::count_cpu_list("0-3,8,10-11\n"), 7u);
   EXPECT_EQ(sysfs::count_cpu_list("0"), 1u);

@@ -14,6 +14,24 @@ TEST(Net, ParseIpv4) {
   }
 }
 
+TEST(Net, Ipv4ToString) {
+  EXPECT_EQ(Ipv4{0}.to_string(), "0.0.0.0");
+  EXPECT_EQ(Ipv4{0xffffffffu}.to_string(), "255.255.255.255");
+  EXPECT_EQ(Ipv4{0x0a000001u}.to_string(), "10.0.0.1");
+  EXPECT_EQ(Ipv4{0xc0a80a64u}.to_string(), "192.168.10.100");
+  EXPECT_EQ(Ipv4{0x01020304u}.to_string(), "1.2.3.4");
+  EXPECT_EQ(Ipv4{0x0a00ff00u}.to_string(), "10.0.255.0");
+  // Every octet value round-trips, in every position.
+  for (std::uint32_t octet = 0; octet <= 255; ++octet) {
+    for (int shift = 0; shift <= 24; shift += 8) {
+      const Ipv4 address{octet << shift};
+      const auto parsed = parse_ipv4(address.to_string());
+      ASSERT_TRUE(parsed) << address.to_string();
+      EXPECT_EQ(*parsed, address) << address.to_string();
+    }
+  }
+}
+
 TEST(Net, ParseHostPort) {
   auto hp = parse_host_port("0.0.0.0:8080");
   ASSERT_TRUE(hp);

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "common/text.hpp"
+
 namespace ironboot::tftp {
 namespace {
 

@@ -119,6 +119,44 @@ TEST_F(TftpStore, CacheIsRevalidatedByMtime) {
   EXPECT_EQ(read_source(*s.open("small.bin", false).source), "HELLO");
 }
 
+TEST_F(TftpStore, RefusalsCarryTheirReason) {
+  auto s = store();
+  EXPECT_STREQ(s.open("../outside/secret", false).reason, "outside_root");
+  EXPECT_STREQ(s.open(root.string(), false).reason, "outside_root");  // the root is not a file in it
+  EXPECT_STREQ(s.open("escape", false).reason, "symlink_outside_root");
+  EXPECT_STREQ(s.open("relative-escape", false).reason, "symlink_outside_root");
+  EXPECT_STREQ(s.open("missing", false).reason, "not_found");
+  EXPECT_STREQ(s.open("dir", false).reason, "not_a_file");
+}
+
+TEST_F(TftpStore, OneCacheEntryPerFileWhateverNamesIt) {
+  auto s = store();
+  fs::create_symlink("small.bin", root / "small-link");
+  EXPECT_EQ(read_source(*s.open("small.bin", false).source), "hello");
+  EXPECT_EQ(read_source(*s.open("small-link", false).source), "hello");
+  EXPECT_EQ(read_source(*s.open((root / "small.bin").string(), false).source), "hello");
+  EXPECT_EQ(s.cached_files(), 1u);
+  EXPECT_EQ(s.cached_bytes(), 5u);
+}
+
+TEST_F(TftpStore, RootCreatedAfterTheStoreIsServed) {
+  const auto later = tmp.path / "later";
+  DiskFileStore s(FileStoreOptions{later.string(), {}, 1024, 1 << 20});
+  EXPECT_EQ(s.open("f", false).error, ErrorCode::file_not_found);
+  write_file(later / "f", "late");
+  auto r = s.open("f", false);
+  ASSERT_TRUE(r.source);
+  EXPECT_EQ(read_source(*r.source), "late");
+}
+
+TEST_F(TftpStore, SymlinkSwappedToLeaveTheRootIsRefused) {
+  auto s = store();
+  EXPECT_TRUE(s.open("inside-link", false).source);
+  fs::remove(root / "inside-link");
+  fs::create_symlink(outside / "secret", root / "inside-link");
+  EXPECT_EQ(s.open("inside-link", false).error, ErrorCode::access_violation);
+}
+
 TEST_F(TftpStore, LargeFilesAreReadInBlocks) {
   std::string big(5000, 'x');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);

@@ -299,7 +299,7 @@ TEST(TftpTransfer, GapAckAcrossRollover) {
   h.sink.take_blocks();
   h.ack(65532);  // duplicate: ignored
   EXPECT_THAT(h.sink.take_blocks(), IsEmpty());
-  h.ack(65532 + 4);  // full window 65533..65536 (wire 0) ... acked as 65536 -> wire 0
+  h.ack(static_cast<std::uint16_t>(65532 + 4));  // full window 65533..65536, acked as 65536 -> wire 0
   EXPECT_THAT(h.sink.take_blocks(), ElementsAre(1, 2, 3, 4));
   h.ack(1);  // gap after wire block 1 (index 65537)
   EXPECT_THAT(h.sink.take_blocks(), ElementsAre(2, 3, 4, 5));
