@@ -12,12 +12,12 @@
 #include "app/services.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/version.hpp"
 #include "kube/cluster_service.hpp"
 
 namespace ironboot {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr auto kDrainTimeout = std::chrono::seconds(10);
 
 int check_config(const std::string& path) {

@@ -1,4 +1,4 @@
-// DESIGN.md §5 step 4: what /ipxe boots for a machine, from cached objects only (pure).
+// What /ipxe boots for a machine, from cached objects only (pure); docs/discovery.md "Boot decision".
 #pragma once
 
 #include "serverclass/conditions.hpp"
