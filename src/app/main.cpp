@@ -23,7 +23,7 @@ constexpr auto kDrainTimeout = std::chrono::seconds(10);
 int check_config(const std::string& path) {
   try {
     const Config c = load_config_file(path);
-    std::cout << path << ": ok (interface " << c.interface << ", cluster " << c.cluster.mode << ")\n";
+    std::cout << path << ": ok (interface " << c.interface << ", cluster " << to_string(c.cluster.mode) << ")\n";
     return 0;
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";

@@ -25,8 +25,6 @@ bool lists(const json::object& server_class, std::string_view server_name) {
   return false;
 }
 
-bool valid_disk_method(std::string_view m) { return m == "ipxe-exit" || m == "http-404" || m == "ipxe-sanboot"; }
-
 BootChoice agent(std::string reason) {
   BootChoice c;
   c.kind = BootChoice::Kind::agent;
@@ -136,9 +134,9 @@ BootChoice decide_boot(const BootInputs& in) {
   BootChoice choice;
   choice.kind = BootChoice::Kind::disk;
   choice.reason = env_name.empty() ? "no environment" : "already booted environment " + env_name;
-  std::string method(objects::spec_string(server, "bootFromDiskMethod"));
-  if (!valid_disk_method(method)) {
-    method.clear();
+  // An unknown spelling (an API that does not enforce the CRD enum) counts as unset.
+  std::optional<DiskBootMethod> method = parse_disk_boot_method(objects::spec_string(server, "bootFromDiskMethod"));
+  if (!method) {
     std::stable_sort(claiming.begin(), claiming.end(), [&](const json::object* a, const json::object* b) {
       auto rank = [&](const json::object* c) {
         return c == env_class ? 0 : objects::name_of(*c) == "any" ? 2 : 1;
@@ -146,14 +144,11 @@ BootChoice decide_boot(const BootInputs& in) {
       return rank(a) < rank(b);
     });
     for (const auto* c : claiming) {
-      const auto m = objects::spec_string(*c, "bootFromDiskMethod");
-      if (valid_disk_method(m)) {
-        method = std::string(m);
-        break;
-      }
+      method = parse_disk_boot_method(objects::spec_string(*c, "bootFromDiskMethod"));
+      if (method) break;
     }
   }
-  choice.disk_method = method.empty() ? in.default_disk_method : method;
+  choice.disk_method = method.value_or(in.default_disk_method);
   return finish(std::move(choice));
 }
 

@@ -1,6 +1,7 @@
 // What /ipxe boots for a machine, from cached objects only (pure); docs/discovery.md "Boot decision".
 #pragma once
 
+#include "common/config.hpp"
 #include "serverclass/conditions.hpp"
 #include "serverclass/reconciler.hpp"
 
@@ -26,7 +27,7 @@ struct BootChoice {
   Kind kind = Kind::agent;
   std::string reason;  // for the debug log: "unknown server", "not clean", "environment talos", ...
   EnvironmentBoot environment;  // kind == environment
-  std::string disk_method;      // kind == disk: ipxe-exit | http-404 | ipxe-sanboot
+  DiskBootMethod disk_method = DiskBootMethod::ipxe_exit;  // kind == disk
   // Conditions to record on the Server (AmbiguousClass set or cleared); empty when the
   // object already says so.
   std::vector<objects::Condition> server_conditions;
@@ -39,7 +40,7 @@ struct BootInputs {
   const boost::json::object* server = nullptr;          // nullptr: no Server for this machine
   std::vector<const boost::json::object*> classes;      // every ServerClass, with its status lists
   ObjectLookup environment;                             // Environment by name (nullptr when absent)
-  std::string default_disk_method = "ipxe-exit";        // discovery.boot_from_disk_method
+  DiskBootMethod default_disk_method = DiskBootMethod::ipxe_exit;  // discovery.boot_from_disk_method
   // When set, class membership comes from these (fresh reconcile() results) instead of the
   // classes' status lists, which lag until the status write comes back through the cache.
   const std::vector<serverclass::ClassStatus>* memberships = nullptr;

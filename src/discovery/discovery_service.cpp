@@ -66,8 +66,8 @@ std::string DiscoveryCore::start() {
   for (const auto& [name, obj] : cluster_->environments().items()) on_environment_event(obj, name);
   schedule_reconcile();
   logger("discovery")->info("discovery started auto_accept={} wipe={} boot_from_disk_method={}",
-                            config_.discovery.auto_accept, config_.discovery.wipe,
-                            config_.discovery.boot_from_disk_method);
+                            config_.discovery.auto_accept, to_string(config_.discovery.wipe),
+                            to_string(config_.discovery.boot_from_disk_method));
   return {};
 }
 
@@ -287,8 +287,7 @@ class ClusterBootPolicy final : public BootPolicy {
         return BootDecision::boot_environment(std::move(boot));
       }
       case discovery::BootChoice::Kind::disk:
-        return BootDecision::boot_from_disk(
-            parse_disk_boot_method(choice.disk_method).value_or(DiskBootMethod::ipxe_exit));
+        return BootDecision::boot_from_disk(choice.disk_method);
     }
     return BootDecision::agent();
   }

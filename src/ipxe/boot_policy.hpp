@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace ironboot {
+#include "common/config.hpp"  // DiskBootMethod, parse_disk_boot_method, to_string
 
-struct Config;
+namespace ironboot {
 
 // The /ipxe query after validation. uuid, mac and arch are canonical; the free-text fields
 // are bounded and printable but never rendered into a script.
@@ -26,12 +26,6 @@ struct BootQuery {
   // count as the machine having booted an Environment).
   bool probe = false;
 };
-
-enum class DiskBootMethod { ipxe_exit, http_404, ipxe_sanboot };
-
-// "ipxe-exit" | "http-404" | "ipxe-sanboot" (the config and Server spec spelling).
-std::optional<DiskBootMethod> parse_disk_boot_method(const std::string& text);
-const char* to_string(DiskBootMethod method);
 
 // A kernel + initrd to boot. URLs are absolute ("http://...") or paths on this server
 // ("/assets/..."), which the renderer prefixes with the advertised base URL.

@@ -52,7 +52,7 @@ struct World {
       auto it = environments.find(name);
       return it == environments.end() ? nullptr : &it->second;
     };
-    in.default_disk_method = "ipxe-exit";
+    in.default_disk_method = DiskBootMethod::ipxe_exit;
     return in;
   }
 };
@@ -90,7 +90,7 @@ TEST(BootDecision, ClassEnvironmentOnceThenDisk) {
   s = apply_status(s, status_for_pxe_booted(s, "talos", kNow));
   choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::disk);
-  EXPECT_EQ(choice.disk_method, "ipxe-exit");
+  EXPECT_STREQ(to_string(choice.disk_method), "ipxe-exit");
   EXPECT_EQ(choice.reason, "already booted environment talos");
 
   // A different environment later (operator sets environmentRef): boot it once again.
@@ -168,15 +168,15 @@ TEST(BootDecision, DiskMethodFromServerThenClassThenConfig) {
   auto choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::disk);
   EXPECT_EQ(choice.reason, "no environment");
-  EXPECT_EQ(choice.disk_method, "http-404") << "a specific class before `any`";
+  EXPECT_STREQ(to_string(choice.disk_method), "http-404") << "a specific class before `any`";
   s["spec"].as_object()["bootFromDiskMethod"] = "ipxe-sanboot";
-  EXPECT_EQ(decide_boot(w.inputs(&s)).disk_method, "ipxe-sanboot");
+  EXPECT_STREQ(to_string(decide_boot(w.inputs(&s)).disk_method), "ipxe-sanboot");
   s["spec"].as_object()["bootFromDiskMethod"] = "bogus";
-  EXPECT_EQ(decide_boot(w.inputs(&s)).disk_method, "http-404");
+  EXPECT_STREQ(to_string(decide_boot(w.inputs(&s)).disk_method), "http-404");
   w.classes = {server_class("amd", "", {"s2"}, "http-404")};  // does not list s1
   auto in = w.inputs(&s);
-  in.default_disk_method = "ipxe-sanboot";
-  EXPECT_EQ(decide_boot(in).disk_method, "ipxe-sanboot");
+  in.default_disk_method = DiskBootMethod::ipxe_sanboot;
+  EXPECT_STREQ(to_string(decide_boot(in).disk_method), "ipxe-sanboot");
 }
 
 TEST(BootDecision, FreshMembershipsOverrideStaleStatusLists) {
