@@ -12,7 +12,8 @@ namespace ironboot::discovery {
 namespace {
 
 namespace json = boost::json;
-using Kind = BootChoice::Kind;
+using Kind = BootDecision::Kind;
+using objects::Condition;
 constexpr const char* kNow = "2026-11-24T04:00:00Z";
 
 json::object server(bool accepted, bool clean) {
@@ -77,13 +78,14 @@ TEST(BootDecision, ClassEnvironmentOnceThenDisk) {
   w.environments["talos"] = environment("talos", true);
   w.classes = {server_class("any", "", {"s1"}), server_class("amd", "talos", {"s1"})};
   auto s = server(true, true);
-  auto choice = decide_boot(w.inputs(&s));
+  std::vector<Condition> conditions;
+  auto choice = decide_boot(w.inputs(&s), &conditions);
   ASSERT_EQ(choice.kind, Kind::environment) << choice.reason;
-  EXPECT_EQ(choice.environment.name, "talos");
+  EXPECT_EQ(choice.environment_name, "talos");
   EXPECT_EQ(choice.environment.kernel_url, "http://files.example/talos/vmlinuz");
   EXPECT_EQ(choice.environment.initrd_url, "http://files.example/talos/initramfs.xz");
   EXPECT_EQ(choice.environment.args, (std::vector<std::string>{"console=ttyS0", "talos.platform=metal"}));
-  EXPECT_TRUE(choice.server_conditions.empty());
+  EXPECT_TRUE(conditions.empty());
   EXPECT_EQ(next_instruction(&s, {}, choice.kind == Kind::agent), Instruction::reboot());
 
   // The kernel was served: PXEBooted names the environment, the next boot is from disk.
@@ -98,7 +100,7 @@ TEST(BootDecision, ClassEnvironmentOnceThenDisk) {
   s["spec"].as_object()["environmentRef"] = json::object{{"name", "ubuntu"}};
   choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::environment);
-  EXPECT_EQ(choice.environment.name, "ubuntu");
+  EXPECT_EQ(choice.environment_name, "ubuntu");
 
   // pxeBootAlways: every boot.
   s["spec"].as_object()["environmentRef"] = json::object{{"name", "talos"}};
@@ -117,7 +119,7 @@ TEST(BootDecision, ServerEnvironmentRefWinsOverClass) {
   s["spec"].as_object()["environmentRef"] = "rescue";  // plain-string form accepted too
   const auto choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::environment);
-  EXPECT_EQ(choice.environment.name, "rescue");
+  EXPECT_EQ(choice.environment_name, "rescue");
 }
 
 TEST(BootDecision, AmbiguousClassesBootTheAgentAndSayWhy) {
@@ -127,27 +129,29 @@ TEST(BootDecision, AmbiguousClassesBootTheAgentAndSayWhy) {
   w.classes = {server_class("zeta", "talos", {"s1"}), server_class("alpha", "ubuntu", {"s1"}),
                server_class("other", "ubuntu", {"s2"})};
   auto s = server(true, true);
-  auto choice = decide_boot(w.inputs(&s));
+  std::vector<Condition> conditions;
+  auto choice = decide_boot(w.inputs(&s), &conditions);
   EXPECT_EQ(choice.kind, Kind::agent);
-  ASSERT_EQ(choice.server_conditions.size(), 1u);
-  EXPECT_EQ(choice.server_conditions[0].type, "AmbiguousClass");
-  EXPECT_TRUE(choice.server_conditions[0].status);
-  EXPECT_NE(choice.server_conditions[0].message.find("alpha, zeta"), std::string::npos);
+  ASSERT_EQ(conditions.size(), 1u);
+  EXPECT_EQ(conditions[0].type, "AmbiguousClass");
+  EXPECT_TRUE(conditions[0].status);
+  EXPECT_NE(conditions[0].message.find("alpha, zeta"), std::string::npos);
   EXPECT_EQ(next_instruction(&s, {}, choice.kind == Kind::agent), Instruction::wait()) << "no reboot loop";
 
-  const auto patch = status_for_boot_choice(s, choice, kNow);
+  const auto patch = status_for_server_conditions(s, conditions, kNow);
   ASSERT_TRUE(patch);
   s = apply_status(s, *patch);
   EXPECT_TRUE(objects::condition_is_true(s, "AmbiguousClass"));
-  EXPECT_TRUE(decide_boot(w.inputs(&s)).server_conditions.empty()) << "already recorded";
+  decide_boot(w.inputs(&s), &conditions);
+  EXPECT_TRUE(conditions.empty()) << "already recorded";
 
   // Resolved: one class drops its environment; the condition is cleared.
   w.classes[1] = server_class("alpha", "", {"s1"});
-  choice = decide_boot(w.inputs(&s));
+  choice = decide_boot(w.inputs(&s), &conditions);
   EXPECT_EQ(choice.kind, Kind::environment);
-  ASSERT_EQ(choice.server_conditions.size(), 1u);
-  EXPECT_EQ(choice.server_conditions[0].type, "AmbiguousClass");
-  EXPECT_FALSE(choice.server_conditions[0].status);
+  ASSERT_EQ(conditions.size(), 1u);
+  EXPECT_EQ(conditions[0].type, "AmbiguousClass");
+  EXPECT_FALSE(conditions[0].status);
 }
 
 TEST(BootDecision, MissingOrUnreadyEnvironmentKeepsTheAgent) {
@@ -190,7 +194,7 @@ TEST(BootDecision, FreshMembershipsOverrideStaleStatusLists) {
   in.memberships = &fresh;
   const auto choice = decide_boot(in);
   EXPECT_EQ(choice.kind, Kind::environment);
-  EXPECT_EQ(choice.environment.name, "talos");
+  EXPECT_EQ(choice.environment_name, "talos");
 }
 
 }  // namespace
