@@ -12,18 +12,18 @@
 #include "app/services.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/version.hpp"
 #include "kube/cluster_service.hpp"
 
 namespace ironboot {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr auto kDrainTimeout = std::chrono::seconds(10);
 
 int check_config(const std::string& path) {
   try {
     const Config c = load_config_file(path);
-    std::cout << path << ": ok (interface " << c.interface << ", cluster " << c.cluster.mode << ")\n";
+    std::cout << path << ": ok (interface " << c.interface << ", cluster " << to_string(c.cluster.mode) << ")\n";
     return 0;
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";

@@ -26,8 +26,6 @@ std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io,
   }
   if (config.tftp.enabled) services.push_back(make_tftp_service(io, config));
   if (config.dhcp.enabled) services.push_back(make_dhcp_service(io, config));
-  (void)io;
-  (void)config;
   return services;
 }
 

@@ -13,6 +13,41 @@
 namespace ironboot {
 namespace {
 
+template <class Enum>
+struct Spelling {
+  Enum value;
+  const char* text;
+};
+
+constexpr Spelling<ClusterMode> kClusterModes[] = {
+    {ClusterMode::embedded, "embedded"}, {ClusterMode::kubeconfig, "kubeconfig"}, {ClusterMode::in_cluster, "in-cluster"}};
+constexpr Spelling<WipeMode> kWipeModes[] = {{WipeMode::none, "none"}, {WipeMode::fast, "fast"}, {WipeMode::full, "full"}};
+constexpr Spelling<DiskBootMethod> kDiskBootMethods[] = {{DiskBootMethod::ipxe_exit, "ipxe-exit"},
+                                                         {DiskBootMethod::http_404, "http-404"},
+                                                         {DiskBootMethod::ipxe_sanboot, "ipxe-sanboot"}};
+
+template <class Enum, std::size_t N>
+std::optional<Enum> parse_spelling(const Spelling<Enum> (&table)[N], std::string_view text) {
+  for (const auto& s : table)
+    if (text == s.text) return s.value;
+  return std::nullopt;
+}
+
+template <class Enum, std::size_t N>
+const char* spelling_of(const Spelling<Enum> (&table)[N], Enum value) {
+  for (const auto& s : table)
+    if (s.value == value) return s.text;
+  return "unknown";  // not reached: every enumerator is in its table
+}
+
+// "a, b, c" for error messages.
+template <class Enum, std::size_t N>
+std::string spellings(const Spelling<Enum> (&table)[N]) {
+  std::string list;
+  for (const auto& s : table) list += std::string(list.empty() ? "" : ", ") + s.text;
+  return list;
+}
+
 std::string where(const std::string& file, const YAML::Mark& mark) {
   // yaml-cpp marks are 0-based; editors count from 1.
   std::ostringstream out;
@@ -101,6 +136,19 @@ class MapReader {
       if (!item.IsScalar()) fail(file_, item.Mark(), "'" + name(key) + "' items must be strings");
       out.push_back(item.Scalar());
     }
+  }
+
+  // Only accepts a spelling in `table`.
+  template <class Enum, std::size_t N>
+  void get_enum(const char* key, Enum& out, const Spelling<Enum> (&table)[N]) {
+    with_scalar(key, [&](const YAML::Node& v) {
+      const std::string s = v.Scalar();
+      if (const auto parsed = parse_spelling(table, s)) {
+        out = *parsed;
+        return;
+      }
+      fail(file_, v.Mark(), "'" + name(key) + "' must be one of " + spellings(table) + ", not '" + s + "'");
+    });
   }
 
   // Only accepts one of `allowed`.
@@ -195,13 +243,22 @@ void validate(const Config& c, const std::string& file) {
   }
   if (c.tftp.max_transfers == 0) bad("'tftp.max_transfers' must be at least 1");
   if (c.http.max_connections == 0) bad("'http.max_connections' must be at least 1");
-  if (c.cluster.mode == "kubeconfig" && c.cluster.kubeconfig.empty()) {
+  if (c.cluster.mode == ClusterMode::kubeconfig && c.cluster.kubeconfig.empty()) {
     bad("'cluster.kubeconfig' must be set when 'cluster.mode' is kubeconfig");
   }
   if (c.cluster.embedded.data_dir.empty()) bad("'cluster.embedded.data_dir' must not be empty");
 }
 
 }  // namespace
+
+std::optional<ClusterMode> parse_cluster_mode(std::string_view text) { return parse_spelling(kClusterModes, text); }
+std::optional<WipeMode> parse_wipe_mode(std::string_view text) { return parse_spelling(kWipeModes, text); }
+std::optional<DiskBootMethod> parse_disk_boot_method(std::string_view text) {
+  return parse_spelling(kDiskBootMethods, text);
+}
+const char* to_string(ClusterMode mode) { return spelling_of(kClusterModes, mode); }
+const char* to_string(WipeMode mode) { return spelling_of(kWipeModes, mode); }
+const char* to_string(DiskBootMethod method) { return spelling_of(kDiskBootMethods, method); }
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name) {
   YAML::Node root;
@@ -268,7 +325,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   }
   {
     auto s = top.section("cluster");
-    s.get_enum("mode", c.cluster.mode, {"embedded", "kubeconfig", "in-cluster"});
+    s.get_enum("mode", c.cluster.mode, kClusterModes);
     s.get("kubeconfig", c.cluster.kubeconfig);
     {
       auto e = s.section("embedded");
@@ -281,9 +338,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   {
     auto s = top.section("discovery");
     s.get("auto_accept", c.discovery.auto_accept);
-    s.get_enum("wipe", c.discovery.wipe, {"none", "fast", "full"});
-    s.get_enum("boot_from_disk_method", c.discovery.boot_from_disk_method,
-               {"ipxe-exit", "http-404", "ipxe-sanboot"});
+    s.get_enum("wipe", c.discovery.wipe, kWipeModes);
+    s.get_enum("boot_from_disk_method", c.discovery.boot_from_disk_method, kDiskBootMethods);
     s.finish();
   }
   {

@@ -3,11 +3,27 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ironboot {
+
+// Settings with a fixed set of spellings. One table per enum (config.cpp) holds the spellings
+// that parse_* and to_string use, for the YAML file, the Kubernetes objects and the logs alike.
+enum class ClusterMode { embedded, kubeconfig, in_cluster };    // embedded | kubeconfig | in-cluster
+enum class WipeMode { none, fast, full };                         // none | fast | full
+enum class DiskBootMethod { ipxe_exit, http_404, ipxe_sanboot };  // ipxe-exit | http-404 | ipxe-sanboot
+
+// nullopt for any other spelling (the match is exact: case matters).
+std::optional<ClusterMode> parse_cluster_mode(std::string_view text);
+std::optional<WipeMode> parse_wipe_mode(std::string_view text);
+std::optional<DiskBootMethod> parse_disk_boot_method(std::string_view text);
+const char* to_string(ClusterMode mode);
+const char* to_string(WipeMode mode);
+const char* to_string(DiskBootMethod method);
 
 struct DhcpConfig {
   bool enabled = true;
@@ -65,15 +81,15 @@ struct EmbeddedClusterConfig {
 };
 
 struct ClusterConfig {
-  std::string mode = "embedded";  // embedded | kubeconfig | in-cluster
+  ClusterMode mode = ClusterMode::embedded;
   std::string kubeconfig;
   EmbeddedClusterConfig embedded;
 };
 
 struct DiscoveryConfig {
   bool auto_accept = false;
-  std::string wipe = "fast";                          // none | fast | full
-  std::string boot_from_disk_method = "ipxe-exit";    // ipxe-exit | http-404 | ipxe-sanboot
+  WipeMode wipe = WipeMode::fast;
+  DiskBootMethod boot_from_disk_method = DiskBootMethod::ipxe_exit;
 };
 
 struct LogConfig {

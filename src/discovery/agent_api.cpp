@@ -1,10 +1,12 @@
 // The agent API (docs/agent-api.md) on the HTTP router: token check first, then strict body
 // validation, then writes through the write queue. A refused request writes nothing.
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "discovery/discovery_core.hpp"
 #include "discovery/server_object.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/json_ops.hpp"
+#include "kube/resource_type.hpp"
 #include "serverclass/conditions.hpp"
 #include "serverclass/json_access.hpp"
 
@@ -120,7 +122,7 @@ http::Response DiscoveryCore::handle_register(const http::Request& request) {
             [annotations, hardware, name, auto_accept](const json::object* current) -> std::optional<json::object> {
               if (!current) {
                 return json::object{
-                    {"apiVersion", "metal.sidero.dev/v1alpha2"},
+                    {"apiVersion", kube::kApiVersion},
                     {"kind", "Server"},
                     {"metadata", json::object{{"name", name}, {"annotations", annotations}}},
                     {"spec", json::object{{"accepted", auto_accept}, {"hardware", hardware}}}};

@@ -25,18 +25,8 @@ bool lists(const json::object& server_class, std::string_view server_name) {
   return false;
 }
 
-bool valid_disk_method(std::string_view m) { return m == "ipxe-exit" || m == "http-404" || m == "ipxe-sanboot"; }
-
-BootChoice agent(std::string reason) {
-  BootChoice c;
-  c.kind = BootChoice::Kind::agent;
-  c.reason = std::move(reason);
-  return c;
-}
-
-std::optional<EnvironmentBoot> environment_boot(const json::object& env) {
-  EnvironmentBoot out;
-  out.name = std::string(objects::name_of(env));
+std::optional<KernelBoot> environment_boot(const json::object& env) {
+  KernelBoot out;
   const auto* spec = objects::spec_of(env);
   const auto* kernel = spec ? objects::object_at(*spec, "kernel") : nullptr;
   const auto* initrd = spec ? objects::object_at(*spec, "initrd") : nullptr;
@@ -54,20 +44,12 @@ std::optional<EnvironmentBoot> environment_boot(const json::object& env) {
 
 }  // namespace
 
-const char* to_string(BootChoice::Kind kind) {
-  switch (kind) {
-    case BootChoice::Kind::agent: return "agent";
-    case BootChoice::Kind::environment: return "environment";
-    case BootChoice::Kind::disk: return "disk";
-  }
-  return "agent";
-}
-
-BootChoice decide_boot(const BootInputs& in) {
-  if (!in.server) return agent("unknown server");
+BootDecision decide_boot(const BootInputs& in, std::vector<Condition>* server_conditions) {
+  if (server_conditions) server_conditions->clear();
+  if (!in.server) return BootDecision::agent("unknown server");
   const json::object& server = *in.server;
-  if (!objects::spec_bool(server, "accepted")) return agent("not accepted");
-  if (!objects::status_bool(server, "isClean")) return agent("not clean");
+  if (!objects::spec_bool(server, "accepted")) return BootDecision::agent("not accepted");
+  if (!objects::status_bool(server, "isClean")) return BootDecision::agent("not clean");
 
   const auto name = objects::name_of(server);
   std::vector<const json::object*> claiming;  // classes listing the server
@@ -94,13 +76,13 @@ BootChoice decide_boot(const BootInputs& in) {
     std::sort(names.begin(), names.end());
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    auto choice = agent("ambiguous classes " + list);
     Condition ambiguous{"AmbiguousClass", true, "SeveralClassEnvironments",
                         "classes " + list + " all set an environment; set spec.environmentRef or narrow them"};
     const auto* existing = objects::find_condition(server, "AmbiguousClass");
-    if (!was_ambiguous || !existing || objects::string_at(*existing, "message") != ambiguous.message)
-      choice.server_conditions.push_back(std::move(ambiguous));
-    return choice;
+    if (server_conditions &&
+        (!was_ambiguous || !existing || objects::string_at(*existing, "message") != ambiguous.message))
+      server_conditions->push_back(std::move(ambiguous));
+    return BootDecision::agent("ambiguous classes " + list);
   }
   if (was_ambiguous) conditions.push_back(Condition{"AmbiguousClass", false, "Resolved", ""});
   if (env_name.empty() && with_environment.size() == 1) {
@@ -108,37 +90,32 @@ BootChoice decide_boot(const BootInputs& in) {
     env_name = std::string(objects::environment_ref_name(*env_class));
   }
 
-  auto finish = [&](BootChoice choice) {
-    choice.server_conditions = conditions;
-    return choice;
+  auto finish = [&](BootDecision decision) {
+    if (server_conditions) *server_conditions = conditions;
+    return decision;
   };
 
   if (!env_name.empty()) {
     const json::object* env = in.environment ? in.environment(env_name) : nullptr;
-    if (!env) return finish(agent("environment " + env_name + " not found"));
-    if (!objects::condition_is_true(*env, "Ready")) return finish(agent("environment " + env_name + " not ready"));
+    if (!env) return finish(BootDecision::agent("environment " + env_name + " not found"));
+    if (!objects::condition_is_true(*env, "Ready"))
+      return finish(BootDecision::agent("environment " + env_name + " not ready"));
     auto boot = environment_boot(*env);
-    if (!boot) return finish(agent("environment " + env_name + " has no kernel url"));
+    if (!boot) return finish(BootDecision::agent("environment " + env_name + " has no kernel url"));
     const auto* booted = objects::find_condition(server, "PXEBooted");
     const bool booted_this = booted && objects::string_at(*booted, "status") == "True" &&
                              objects::string_at(*booted, "message") == env_name;
     if (objects::spec_bool(server, "pxeBootAlways") || !booted_this) {
-      BootChoice choice;
-      choice.kind = BootChoice::Kind::environment;
-      choice.reason = (objects::spec_bool(server, "pxeBootAlways") ? "pxeBootAlways environment " : "environment ") +
-                      env_name;
-      choice.environment = std::move(*boot);
-      return finish(std::move(choice));
+      return finish(BootDecision::boot_environment(
+          std::move(*boot), env_name,
+          (objects::spec_bool(server, "pxeBootAlways") ? "pxeBootAlways environment " : "environment ") + env_name));
     }
   }
 
   // Boot from disk: Server, then a class (the environment's class first, `any` last), then config.
-  BootChoice choice;
-  choice.kind = BootChoice::Kind::disk;
-  choice.reason = env_name.empty() ? "no environment" : "already booted environment " + env_name;
-  std::string method(objects::spec_string(server, "bootFromDiskMethod"));
-  if (!valid_disk_method(method)) {
-    method.clear();
+  // An unknown spelling (an API that does not enforce the CRD enum) counts as unset.
+  std::optional<DiskBootMethod> method = parse_disk_boot_method(objects::spec_string(server, "bootFromDiskMethod"));
+  if (!method) {
     std::stable_sort(claiming.begin(), claiming.end(), [&](const json::object* a, const json::object* b) {
       auto rank = [&](const json::object* c) {
         return c == env_class ? 0 : objects::name_of(*c) == "any" ? 2 : 1;
@@ -146,15 +123,12 @@ BootChoice decide_boot(const BootInputs& in) {
       return rank(a) < rank(b);
     });
     for (const auto* c : claiming) {
-      const auto m = objects::spec_string(*c, "bootFromDiskMethod");
-      if (valid_disk_method(m)) {
-        method = std::string(m);
-        break;
-      }
+      method = parse_disk_boot_method(objects::spec_string(*c, "bootFromDiskMethod"));
+      if (method) break;
     }
   }
-  choice.disk_method = method.empty() ? in.default_disk_method : method;
-  return finish(std::move(choice));
+  std::string reason = env_name.empty() ? "no environment" : "already booted environment " + env_name;
+  return finish(BootDecision::boot_from_disk(method.value_or(in.default_disk_method), std::move(reason)));
 }
 
 json::object status_for_pxe_booted(const json::object& server, std::string_view environment, std::string_view now) {
@@ -165,13 +139,14 @@ json::object status_for_pxe_booted(const json::object& server, std::string_view 
   return json::object{{"status", json::object{{"conditions", std::move(conditions)}}}};
 }
 
-std::optional<json::object> status_for_boot_choice(const json::object& server, const BootChoice& choice,
-                                                   std::string_view now) {
-  if (choice.server_conditions.empty()) return std::nullopt;
+std::optional<json::object> status_for_server_conditions(const json::object& server,
+                                                        const std::vector<Condition>& server_conditions,
+                                                        std::string_view now) {
+  if (server_conditions.empty()) return std::nullopt;
   const auto* status = objects::status_of(server);
   json::array conditions = status && objects::array_at(*status, "conditions") ? *objects::array_at(*status, "conditions")
                                                                               : json::array{};
-  for (const auto& c : choice.server_conditions) conditions = objects::with_condition(&conditions, c, now);
+  for (const auto& c : server_conditions) conditions = objects::with_condition(&conditions, c, now);
   return json::object{{"status", json::object{{"conditions", std::move(conditions)}}}};
 }
 

@@ -54,7 +54,7 @@ class DiscoveryCore {
 
   // Boot policy and token issuer (called by the adapters in discovery_service.cpp).
   // `record`: write the conditions the choice implies (PXEBooted...); false for HEAD probes.
-  BootChoice decide(const std::string& uuid, const std::string& mac, bool record = true);
+  BootDecision decide(const std::string& uuid, const std::string& mac, bool record = true);
   std::string issue_token(const std::string& uuid, const std::string& mac) const;
 
  private:
@@ -65,7 +65,9 @@ class DiscoveryCore {
   // Status write computed from the object's current state at write time.
   void write_status(const std::string& resource, const std::string& name,
                     std::function<std::optional<boost::json::object>(const boost::json::object&)> patch);
-  BootChoice decide_for_server(const boost::json::object* server);
+  // decide_boot over the caches, with the Environment URLs pointed at the copies served here.
+  BootDecision decide_for_server(const boost::json::object* server,
+                                 std::vector<objects::Condition>* server_conditions = nullptr);
   Instruction instruction_for(const boost::json::object* server);
   void on_server_event(const std::shared_ptr<const boost::json::object>& old,
                        const std::shared_ptr<const boost::json::object>& now);

@@ -1,6 +1,7 @@
 #include "discovery/discovery_service.hpp"
 
 #include "common/log.hpp"
+#include "common/time.hpp"
 #include "discovery/discovery_core.hpp"
 #include "discovery/server_object.hpp"
 #include "ipxe/http_service.hpp"
@@ -65,8 +66,8 @@ std::string DiscoveryCore::start() {
   for (const auto& [name, obj] : cluster_->environments().items()) on_environment_event(obj, name);
   schedule_reconcile();
   logger("discovery")->info("discovery started auto_accept={} wipe={} boot_from_disk_method={}",
-                            config_.discovery.auto_accept, config_.discovery.wipe,
-                            config_.discovery.boot_from_disk_method);
+                            config_.discovery.auto_accept, to_string(config_.discovery.wipe),
+                            to_string(config_.discovery.boot_from_disk_method));
   return {};
 }
 
@@ -88,7 +89,7 @@ ServerLookup DiscoveryCore::lookup() const {
   return [this](std::string_view name) { return server(name); };
 }
 
-std::string DiscoveryCore::now() const { return objects::rfc3339(clock_.now()); }
+std::string DiscoveryCore::now() const { return format_rfc3339(clock_.now()); }
 
 void DiscoveryCore::write_status(const std::string& resource, const std::string& name,
                                  std::function<std::optional<json::object>(const json::object&)> patch) {
@@ -106,7 +107,7 @@ void DiscoveryCore::write_status(const std::string& resource, const std::string&
       {}, true);
 }
 
-BootChoice DiscoveryCore::decide_for_server(const json::object* srv) {
+BootDecision DiscoveryCore::decide_for_server(const json::object* srv, std::vector<objects::Condition>* conditions) {
   BootInputs in;
   in.server = srv;
   if (cluster_) {
@@ -118,44 +119,44 @@ BootChoice DiscoveryCore::decide_for_server(const json::object* srv) {
   }
   in.default_disk_method = config_.discovery.boot_from_disk_method;
   if (have_memberships_) in.memberships = &memberships_;
-  BootChoice choice = decide_boot(in);
+  BootDecision decision = decide_boot(in, conditions);
+  if (decision.kind != BootDecision::Kind::environment) return decision;
   // An Environment Ready in the API but not (yet) fetched by this process cannot be served.
-  if (choice.kind == BootChoice::Kind::environment && environment_asset_path(choice.environment.name, true).empty()) {
-    BootChoice wait;
-    wait.kind = BootChoice::Kind::agent;
-    wait.reason = "environment " + choice.environment.name + " not fetched yet";
-    wait.server_conditions = std::move(choice.server_conditions);
-    return wait;
-  }
-  return choice;
+  const std::string& name = decision.environment_name;
+  std::string kernel = environment_asset_path(name, true);
+  if (kernel.empty()) return BootDecision::agent("environment " + name + " not fetched yet");
+  decision.environment.kernel_url = std::move(kernel);
+  if (!decision.environment.initrd_url.empty()) decision.environment.initrd_url = environment_asset_path(name, false);
+  return decision;
 }
 
 Instruction DiscoveryCore::instruction_for(const json::object* srv) {
-  const bool next_boot_is_agent = decide_for_server(srv).kind == BootChoice::Kind::agent;
+  const bool next_boot_is_agent = decide_for_server(srv).kind == BootDecision::Kind::agent;
   return next_instruction(srv, lifecycle_, next_boot_is_agent);
 }
 
-BootChoice DiscoveryCore::decide(const std::string& uuid, const std::string& mac, bool record) {
+BootDecision DiscoveryCore::decide(const std::string& uuid, const std::string& mac, bool record) {
   const std::string name = server_name_for_agent(uuid, mac, lookup());
   const json::object* srv = server(name);
-  BootChoice choice = decide_for_server(srv);
+  std::vector<objects::Condition> conditions;
+  BootDecision decision = decide_for_server(srv, &conditions);
   auto log = logger("discovery");
-  log->debug("boot decision={} reason=\"{}\" server={} uuid={} mac={}", to_string(choice.kind), choice.reason, name,
-             uuid, mac);
-  if (!record) return choice;
-  if (srv && !choice.server_conditions.empty()) {
-    write_status("servers", name, [choice, stamp = now()](const json::object& current) {
-      return status_for_boot_choice(current, choice, stamp);
+  log->debug("boot decision={} reason=\"{}\" server={} uuid={} mac={}", to_string(decision.kind), decision.reason,
+             name, uuid, mac);
+  if (!record) return decision;
+  if (srv && !conditions.empty()) {
+    write_status("servers", name, [conditions, stamp = now()](const json::object& current) {
+      return status_for_server_conditions(current, conditions, stamp);
     });
   }
-  if (srv && choice.kind == BootChoice::Kind::environment) {
-    const std::string env = choice.environment.name;
+  if (srv && decision.kind == BootDecision::Kind::environment) {
+    const std::string env = decision.environment_name;
     log->info("environment served server={} environment={}", name, env);
     write_status("servers", name, [env, stamp = now()](const json::object& current) -> std::optional<json::object> {
       return status_for_pxe_booted(current, env, stamp);
     });
   }
-  return choice;
+  return decision;
 }
 
 std::string DiscoveryCore::issue_token(const std::string& uuid, const std::string& mac) const {
@@ -273,23 +274,7 @@ class ClusterBootPolicy final : public BootPolicy {
  public:
   explicit ClusterBootPolicy(discovery::DiscoveryCore& core) : core_(core) {}
   BootDecision decide(const BootQuery& query) const override {
-    const discovery::BootChoice choice = core_.decide(query.uuid, query.mac, !query.probe);
-    switch (choice.kind) {
-      case discovery::BootChoice::Kind::agent: return BootDecision::agent();
-      case discovery::BootChoice::Kind::environment: {
-        KernelBoot boot;
-        boot.kernel_url = core_.environment_asset_path(choice.environment.name, true);
-        boot.initrd_url = choice.environment.initrd_url.empty()
-                              ? std::string{}
-                              : core_.environment_asset_path(choice.environment.name, false);
-        boot.args = choice.environment.args;
-        return BootDecision::boot_environment(std::move(boot));
-      }
-      case discovery::BootChoice::Kind::disk:
-        return BootDecision::boot_from_disk(
-            parse_disk_boot_method(choice.disk_method).value_or(DiskBootMethod::ipxe_exit));
-    }
-    return BootDecision::agent();
+    return core_.decide(query.uuid, query.mac, !query.probe);
   }
 
  private:

@@ -40,8 +40,8 @@ Instruction next_instruction(const json::object* server, const LifecycleOptions&
   if (!objects::status_bool(*server, "isClean")) {
     // With wipe "none" status_after_spec_change marks the Server clean; until that write
     // lands there is nothing to wipe.
-    if (options.wipe_mode == "none") return Instruction::wait();
-    return Instruction::wipe(options.wipe_mode);
+    if (options.wipe_mode == WipeMode::none) return Instruction::wait();
+    return Instruction::wipe(to_string(options.wipe_mode));
   }
   return next_boot_is_agent ? Instruction::wait() : Instruction::reboot();
 }
@@ -62,7 +62,7 @@ std::optional<json::object> status_after_spec_change(const json::object* before,
       return std::nullopt;  // already recorded
     return json::object{{"status", json::object{{"isClean", false}, {"conditions", std::move(conditions)}}}};
   }
-  if (accepted && !clean && options.wipe_mode == "none") {
+  if (accepted && !clean && options.wipe_mode == WipeMode::none) {
     auto conditions = objects::with_condition(
         conditions_of(after), Condition{"Clean", true, "WipeDisabled", "discovery.wipe is none"}, now);
     return json::object{{"status", json::object{{"isClean", true}, {"conditions", std::move(conditions)}}}};

@@ -3,6 +3,7 @@
 // whatever the boot policy chooses; un-accepted -> isClean false.
 #pragma once
 
+#include "common/config.hpp"
 #include "discovery/reports.hpp"
 
 #include <boost/json/object.hpp>
@@ -31,7 +32,7 @@ struct Instruction {
 const char* to_string(Instruction::Action action);
 
 struct LifecycleOptions {
-  std::string wipe_mode = "fast";  // discovery.wipe: none | fast | full
+  WipeMode wipe_mode = WipeMode::fast;  // discovery.wipe
 };
 
 // `server` is null when the object does not exist (deleted, or not written yet).

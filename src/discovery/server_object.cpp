@@ -1,6 +1,7 @@
 #include "discovery/server_object.hpp"
 
 #include "discovery/uuid.hpp"
+#include "kube/resource_type.hpp"
 #include "serverclass/conditions.hpp"
 #include "serverclass/json_access.hpp"
 
@@ -96,7 +97,7 @@ void write_server(RegisterPlan& plan, const std::string& name, const json::objec
   if (duplicate) conditions = objects::with_condition(&conditions, *duplicate, now);
 
   if (!existing) {
-    json::object obj{{"apiVersion", "metal.sidero.dev/v1alpha2"},
+    json::object obj{{"apiVersion", kube::kApiVersion},
                      {"kind", "Server"},
                      {"metadata", json::object{{"name", name}, {"annotations", annotations(report)}}},
                      {"spec", json::object{{"accepted", options.auto_accept}, {"hardware", report.hardware}}}};

@@ -26,15 +26,10 @@ struct TokenClaims {
 enum class TokenError { missing, malformed, bad_signature, expired };
 const char* to_string(TokenError error);
 
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);
-
 std::string mint_token(const TokenKey& key, const TokenClaims& claims);
 // Checks format, signature (constant time) and expiry against `now_unix`.
 std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view token, std::int64_t now_unix,
                                         TokenError& error);
-// The token of an "Authorization: Bearer <token>" header value, or nullopt.
-std::optional<std::string_view> bearer_token(std::string_view authorization);
 
 // Mints with the injected clock and a fixed lifetime (24 h by default).
 class TokenAuthority {

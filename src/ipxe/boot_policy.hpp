@@ -1,6 +1,6 @@
 // What /ipxe boots, decided from the validated query by a pure policy. The discovery area
-// implements BootPolicy from its cached Server state and BootTokenIssuer with an HMAC; the
-// HTTP service only validates, asks and renders.
+// implements BootPolicy from its cached Server state (its decide_boot returns a BootDecision
+// too) and BootTokenIssuer with an HMAC; the HTTP service only validates, asks and renders.
 #pragma once
 
 #include <memory>
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace ironboot {
+#include "common/config.hpp"  // DiskBootMethod, parse_disk_boot_method, to_string
 
-struct Config;
+namespace ironboot {
 
 // The /ipxe query after validation. uuid, mac and arch are canonical; the free-text fields
 // are bounded and printable but never rendered into a script.
@@ -27,12 +27,6 @@ struct BootQuery {
   bool probe = false;
 };
 
-enum class DiskBootMethod { ipxe_exit, http_404, ipxe_sanboot };
-
-// "ipxe-exit" | "http-404" | "ipxe-sanboot" (the config and Server spec spelling).
-std::optional<DiskBootMethod> parse_disk_boot_method(const std::string& text);
-const char* to_string(DiskBootMethod method);
-
 // A kernel + initrd to boot. URLs are absolute ("http://...") or paths on this server
 // ("/assets/..."), which the renderer prefixes with the advertised base URL.
 struct KernelBoot {
@@ -48,23 +42,42 @@ struct BootDecision {
     disk,         // leave the network boot: `disk_method`
   };
   Kind kind = Kind::agent;
+  std::string reason;  // for the debug log: "unknown server", "not clean", "environment talos", ...
+  // kind == environment: the Environment object it comes from ("" when the policy has none).
+  std::string environment_name;
   KernelBoot environment;
   DiskBootMethod disk_method = DiskBootMethod::ipxe_exit;
 
-  static BootDecision agent() { return {}; }
-  static BootDecision boot_environment(KernelBoot env) {
+  static BootDecision agent(std::string reason = {}) {
+    BootDecision d;
+    d.reason = std::move(reason);
+    return d;
+  }
+  static BootDecision boot_environment(KernelBoot env, std::string name = {}, std::string reason = {}) {
     BootDecision d;
     d.kind = Kind::environment;
+    d.reason = std::move(reason);
+    d.environment_name = std::move(name);
     d.environment = std::move(env);
     return d;
   }
-  static BootDecision boot_from_disk(DiskBootMethod method) {
+  static BootDecision boot_from_disk(DiskBootMethod method, std::string reason = {}) {
     BootDecision d;
     d.kind = Kind::disk;
+    d.reason = std::move(reason);
     d.disk_method = method;
     return d;
   }
 };
+
+constexpr const char* to_string(BootDecision::Kind kind) {
+  switch (kind) {
+    case BootDecision::Kind::agent: return "agent";
+    case BootDecision::Kind::environment: return "environment";
+    case BootDecision::Kind::disk: return "disk";
+  }
+  return "agent";
+}
 
 class BootPolicy {
  public:

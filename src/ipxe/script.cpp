@@ -4,22 +4,6 @@
 
 namespace ironboot {
 
-std::optional<DiskBootMethod> parse_disk_boot_method(const std::string& text) {
-  if (text == "ipxe-exit") return DiskBootMethod::ipxe_exit;
-  if (text == "http-404") return DiskBootMethod::http_404;
-  if (text == "ipxe-sanboot") return DiskBootMethod::ipxe_sanboot;
-  return std::nullopt;
-}
-
-const char* to_string(DiskBootMethod method) {
-  switch (method) {
-    case DiskBootMethod::ipxe_exit: return "ipxe-exit";
-    case DiskBootMethod::http_404: return "http-404";
-    case DiskBootMethod::ipxe_sanboot: return "ipxe-sanboot";
-  }
-  return "ipxe-exit";
-}
-
 std::optional<ScriptTemplate> ScriptTemplate::parse(std::string_view text, const std::vector<std::string>& allowed,
                                                     std::string& error) {
   ScriptTemplate t;

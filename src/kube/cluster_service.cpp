@@ -29,25 +29,23 @@ class ClusterService : public Service {
     const auto& c = config_.cluster;
     std::optional<kube::ClusterCredentials> creds;
     std::string err;
-    if (c.mode == "embedded") {
-      server_ = std::make_unique<kube::EmbeddedApiServer>(io_, c.embedded);
-      err = server_->start();
-      if (!err.empty()) return err;
-      try {
-        auto m = kube::ensure_tls_material(c.embedded.data_dir, c.embedded.listen);
-        kube::ClusterCredentials cc;
-        cc.server = kube::embedded_server_url(c.embedded.listen);
-        std::string text = kube::render_kubeconfig(m, cc.server);
-        creds = kube::parse_kubeconfig(text, "", &err);
-      } catch (const std::exception& e) {
-        return e.what();
-      }
-    } else if (c.mode == "kubeconfig") {
-      creds = kube::load_kubeconfig(c.kubeconfig, &err);
-    } else if (c.mode == "in-cluster") {
-      creds = kube::in_cluster_credentials(&err);
-    } else {
-      return "unknown cluster.mode '" + c.mode + "'";
+    switch (c.mode) {
+      case ClusterMode::embedded:
+        server_ = std::make_unique<kube::EmbeddedApiServer>(io_, c.embedded);
+        err = server_->start();
+        if (!err.empty()) return err;
+        try {
+          auto m = kube::ensure_tls_material(c.embedded.data_dir, c.embedded.listen);
+          kube::ClusterCredentials cc;
+          cc.server = kube::embedded_server_url(c.embedded.listen);
+          std::string text = kube::render_kubeconfig(m, cc.server);
+          creds = kube::parse_kubeconfig(text, "", &err);
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+        break;
+      case ClusterMode::kubeconfig: creds = kube::load_kubeconfig(c.kubeconfig, &err); break;
+      case ClusterMode::in_cluster: creds = kube::in_cluster_credentials(&err); break;
     }
     if (!creds) return "cluster: " + err;
     try {
@@ -57,7 +55,7 @@ class ClusterService : public Service {
     }
     g_context = context_.get();
     context_->start();
-    logger("kube")->info("cluster client started mode={} server={}", c.mode, creds->server);
+    logger("kube")->info("cluster client started mode={} server={}", to_string(c.mode), creds->server);
     return {};
   }
 

@@ -30,10 +30,10 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.boot.binaries.bios, "undionly.kpxe");
   EXPECT_EQ(c.boot.binaries.efi_x86_64, "ipxe.efi");
   EXPECT_EQ(c.boot.binaries.efi_arm64, "");
-  EXPECT_EQ(c.cluster.mode, "embedded");
+  EXPECT_STREQ(to_string(c.cluster.mode), "embedded");
   EXPECT_EQ(c.cluster.embedded.listen, "127.0.0.1:6443");
-  EXPECT_EQ(c.discovery.wipe, "fast");
-  EXPECT_EQ(c.discovery.boot_from_disk_method, "ipxe-exit");
+  EXPECT_STREQ(to_string(c.discovery.wipe), "fast");
+  EXPECT_STREQ(to_string(c.discovery.boot_from_disk_method), "ipxe-exit");
   EXPECT_FALSE(c.discovery.auto_accept);
   EXPECT_EQ(c.log.level, "info");
 }
@@ -70,12 +70,12 @@ log: {level: debug}
   EXPECT_THAT(c.http.asset_dirs, ::testing::ElementsAre("/srv/a", "/srv/b"));
   EXPECT_EQ(c.boot.binaries.efi_arm64, "c.efi");
   EXPECT_THAT(c.agent.kernel_args, ::testing::ElementsAre("console=ttyS0", "quiet"));
-  EXPECT_EQ(c.cluster.mode, "kubeconfig");
+  EXPECT_STREQ(to_string(c.cluster.mode), "kubeconfig");
   EXPECT_EQ(c.cluster.kubeconfig, "/etc/kube.conf");
   EXPECT_EQ(c.cluster.embedded.data_dir, "/tmp/x");
   EXPECT_TRUE(c.discovery.auto_accept);
-  EXPECT_EQ(c.discovery.wipe, "full");
-  EXPECT_EQ(c.discovery.boot_from_disk_method, "http-404");
+  EXPECT_STREQ(to_string(c.discovery.wipe), "full");
+  EXPECT_STREQ(to_string(c.discovery.boot_from_disk_method), "http-404");
   EXPECT_EQ(c.log.level, "debug");
 }
 
@@ -103,6 +103,49 @@ TEST(Config, WrongTypesAreErrorsWithPosition) {
   EXPECT_THAT(error_of("log: {level: loud}\n"), HasSubstr("'log.level' must be one of"));
 }
 
+TEST(Config, ClusterModeSpellings) {
+  EXPECT_EQ(parse_config("cluster: {mode: embedded}\n", "t").cluster.mode, ClusterMode::embedded);
+  EXPECT_EQ(parse_config("cluster: {mode: kubeconfig, kubeconfig: /k}\n", "t").cluster.mode, ClusterMode::kubeconfig);
+  EXPECT_EQ(parse_config("cluster: {mode: in-cluster}\n", "t").cluster.mode, ClusterMode::in_cluster);
+  for (const auto mode : {ClusterMode::embedded, ClusterMode::kubeconfig, ClusterMode::in_cluster})
+    EXPECT_EQ(parse_cluster_mode(to_string(mode)), mode);
+  EXPECT_STREQ(to_string(ClusterMode::in_cluster), "in-cluster");
+  EXPECT_EQ(parse_cluster_mode("in_cluster"), std::nullopt);
+  EXPECT_EQ(parse_cluster_mode("Embedded"), std::nullopt);
+  EXPECT_EQ(parse_cluster_mode(""), std::nullopt);
+  EXPECT_EQ(error_of("cluster:\n  mode: in_cluster\n"),
+            "test.yaml:2:9: 'cluster.mode' must be one of embedded, kubeconfig, in-cluster, not 'in_cluster'");
+}
+
+TEST(Config, WipeModeSpellings) {
+  EXPECT_EQ(parse_config("discovery: {wipe: none}\n", "t").discovery.wipe, WipeMode::none);
+  EXPECT_EQ(parse_config("discovery: {wipe: fast}\n", "t").discovery.wipe, WipeMode::fast);
+  EXPECT_EQ(parse_config("discovery: {wipe: full}\n", "t").discovery.wipe, WipeMode::full);
+  for (const auto mode : {WipeMode::none, WipeMode::fast, WipeMode::full}) EXPECT_EQ(parse_wipe_mode(to_string(mode)), mode);
+  EXPECT_STREQ(to_string(WipeMode::full), "full");
+  EXPECT_EQ(parse_wipe_mode("FAST"), std::nullopt);
+  EXPECT_EQ(parse_wipe_mode("secure"), std::nullopt);
+  EXPECT_EQ(error_of("discovery:\n  wipe: quick\n"),
+            "test.yaml:2:9: 'discovery.wipe' must be one of none, fast, full, not 'quick'");
+}
+
+TEST(Config, DiskBootMethodSpellings) {
+  EXPECT_EQ(parse_config("discovery: {boot_from_disk_method: ipxe-exit}\n", "t").discovery.boot_from_disk_method,
+            DiskBootMethod::ipxe_exit);
+  EXPECT_EQ(parse_config("discovery: {boot_from_disk_method: http-404}\n", "t").discovery.boot_from_disk_method,
+            DiskBootMethod::http_404);
+  EXPECT_EQ(parse_config("discovery: {boot_from_disk_method: ipxe-sanboot}\n", "t").discovery.boot_from_disk_method,
+            DiskBootMethod::ipxe_sanboot);
+  for (const auto m : {DiskBootMethod::ipxe_exit, DiskBootMethod::http_404, DiskBootMethod::ipxe_sanboot})
+    EXPECT_EQ(parse_disk_boot_method(to_string(m)), m);
+  EXPECT_STREQ(to_string(DiskBootMethod::http_404), "http-404");
+  EXPECT_EQ(parse_disk_boot_method("exit"), std::nullopt);
+  EXPECT_EQ(parse_disk_boot_method("ipxe_exit"), std::nullopt);
+  EXPECT_EQ(error_of("discovery:\n  boot_from_disk_method: sanboot\n"),
+            "test.yaml:2:26: 'discovery.boot_from_disk_method' must be one of ipxe-exit, http-404, ipxe-sanboot, "
+            "not 'sanboot'");
+}
+
 TEST(Config, SemanticChecks) {
   EXPECT_THAT(error_of("advertise_address: 10.0.0.256\n"), HasSubstr("must be an IPv4 address"));
   EXPECT_THAT(error_of("cluster: {mode: kubeconfig}\n"), HasSubstr("'cluster.kubeconfig' must be set"));
@@ -121,7 +164,7 @@ TEST(Config, MissingFileIsAnError) {
 TEST(Config, ShippedExampleIsValid) {
   // Tests run from the source root.
   const Config c = load_config_file("assets/ironboot.yaml");
-  EXPECT_EQ(c.cluster.mode, "embedded");
+  EXPECT_STREQ(to_string(c.cluster.mode), "embedded");
 }
 
 }  // namespace

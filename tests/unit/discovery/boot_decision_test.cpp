@@ -12,7 +12,8 @@ namespace ironboot::discovery {
 namespace {
 
 namespace json = boost::json;
-using Kind = BootChoice::Kind;
+using Kind = BootDecision::Kind;
+using objects::Condition;
 constexpr const char* kNow = "2026-11-24T04:00:00Z";
 
 json::object server(bool accepted, bool clean) {
@@ -52,7 +53,7 @@ struct World {
       auto it = environments.find(name);
       return it == environments.end() ? nullptr : &it->second;
     };
-    in.default_disk_method = "ipxe-exit";
+    in.default_disk_method = DiskBootMethod::ipxe_exit;
     return in;
   }
 };
@@ -77,20 +78,21 @@ TEST(BootDecision, ClassEnvironmentOnceThenDisk) {
   w.environments["talos"] = environment("talos", true);
   w.classes = {server_class("any", "", {"s1"}), server_class("amd", "talos", {"s1"})};
   auto s = server(true, true);
-  auto choice = decide_boot(w.inputs(&s));
+  std::vector<Condition> conditions;
+  auto choice = decide_boot(w.inputs(&s), &conditions);
   ASSERT_EQ(choice.kind, Kind::environment) << choice.reason;
-  EXPECT_EQ(choice.environment.name, "talos");
+  EXPECT_EQ(choice.environment_name, "talos");
   EXPECT_EQ(choice.environment.kernel_url, "http://files.example/talos/vmlinuz");
   EXPECT_EQ(choice.environment.initrd_url, "http://files.example/talos/initramfs.xz");
   EXPECT_EQ(choice.environment.args, (std::vector<std::string>{"console=ttyS0", "talos.platform=metal"}));
-  EXPECT_TRUE(choice.server_conditions.empty());
+  EXPECT_TRUE(conditions.empty());
   EXPECT_EQ(next_instruction(&s, {}, choice.kind == Kind::agent), Instruction::reboot());
 
   // The kernel was served: PXEBooted names the environment, the next boot is from disk.
   s = apply_status(s, status_for_pxe_booted(s, "talos", kNow));
   choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::disk);
-  EXPECT_EQ(choice.disk_method, "ipxe-exit");
+  EXPECT_STREQ(to_string(choice.disk_method), "ipxe-exit");
   EXPECT_EQ(choice.reason, "already booted environment talos");
 
   // A different environment later (operator sets environmentRef): boot it once again.
@@ -98,7 +100,7 @@ TEST(BootDecision, ClassEnvironmentOnceThenDisk) {
   s["spec"].as_object()["environmentRef"] = json::object{{"name", "ubuntu"}};
   choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::environment);
-  EXPECT_EQ(choice.environment.name, "ubuntu");
+  EXPECT_EQ(choice.environment_name, "ubuntu");
 
   // pxeBootAlways: every boot.
   s["spec"].as_object()["environmentRef"] = json::object{{"name", "talos"}};
@@ -117,7 +119,7 @@ TEST(BootDecision, ServerEnvironmentRefWinsOverClass) {
   s["spec"].as_object()["environmentRef"] = "rescue";  // plain-string form accepted too
   const auto choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::environment);
-  EXPECT_EQ(choice.environment.name, "rescue");
+  EXPECT_EQ(choice.environment_name, "rescue");
 }
 
 TEST(BootDecision, AmbiguousClassesBootTheAgentAndSayWhy) {
@@ -127,27 +129,29 @@ TEST(BootDecision, AmbiguousClassesBootTheAgentAndSayWhy) {
   w.classes = {server_class("zeta", "talos", {"s1"}), server_class("alpha", "ubuntu", {"s1"}),
                server_class("other", "ubuntu", {"s2"})};
   auto s = server(true, true);
-  auto choice = decide_boot(w.inputs(&s));
+  std::vector<Condition> conditions;
+  auto choice = decide_boot(w.inputs(&s), &conditions);
   EXPECT_EQ(choice.kind, Kind::agent);
-  ASSERT_EQ(choice.server_conditions.size(), 1u);
-  EXPECT_EQ(choice.server_conditions[0].type, "AmbiguousClass");
-  EXPECT_TRUE(choice.server_conditions[0].status);
-  EXPECT_NE(choice.server_conditions[0].message.find("alpha, zeta"), std::string::npos);
+  ASSERT_EQ(conditions.size(), 1u);
+  EXPECT_EQ(conditions[0].type, "AmbiguousClass");
+  EXPECT_TRUE(conditions[0].status);
+  EXPECT_NE(conditions[0].message.find("alpha, zeta"), std::string::npos);
   EXPECT_EQ(next_instruction(&s, {}, choice.kind == Kind::agent), Instruction::wait()) << "no reboot loop";
 
-  const auto patch = status_for_boot_choice(s, choice, kNow);
+  const auto patch = status_for_server_conditions(s, conditions, kNow);
   ASSERT_TRUE(patch);
   s = apply_status(s, *patch);
   EXPECT_TRUE(objects::condition_is_true(s, "AmbiguousClass"));
-  EXPECT_TRUE(decide_boot(w.inputs(&s)).server_conditions.empty()) << "already recorded";
+  decide_boot(w.inputs(&s), &conditions);
+  EXPECT_TRUE(conditions.empty()) << "already recorded";
 
   // Resolved: one class drops its environment; the condition is cleared.
   w.classes[1] = server_class("alpha", "", {"s1"});
-  choice = decide_boot(w.inputs(&s));
+  choice = decide_boot(w.inputs(&s), &conditions);
   EXPECT_EQ(choice.kind, Kind::environment);
-  ASSERT_EQ(choice.server_conditions.size(), 1u);
-  EXPECT_EQ(choice.server_conditions[0].type, "AmbiguousClass");
-  EXPECT_FALSE(choice.server_conditions[0].status);
+  ASSERT_EQ(conditions.size(), 1u);
+  EXPECT_EQ(conditions[0].type, "AmbiguousClass");
+  EXPECT_FALSE(conditions[0].status);
 }
 
 TEST(BootDecision, MissingOrUnreadyEnvironmentKeepsTheAgent) {
@@ -168,15 +172,15 @@ TEST(BootDecision, DiskMethodFromServerThenClassThenConfig) {
   auto choice = decide_boot(w.inputs(&s));
   EXPECT_EQ(choice.kind, Kind::disk);
   EXPECT_EQ(choice.reason, "no environment");
-  EXPECT_EQ(choice.disk_method, "http-404") << "a specific class before `any`";
+  EXPECT_STREQ(to_string(choice.disk_method), "http-404") << "a specific class before `any`";
   s["spec"].as_object()["bootFromDiskMethod"] = "ipxe-sanboot";
-  EXPECT_EQ(decide_boot(w.inputs(&s)).disk_method, "ipxe-sanboot");
+  EXPECT_STREQ(to_string(decide_boot(w.inputs(&s)).disk_method), "ipxe-sanboot");
   s["spec"].as_object()["bootFromDiskMethod"] = "bogus";
-  EXPECT_EQ(decide_boot(w.inputs(&s)).disk_method, "http-404");
+  EXPECT_STREQ(to_string(decide_boot(w.inputs(&s)).disk_method), "http-404");
   w.classes = {server_class("amd", "", {"s2"}, "http-404")};  // does not list s1
   auto in = w.inputs(&s);
-  in.default_disk_method = "ipxe-sanboot";
-  EXPECT_EQ(decide_boot(in).disk_method, "ipxe-sanboot");
+  in.default_disk_method = DiskBootMethod::ipxe_sanboot;
+  EXPECT_STREQ(to_string(decide_boot(in).disk_method), "ipxe-sanboot");
 }
 
 TEST(BootDecision, FreshMembershipsOverrideStaleStatusLists) {
@@ -190,7 +194,7 @@ TEST(BootDecision, FreshMembershipsOverrideStaleStatusLists) {
   in.memberships = &fresh;
   const auto choice = decide_boot(in);
   EXPECT_EQ(choice.kind, Kind::environment);
-  EXPECT_EQ(choice.environment.name, "talos");
+  EXPECT_EQ(choice.environment_name, "talos");
 }
 
 }  // namespace

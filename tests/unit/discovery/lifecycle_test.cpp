@@ -24,14 +24,14 @@ json::object apply_status(json::object s, const json::object& patch) {
 }
 
 TEST(Lifecycle, Instructions) {
-  const LifecycleOptions fast{"fast"};
+  const LifecycleOptions fast{WipeMode::fast};
   EXPECT_EQ(next_instruction(nullptr, fast, true), Instruction::wait());
   auto s = server(false, false);
   EXPECT_EQ(next_instruction(&s, fast, true), Instruction::wait()) << "not accepted: wait, no reboot loop";
   s = server(true, false);
   EXPECT_EQ(next_instruction(&s, fast, true), Instruction::wipe("fast"));
-  EXPECT_EQ(next_instruction(&s, LifecycleOptions{"full"}, true), Instruction::wipe("full"));
-  EXPECT_EQ(next_instruction(&s, LifecycleOptions{"none"}, true), Instruction::wait());
+  EXPECT_EQ(next_instruction(&s, LifecycleOptions{WipeMode::full}, true), Instruction::wipe("full"));
+  EXPECT_EQ(next_instruction(&s, LifecycleOptions{WipeMode::none}, true), Instruction::wait());
   s = server(true, true);
   EXPECT_EQ(next_instruction(&s, fast, false), Instruction::reboot());
   EXPECT_EQ(next_instruction(&s, fast, true), Instruction::wait()) << "the next boot would be the agent again";
@@ -40,7 +40,7 @@ TEST(Lifecycle, Instructions) {
 }
 
 TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
-  const LifecycleOptions fast{"fast"};
+  const LifecycleOptions fast{WipeMode::fast};
   auto s = server(false, false);
   auto accepted = s;
   accepted["spec"].as_object()["accepted"] = true;
@@ -76,7 +76,7 @@ TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
 }
 
 TEST(Lifecycle, WipeNoneMarksCleanOnAccept) {
-  const LifecycleOptions none{"none"};
+  const LifecycleOptions none{WipeMode::none};
   const auto before = server(false, false);
   const auto after = server(true, false);
   const auto patch = status_after_spec_change(&before, after, none, kNow);

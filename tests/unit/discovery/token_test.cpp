@@ -1,5 +1,8 @@
 #include "discovery/token.hpp"
 
+#include "common/base64.hpp"
+#include "common/text.hpp"
+
 #include "fakes.hpp"
 
 #include <gtest/gtest.h>
