@@ -1,7 +1,7 @@
 // DESIGN.md §5 step 4: what /ipxe boots for a machine, from cached objects only (pure).
 #pragma once
 
-#include "serverclass/conditions.hpp"
+#include "kube/objects.hpp"
 #include "serverclass/reconciler.hpp"
 
 #include <boost/json/object.hpp>

@@ -1,14 +1,14 @@
 #include "discovery/discovery_service.hpp"
 
 #include "common/log.hpp"
+#include "common/time.hpp"
 #include "discovery/discovery_core.hpp"
 #include "discovery/server_object.hpp"
 #include "ipxe/http_service.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/cluster_service.hpp"
 #include "kube/json_ops.hpp"
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -88,7 +88,7 @@ ServerLookup DiscoveryCore::lookup() const {
   return [this](std::string_view name) { return server(name); };
 }
 
-std::string DiscoveryCore::now() const { return objects::rfc3339(clock_.now()); }
+std::string DiscoveryCore::now() const { return format_rfc3339(clock_.now()); }
 
 void DiscoveryCore::write_status(const std::string& resource, const std::string& name,
                                  std::function<std::optional<json::object>(const json::object&)> patch) {

@@ -1,8 +1,7 @@
 #include "discovery/server_object.hpp"
 
 #include "discovery/uuid.hpp"
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/json/serialize.hpp>
 
