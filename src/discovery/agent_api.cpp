@@ -6,9 +6,7 @@
 #include "discovery/server_object.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/json_ops.hpp"
-#include "kube/resource_type.hpp"
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>

@@ -1,6 +1,6 @@
 #include "discovery/boot_decision.hpp"
 
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <algorithm>
 #include <optional>

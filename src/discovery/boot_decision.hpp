@@ -2,7 +2,7 @@
 #pragma once
 
 #include "ipxe/boot_policy.hpp"
-#include "serverclass/conditions.hpp"
+#include "kube/objects.hpp"
 #include "serverclass/reconciler.hpp"
 
 #include <boost/json/object.hpp>

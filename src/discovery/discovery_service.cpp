@@ -8,8 +8,7 @@
 #include "kube/cluster_context.hpp"
 #include "kube/cluster_service.hpp"
 #include "kube/json_ops.hpp"
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>

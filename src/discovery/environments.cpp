@@ -6,8 +6,7 @@
 #include "ipxe/assets.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/names.hpp"
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>

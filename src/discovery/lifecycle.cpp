@@ -1,7 +1,6 @@
 #include "discovery/lifecycle.hpp"
 
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <charconv>
 

@@ -1,9 +1,7 @@
 #include "discovery/server_object.hpp"
 
 #include "discovery/uuid.hpp"
-#include "kube/resource_type.hpp"
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/json/serialize.hpp>
 

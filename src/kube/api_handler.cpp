@@ -1,14 +1,15 @@
 #include "kube/api_handler.hpp"
-#include "kube/names.hpp"
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <random>
 
+#include "common/base64.hpp"
+#include "common/time.hpp"
 #include "kube/api_discovery.hpp"
 #include "kube/json_ops.hpp"
-#include "kube/time_format.hpp"
+#include "kube/names.hpp"
 
 namespace ironboot::kube {
 
@@ -57,52 +58,6 @@ bool spec_changed(const json::object& a, const json::object& b) {
     return o;
   };
   return strip(a) != strip(b);
-}
-
-std::string base64url(const std::string& in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  while (i + 2 < in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += tbl[v & 63];
-    i += 3;
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-    if (i + 1 < in.size()) out += tbl[(v >> 6) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> unbase64url(const std::string& in) {
-  std::string out;
-  unsigned buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else return std::nullopt;
-    buf = (buf << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xff);
-    }
-  }
-  return out;
 }
 
 std::string list_json(const ResourceType& type, const std::vector<StoredObject>& items, std::uint64_t rv,
@@ -262,7 +217,7 @@ ApiResult ApiHandler::list(const ApiRequest& req, const ResourceType& type, cons
   }
   std::string start_after;
   if (!q("continue").empty()) {
-    auto decoded = unbase64url(q("continue"));
+    auto decoded = base64url_decode(q("continue"));
     std::optional<json::value> token = decoded ? parse_json(*decoded) : std::nullopt;
     if (!token || !token->is_object() || !token->as_object().contains("start") ||
         !token->at("start").is_string() || !token->as_object().contains("rv") || !token->at("rv").is_number()) {
@@ -286,7 +241,7 @@ ApiResult ApiHandler::list(const ApiRequest& req, const ResourceType& type, cons
     const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
     if (!labels->matches(lbl && lbl->is_object() ? &lbl->as_object() : nullptr)) continue;
     if (limit && items.size() == limit) {
-      cont = base64url(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", meta_str(*items.back().object, "name")}}));
+      cont = base64url_encode(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", meta_str(*items.back().object, "name")}}));
       break;
     }
     items.push_back(it->second);

@@ -1,6 +1,6 @@
 // The embedded API's request handling, without sockets: a parsed HTTP request plus the
 // Store in, a response (or a watch plan) out. Implements the apiserver semantics listed in
-// KUBE-API.md for the three metal.sidero.dev resources, discovery, /version and /openapi/v3.
+// docs/cluster.md for the three metal.sidero.dev resources, discovery, /version and /openapi/v3.
 #pragma once
 
 #include <chrono>

@@ -10,9 +10,10 @@ void fuzz_api_request(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return;
   Store store;
   ApiHandler handler(store, [] { return std::chrono::system_clock::time_point{}; }, [] { return std::string("uid"); });
-  const std::string base = "/apis/metal.sidero.dev/v1alpha2/servers";
+  const std::string base = std::string("/apis/") + kApiVersion + "/servers";
   handler.handle(ApiRequest{"POST", base, "", "application/json",
-                            R"({"apiVersion":"metal.sidero.dev/v1alpha2","kind":"Server","metadata":{"name":"s","labels":{"a":"b"}},"spec":{"accepted":false,"hardware":{"compute":{"processors":[{"speed":1}]}}}})"});
+                            std::string(R"({"apiVersion":")") + kApiVersion +
+                                R"(","kind":"Server","metadata":{"name":"s","labels":{"a":"b"}},"spec":{"accepted":false,"hardware":{"compute":{"processors":[{"speed":1}]}}}})"});
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
   ApiRequest req;
   switch (data[0] % 7) {

@@ -13,9 +13,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/base64.hpp"
+#include "common/text.hpp"
+#include "common/time.hpp"
 #include "kube/json_ops.hpp"
-#include "kube/time_format.hpp"
-#include "kube/tls_material.hpp"
 
 extern char** environ;
 
@@ -51,6 +52,16 @@ std::string str(const json::object* o, const char* key) {
   if (!o) return {};
   const auto* v = o->if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// A *-data field: base64 that may be wrapped over lines (white space anywhere is skipped);
+// "" when it does not decode.
+std::string decode_data_field(std::string_view text) {
+  std::string packed;
+  for (const char c : text)
+    if (kAsciiWhitespace.find(c) == std::string_view::npos) packed += c;
+  if (packed.empty()) return {};
+  return base64_decode(packed).value_or(std::string());
 }
 
 std::string resolve(const std::string& base_dir, const std::string& p) {
@@ -122,7 +133,7 @@ std::optional<ClusterCredentials> parse_kubeconfig(const std::string& yaml_text,
   if (const auto* v = cluster->if_contains("insecure-skip-tls-verify"); v && v->is_bool()) c.insecure_skip_verify = v->as_bool();
   c.tls_server_name = str(cluster, "tls-server-name");
   if (!str(cluster, "certificate-authority-data").empty()) {
-    c.ca_pem = base64_decode(str(cluster, "certificate-authority-data"));
+    c.ca_pem = decode_data_field(str(cluster, "certificate-authority-data"));
   } else if (!str(cluster, "certificate-authority").empty()) {
     const std::string p = resolve(base_dir, str(cluster, "certificate-authority"));
     c.ca_pem = read_text_file(p);
@@ -141,10 +152,10 @@ std::optional<ClusterCredentials> parse_kubeconfig(const std::string& yaml_text,
     c.username = str(user, "username");
     c.password = str(user, "password");
     c.client_cert_pem = !str(user, "client-certificate-data").empty()
-                            ? base64_decode(str(user, "client-certificate-data"))
+                            ? decode_data_field(str(user, "client-certificate-data"))
                             : (str(user, "client-certificate").empty() ? "" : read_text_file(resolve(base_dir, str(user, "client-certificate"))));
     c.client_key_pem = !str(user, "client-key-data").empty()
-                           ? base64_decode(str(user, "client-key-data"))
+                           ? decode_data_field(str(user, "client-key-data"))
                            : (str(user, "client-key").empty() ? "" : read_text_file(resolve(base_dir, str(user, "client-key"))));
     if (const auto* e = user->if_contains("exec"); e && e->is_object()) {
       ExecPlugin p;

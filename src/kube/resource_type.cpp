@@ -6,8 +6,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/time.hpp"
 #include "kube/json_ops.hpp"
-#include "kube/time_format.hpp"
 
 namespace ironboot::kube {
 
@@ -260,7 +260,7 @@ json::value column_value(const PrinterColumn& column, const json::object& object
   if (!cur || cur->is_null()) return nullptr;
   if (column.type == "date") {
     if (!cur->is_string()) return nullptr;
-    auto t = parse_rfc3339(std::string(cur->as_string()));
+    auto t = parse_rfc3339(cur->as_string());
     if (!t) return nullptr;
     auto d = std::chrono::duration_cast<std::chrono::seconds>(now - *t);
     return json::value(human_duration(d));

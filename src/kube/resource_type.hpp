@@ -14,11 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace ironboot::kube {
+#include "kube/objects.hpp"  // kGroup, kVersion, kApiVersion
 
-constexpr const char* kGroup = "metal.sidero.dev";
-constexpr const char* kVersion = "v1alpha2";
-constexpr const char* kApiVersion = "metal.sidero.dev/v1alpha2";
+namespace ironboot::kube {
 
 struct PrinterColumn {
   std::string name;

@@ -14,10 +14,10 @@
 #include <deque>
 #include <stdexcept>
 
+#include "common/base64.hpp"
 #include "common/log.hpp"
 #include "kube/client.hpp"
 #include "kube/kubeconfig.hpp"
-#include "kube/tls_material.hpp"
 
 namespace ironboot::kube {
 

@@ -3,17 +3,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.hpp"
+
 namespace ironboot::kube {
 
 namespace json = boost::json;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Splits on commas that are not inside parentheses.
 std::optional<std::vector<std::string_view>> split_terms(std::string_view text) {
@@ -157,39 +153,111 @@ std::optional<LabelSelector> parse_label_selector(std::string_view text, std::st
   return sel;
 }
 
-std::optional<LabelSelector> label_selector_from_json(const json::object& selector, std::string* error) {
-  LabelSelector sel;
-  if (const auto* ml = selector.if_contains("matchLabels"); ml && ml->is_object()) {
-    for (const auto& [k, v] : ml->get_object()) {
+namespace {
+
+bool fail(FieldError& error, std::string field, std::string message) {
+  error = {std::move(field), std::move(message)};
+  return false;
+}
+
+// One matchExpressions entry at `path`.
+std::optional<LabelRequirement> requirement_from_json(const json::value& item, const std::string& path,
+                                                      FieldError& error) {
+  if (!item.is_object()) {
+    fail(error, path, "must be an object with key, operator and values");
+    return std::nullopt;
+  }
+  const auto& expr = item.get_object();
+  LabelRequirement req;
+  const auto* k = expr.if_contains("key");
+  if (!k || !k->is_string() || k->get_string().empty()) {
+    fail(error, path + ".key", "must be a non-empty string");
+    return std::nullopt;
+  }
+  req.key = std::string(k->get_string());
+  const auto* op = expr.if_contains("operator");
+  const std::string_view op_text = (op && op->is_string()) ? std::string_view(op->get_string()) : "";
+  if (op_text == "In") req.op = LabelRequirement::Op::In;
+  else if (op_text == "NotIn") req.op = LabelRequirement::Op::NotIn;
+  else if (op_text == "Exists") req.op = LabelRequirement::Op::Exists;
+  else if (op_text == "DoesNotExist") req.op = LabelRequirement::Op::DoesNotExist;
+  else {
+    fail(error, path + ".operator", "must be one of In, NotIn, Exists, DoesNotExist");
+    return std::nullopt;
+  }
+  if (const auto* values = expr.if_contains("values"); values && !values->is_null()) {
+    if (!values->is_array()) {
+      fail(error, path + ".values", "must be a list of strings");
+      return std::nullopt;
+    }
+    for (const auto& v : values->get_array()) {
       if (!v.is_string()) {
-        if (error) *error = "matchLabels values must be strings";
+        fail(error, path + ".values", "must be a list of strings");
         return std::nullopt;
       }
-      sel.requirements.push_back({std::string(k), LabelRequirement::Op::Equals, {std::string(v.get_string())}});
+      req.values.emplace_back(v.get_string());
     }
   }
-  if (const auto* me = selector.if_contains("matchExpressions"); me && me->is_array()) {
-    for (const auto& e : me->get_array()) {
-      if (!e.is_object() || !e.get_object().contains("key") || !e.get_object().at("key").is_string() ||
-          !e.get_object().contains("operator") || !e.get_object().at("operator").is_string()) {
-        if (error) *error = "matchExpressions entries need key and operator";
+  const bool needs_values = req.op == LabelRequirement::Op::In || req.op == LabelRequirement::Op::NotIn;
+  if (needs_values && req.values.empty()) {
+    fail(error, path + ".values", "must not be empty for " + std::string(op_text));
+    return std::nullopt;
+  }
+  if (!needs_values && !req.values.empty()) {
+    fail(error, path + ".values", "must be empty for " + std::string(op_text));
+    return std::nullopt;
+  }
+  return req;
+}
+
+}  // namespace
+
+std::optional<LabelSelector> label_map_from_json(const json::value& map, const std::string& path, FieldError& error) {
+  LabelSelector sel;
+  if (map.is_null()) return sel;
+  if (!map.is_object()) {
+    fail(error, path, "must be a map of label names to values");
+    return std::nullopt;
+  }
+  for (const auto& [k, v] : map.get_object()) {
+    if (!v.is_string()) {
+      fail(error, path + "." + std::string(k), "label value must be a string");
+      return std::nullopt;
+    }
+    sel.requirements.push_back({std::string(k), LabelRequirement::Op::Equals, {std::string(v.get_string())}});
+  }
+  return sel;
+}
+
+std::optional<LabelSelector> label_selector_from_json(const json::value& selector, const std::string& path,
+                                                      FieldError& error) {
+  LabelSelector sel;
+  if (selector.is_null()) return sel;
+  if (!selector.is_object()) {
+    fail(error, path, "must be an object with matchLabels and/or matchExpressions");
+    return std::nullopt;
+  }
+  for (const auto& [key, value] : selector.get_object()) {
+    if (key == "matchLabels") {
+      auto labels = label_map_from_json(value, path + ".matchLabels", error);
+      if (!labels) return std::nullopt;
+      for (auto& r : labels->requirements) sel.requirements.push_back(std::move(r));
+    } else if (key == "matchExpressions") {
+      if (value.is_null()) continue;
+      const std::string list_path = path + ".matchExpressions";
+      if (!value.is_array()) {
+        fail(error, list_path, "must be a list");
         return std::nullopt;
       }
-      LabelRequirement r;
-      r.key = std::string(e.get_object().at("key").get_string());
-      const std::string op(e.get_object().at("operator").get_string());
-      if (op == "In") r.op = LabelRequirement::Op::In;
-      else if (op == "NotIn") r.op = LabelRequirement::Op::NotIn;
-      else if (op == "Exists") r.op = LabelRequirement::Op::Exists;
-      else if (op == "DoesNotExist") r.op = LabelRequirement::Op::DoesNotExist;
-      else {
-        if (error) *error = "unknown operator " + op;
-        return std::nullopt;
+      std::size_t index = 0;
+      for (const auto& item : value.get_array()) {
+        auto req = requirement_from_json(item, list_path + "[" + std::to_string(index++) + "]", error);
+        if (!req) return std::nullopt;
+        sel.requirements.push_back(std::move(*req));
       }
-      if (const auto* vals = e.get_object().if_contains("values"); vals && vals->is_array())
-        for (const auto& v : vals->get_array())
-          if (v.is_string()) r.values.emplace_back(v.get_string());
-      sel.requirements.push_back(std::move(r));
+    } else {
+      fail(error, path + "." + std::string(key), "unknown field");
+      return std::nullopt;
     }
   }
   return sel;

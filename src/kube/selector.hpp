@@ -1,8 +1,11 @@
-// Kubernetes label selector (the `-l` / labelSelector syntax) and the metadata.name field
-// selector: parsing and matching. Pure.
+// Kubernetes label selectors, one type for both spellings: the text of `kubectl -l` and
+// ?labelSelector= ("a=b,c in (x,y),!d") and the metav1.LabelSelector object (matchLabels +
+// matchExpressions) of a ServerClass's spec.selector; and the metadata.name field selector.
+// Parsing and matching. Pure.
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <optional>
 #include <string>
@@ -21,15 +24,32 @@ struct LabelRequirement {
 struct LabelSelector {
   std::vector<LabelRequirement> requirements;  // AND
   bool empty() const { return requirements.empty(); }
-  // `labels` may be null (an object without labels).
+  // `labels` may be null (an object without labels); a label is there when it has a string
+  // value (the API only stores strings). NotIn and != also match objects without the label.
   bool matches(const boost::json::object* labels) const;
 };
 
-// "a=b,c!=d,e in (x,y),f notin (z),g,!h". Empty text selects everything.
+// "a=b,a==b,c!=d,e in (x,y),f notin (z),g,!h". Empty text selects everything.
 std::optional<LabelSelector> parse_label_selector(std::string_view text, std::string* error);
 
-// A metav1.LabelSelector object (matchLabels + matchExpressions) as a LabelSelector.
-std::optional<LabelSelector> label_selector_from_json(const boost::json::object& selector, std::string* error);
+// A field path plus what is wrong with it: "spec.selector.matchExpressions[0].operator: ...".
+struct FieldError {
+  std::string field;
+  std::string message;
+  std::string text() const { return field + ": " + message; }
+};
+
+// A metav1.LabelSelector object written at `path` (which error fields start with); null
+// selects everything. nullopt and `error` set when it is malformed: an unknown field or
+// operator (In, NotIn, Exists, DoesNotExist), values given to Exists / DoesNotExist or none
+// to In / NotIn, an empty key, a value or label that is not a string.
+std::optional<LabelSelector> label_selector_from_json(const boost::json::value& selector, const std::string& path,
+                                                      FieldError& error);
+
+// A plain label map ({rack: a, zone: z1}) at `path`: every pair must be present. Null selects
+// everything; nullopt and `error` set when it is not a map of strings.
+std::optional<LabelSelector> label_map_from_json(const boost::json::value& map, const std::string& path,
+                                                 FieldError& error);
 
 // Field selectors: only metadata.name (=, ==, !=) is supported, as for custom resources.
 struct FieldSelector {

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/base64.hpp"
 #include "common/log.hpp"
 #include "kube/json_ops.hpp"
 
@@ -141,30 +142,6 @@ std::string host_of(const std::string& listen) {
 }
 
 }  // namespace
-
-std::string base64_encode(const std::string& data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::string base64_decode(const std::string& text) {
-  std::string clean;
-  for (char c : text)
-    if (!std::isspace(static_cast<unsigned char>(c))) clean += c;
-  if (clean.empty() || clean.size() % 4 != 0) return {};
-  std::string out(clean.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) return {};
-  std::size_t pad = 0;
-  if (clean.size() >= 1 && clean.back() == '=') ++pad;
-  if (clean.size() >= 2 && clean[clean.size() - 2] == '=') ++pad;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
 
 TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& listen_host_port) {
   std::error_code ec;

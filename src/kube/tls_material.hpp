@@ -24,7 +24,4 @@ std::string render_kubeconfig(const TlsMaterial& material, const std::string& se
 // The https:// URL clients use for a listen address ("0.0.0.0:6443" -> 127.0.0.1).
 std::string embedded_server_url(const std::string& listen);
 
-std::string base64_encode(const std::string& data);
-std::string base64_decode(const std::string& text);
-
 }  // namespace ironboot::kube

@@ -1,5 +1,5 @@
-// The shape of a Server's spec.hardware (DESIGN.md §4), shared by the qualifier compiler and
-// the agent report validator so both agree on every field name and type.
+// The shape of a Server's spec.hardware (docs/serverclass.md), shared by the qualifier
+// compiler and the agent report validator so both agree on every field name and type.
 #pragma once
 
 #include <string_view>

@@ -1,7 +1,7 @@
 #include "serverclass/matcher.hpp"
 
+#include "kube/objects.hpp"
 #include "serverclass/hardware_schema.hpp"
-#include "serverclass/json_access.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <re2/re2.h>
@@ -232,7 +232,7 @@ std::shared_ptr<const CompiledClass> CompiledClass::compile(const json::object& 
   };
 
   if (const auto* selector = spec->if_contains("selector")) {
-    auto parsed = LabelSelector::parse(*selector, "spec.selector", error);
+    auto parsed = kube::label_selector_from_json(*selector, "spec.selector", error);
     if (!parsed) return invalid();
     if (!selector->is_null()) out->selector_ = std::move(*parsed);
   }
@@ -255,7 +255,7 @@ std::shared_ptr<const CompiledClass> CompiledClass::compile(const json::object& 
     if (key == "labelSelectors") {
       out->has_label_maps_ = true;
       for (std::size_t i = 0; i < list.size(); ++i) {
-        auto map = parse_label_map(list[i], index_path(path, i), error);
+        auto map = kube::label_map_from_json(list[i], index_path(path, i), error);
         if (!map) return invalid();
         out->label_maps_.push_back(std::move(*map));
       }
@@ -313,7 +313,7 @@ bool CompiledClass::matches(const json::object& server) const {
   if (has_label_maps_) {
     const auto* labels = objects::labels_of(server);
     if (!std::any_of(label_maps_.begin(), label_maps_.end(),
-                     [&](const auto& m) { return labels_contain(labels, m); }))
+                     [&](const kube::LabelSelector& m) { return m.matches(labels); }))
       return false;
   }
   if (hardware_kinds_.empty()) return true;

@@ -1,9 +1,9 @@
-// ServerClass qualifier matching (DESIGN.md §4 "Qualifier semantics"). A class is compiled
-// once per version (regexes included) and then evaluated against Server objects; both steps
-// are pure and never throw.
+// ServerClass qualifier matching (docs/serverclass.md). A class is compiled once per version
+// (regexes included) and then evaluated against Server objects; both steps are pure and
+// never throw.
 #pragma once
 
-#include "serverclass/label_selector.hpp"
+#include "kube/selector.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -14,6 +14,9 @@
 #include <vector>
 
 namespace ironboot::serverclass {
+
+// Where a class is malformed and why: "spec.qualifiers.cpu[0].version", "invalid regular ...".
+using QualifierError = kube::FieldError;
 
 // The class that always exists and holds every accepted, uncordoned server.
 inline constexpr std::string_view kAnyClassName = "any";
@@ -43,9 +46,9 @@ class CompiledClass {
   std::optional<QualifierError> error_;
   // hardware[], cpu[], systemInformation[]: each kind present is one AND term; its entries are OR.
   std::vector<std::vector<std::shared_ptr<const Node>>> hardware_kinds_;
-  std::vector<std::map<std::string, std::string>> label_maps_;
+  std::vector<kube::LabelSelector> label_maps_;  // qualifiers.labelSelectors[]: any one must match
   bool has_label_maps_ = false;
-  std::optional<LabelSelector> selector_;
+  std::optional<kube::LabelSelector> selector_;
 };
 
 // Keeps compiled classes keyed by name and version (generation, else resourceVersion, else

@@ -1,7 +1,6 @@
 #include "serverclass/reconciler.hpp"
 
-#include "serverclass/conditions.hpp"
-#include "serverclass/json_access.hpp"
+#include "kube/objects.hpp"
 
 #include <algorithm>
 
@@ -54,7 +53,7 @@ std::vector<std::string> classes_of(std::string_view server_name, const std::vec
 }
 
 json::object make_any_server_class() {
-  return json::object{{"apiVersion", "metal.sidero.dev/v1alpha2"},
+  return json::object{{"apiVersion", kube::kApiVersion},
                       {"kind", "ServerClass"},
                       {"metadata", json::object{{"name", kAnyClassName}}},
                       {"spec", json::object{{"qualifiers", json::object{}}}}};

@@ -1,7 +1,7 @@
 #include "discovery/boot_decision.hpp"
 
 #include "discovery/lifecycle.hpp"
-#include "serverclass/conditions.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 #include "discovery/lifecycle.hpp"
 
-#include "serverclass/conditions.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>

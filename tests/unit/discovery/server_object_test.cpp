@@ -1,7 +1,7 @@
 #include "discovery/server_object.hpp"
 
 #include "discovery/uuid.hpp"
-#include "serverclass/conditions.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>

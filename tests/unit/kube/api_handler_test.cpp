@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "kube/time_format.hpp"
+#include "common/time.hpp"
 
 namespace ironboot::kube {
 namespace {

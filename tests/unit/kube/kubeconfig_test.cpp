@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "kube/tls_material.hpp"
+#include "common/base64.hpp"
 
 namespace ironboot::kube {
 namespace {

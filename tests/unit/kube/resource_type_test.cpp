@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "kube/time_format.hpp"
+#include "common/time.hpp"
 
 namespace ironboot::kube {
 namespace {

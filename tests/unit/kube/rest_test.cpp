@@ -19,13 +19,13 @@
 #include <thread>
 
 #include "common/config.hpp"
+#include "common/time.hpp"
 #include "kube/api_server.hpp"
 #include "kube/client.hpp"
 #include "kube/informer.hpp"
 #include "kube/kubeconfig.hpp"
 #include "kube/resource_type.hpp"
 #include "kube/store_log.hpp"
-#include "kube/time_format.hpp"
 #include "kube/tls_material.hpp"
 #include "kube/write_queue.hpp"
 

@@ -1,21 +1,8 @@
-#include "serverclass/conditions.hpp"
-
-#include "serverclass/json_access.hpp"
-
-#include <ctime>
+#include "kube/objects.hpp"
 
 namespace ironboot::objects {
 
 namespace json = boost::json;
-
-std::string rfc3339(std::chrono::system_clock::time_point when) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(when);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 const json::object* find_condition(const json::object& object, std::string_view type) {
   const auto* status = status_of(object);

@@ -1,6 +1,6 @@
-// Read-only accessors for Kubernetes-shaped boost::json objects. A missing member or one of
-// the wrong type reads as "absent" (nullptr, empty, false): objects come from the API server
-// and are treated as untrusted shapes, never as exceptions.
+// Helpers for Kubernetes-shaped objects as boost::json values, shared by the kube layer,
+// serverclass and discovery without the rest of the kube library: the group/version of the
+// metal.sidero.dev kinds, read-only accessors and status conditions.
 #pragma once
 
 #include <boost/json/array.hpp>
@@ -8,9 +8,22 @@
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
+#include <string>
 #include <string_view>
 
+namespace ironboot::kube {
+
+constexpr const char* kGroup = "metal.sidero.dev";
+constexpr const char* kVersion = "v1alpha2";
+constexpr const char* kApiVersion = "metal.sidero.dev/v1alpha2";
+
+}  // namespace ironboot::kube
+
 namespace ironboot::objects {
+
+// Read-only accessors. A missing member or one of the wrong type reads as "absent" (nullptr,
+// empty, false): objects come from the API server and are treated as untrusted shapes, never
+// as exceptions.
 
 inline const boost::json::value* member(const boost::json::object& obj, std::string_view key) {
   return obj.if_contains(key);
@@ -78,5 +91,25 @@ inline std::string_view environment_ref_name(const boost::json::object& obj) {
   if (ref->is_object()) return string_at(ref->get_object(), "name");
   return {};
 }
+
+// Status conditions ({type, status, reason, message, lastTransitionTime}).
+struct Condition {
+  std::string type;
+  bool status = true;  // rendered "True" / "False"
+  std::string reason;
+  std::string message;
+};
+
+// The object's status.conditions entry of that type, or nullptr.
+const boost::json::object* find_condition(const boost::json::object& object, std::string_view type);
+// True when the object has condition `type` with status "True".
+bool condition_is_true(const boost::json::object& object, std::string_view type);
+
+// A copy of `conditions` (may be null) with `condition` set. lastTransitionTime is `now`
+// only when the status flips or the condition is new, as the API conventions ask.
+boost::json::array with_condition(const boost::json::array* conditions, const Condition& condition,
+                                  std::string_view now);
+// A copy without the condition `type`.
+boost::json::array without_condition(const boost::json::array* conditions, std::string_view type);
 
 }  // namespace ironboot::objects
