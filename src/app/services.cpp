@@ -15,13 +15,16 @@ namespace ironboot {
 std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io, const Config& config) {
   std::vector<std::unique_ptr<Service>> services;
   // Each protocol area adds one block here, in start order: cluster, http, tftp, dhcp.
-  services.push_back(make_cluster_service(io, config));
+  auto cluster = make_cluster_service(io, config);
+  ClusterService& cluster_layer = *cluster;
+  services.push_back(std::move(cluster));
   {
     // Other areas register routes, the boot policy and readiness checks on `http` here.
     auto http = make_http_service(io, config);
-    // Discovery registers the agent API, boot policy and token issuer on `http`; it starts
-    // after the cluster (it reads its caches) and before http (no /ipxe without the policy).
-    services.push_back(make_discovery_service(io, config, *http));
+    // Discovery registers the agent API, boot policy and token issuer on `http` and takes the
+    // cluster context in its start(); it starts after the cluster (it reads its caches) and
+    // before http (no /ipxe without the policy).
+    services.push_back(make_discovery_service(io, config, *http, cluster_layer));
     services.push_back(std::move(http));
   }
   if (config.tftp.enabled) services.push_back(make_tftp_service(io, config));

@@ -1,9 +1,8 @@
-// The agent API (docs/agent-api.md) on the HTTP router: token check first, then strict body
-// validation, then writes through the write queue. A refused request writes nothing.
+#include "discovery/agent_api.hpp"
+
 #include "common/log.hpp"
 #include "common/text.hpp"
-#include "discovery/discovery_core.hpp"
-#include "discovery/server_object.hpp"
+#include "common/time.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/json_ops.hpp"
 #include "kube/objects.hpp"
@@ -48,7 +47,60 @@ const RequestError* error_of(const Parsed<T>& parsed) {
 
 }  // namespace
 
-void DiscoveryCore::register_routes(http::Router& router) {
+AgentApi::AgentApi(boost::asio::io_context& io, AgentApiOptions options, const Clock& clock,
+                   NextBootIsAgent next_boot_is_agent)
+    : io_(io), options_(options), clock_(clock), next_boot_is_agent_(std::move(next_boot_is_agent)) {}
+
+AgentApi::~AgentApi() { alive_.reset(); }
+
+void AgentApi::start(kube::ClusterContext& cluster, const TokenAuthority& tokens) {
+  cluster_ = &cluster;
+  tokens_ = &tokens;
+  cluster.servers().add_handler(
+      [this, alive = std::weak_ptr<int>(alive_)](const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
+        if (!alive.expired()) on_server_event(old, now_obj);
+      });
+}
+
+void AgentApi::stop() {
+  stopped_ = true;
+  check_polls(true);
+}
+
+const json::object* AgentApi::server(std::string_view name) const {
+  return cluster_ ? cached(cluster_->servers(), name) : nullptr;
+}
+
+ServerLookup AgentApi::lookup() const {
+  return [this](std::string_view name) { return server(name); };
+}
+
+std::string AgentApi::now() const { return format_rfc3339(clock_.now()); }
+
+void AgentApi::write_server_status(const std::string& name, StatusPatch patch) {
+  if (cluster_) write_status(cluster_->writes(), "servers", name, std::move(patch));
+}
+
+Instruction AgentApi::instruction_for(const json::object* srv) const {
+  return next_instruction(srv, options_.lifecycle, next_boot_is_agent_(srv));
+}
+
+void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
+  if (!now_obj) return;
+  const std::string name(objects::name_of(*now_obj));
+  pending_creates_.erase(name);
+  const auto& lifecycle = options_.lifecycle;
+  if (auto patch = status_after_spec_change(old.get(), *now_obj, lifecycle, now())) {
+    logger("discovery")->info("server lifecycle name={} accepted={} isClean={}", name,
+                              objects::spec_bool(*now_obj, "accepted"),
+                              patch->at("status").as_object().at("isClean").as_bool());
+    write_server_status(name, [old, lifecycle, stamp = now()](const json::object& current) {
+      return status_after_spec_change(old.get(), current, lifecycle, stamp);
+    });
+  }
+}
+
+void AgentApi::register_routes(http::Router& router) {
   router.add("POST", "/agent/v1/register", [this](const http::Request& r) { return handle_register(r); });
   router.add_async("GET", "/agent/v1/instructions",
                    [this](const http::Request& r, http::Responder respond) { handle_instructions(r, std::move(respond)); });
@@ -56,10 +108,9 @@ void DiscoveryCore::register_routes(http::Router& router) {
   router.add("POST", "/agent/v1/progress", [this](const http::Request& r) { return handle_progress(r); });
   router.add("POST", "/agent/v1/wiped", [this](const http::Request& r) { return handle_wiped(r); });
   router.add("POST", "/agent/v1/addresses", [this](const http::Request& r) { return handle_addresses(r); });
-  router.add_prefix("GET", "/assets/environments/", [this](const http::Request& r) { return serve_environment_file(r); });
 }
 
-std::optional<http::Response> DiscoveryCore::authenticate(const http::Request& request, TokenClaims& claims) const {
+std::optional<http::Response> AgentApi::authenticate(const http::Request& request, TokenClaims& claims) const {
   if (!tokens_ || !cluster_) return error_response(503, "discovery not started");
   auto token = bearer_token(request.header("Authorization"));
   if (!token) {
@@ -77,13 +128,13 @@ std::optional<http::Response> DiscoveryCore::authenticate(const http::Request& r
   return std::nullopt;
 }
 
-std::optional<http::Response> DiscoveryCore::authenticate_agent(const http::Request& request, Caller& caller) const {
+std::optional<http::Response> AgentApi::authenticate_agent(const http::Request& request, Caller& caller) const {
   if (auto refused = authenticate(request, caller.claims)) return refused;
   caller.server_name = server_name_for_agent(caller.claims.uuid, caller.claims.mac, lookup());
   return std::nullopt;
 }
 
-http::Response DiscoveryCore::handle_register(const http::Request& request) {
+http::Response AgentApi::handle_register(const http::Request& request) {
   TokenClaims claims;
   if (auto refused = authenticate(request, claims)) return *refused;
   auto parsed = parse_register(request.body);
@@ -97,13 +148,13 @@ http::Response DiscoveryCore::handle_register(const http::Request& request) {
                                report.uuid, report.boot_mac, request.peer);
     return error_response(401, "uuid or bootMac differ from the token");
   }
-  RegisterPlan plan = plan_register(report, lookup(), RegisterOptions{config_.discovery.auto_accept}, now());
+  RegisterPlan plan = plan_register(report, lookup(), RegisterOptions{options_.auto_accept}, now());
   auto log = logger("discovery");
   if (plan.duplicate_uuid) log->error("duplicate uuid {}", plan.duplicate_message);
   log->info("register server={} uuid={} mac={} synthetic_uuid={} peer={}", plan.server_name, report.uuid,
             report.boot_mac, plan.synthetic_uuid, request.peer);
 
-  const bool auto_accept = config_.discovery.auto_accept;
+  const bool auto_accept = options_.auto_accept;
   for (auto& w : plan.writes) {
     switch (w.kind) {
       case ServerWrite::Kind::create:
@@ -138,8 +189,7 @@ http::Response DiscoveryCore::handle_register(const http::Request& request) {
       }
       case ServerWrite::Kind::status_patch: {
         json::object body = w.body;
-        write_status("servers", w.name,
-                     [body](const json::object&) -> std::optional<json::object> { return body; });
+        write_server_status(w.name, [body](const json::object&) -> std::optional<json::object> { return body; });
         break;
       }
     }
@@ -148,19 +198,19 @@ http::Response DiscoveryCore::handle_register(const http::Request& request) {
   return json_response(200, json::object{{"server", plan.server_name}, {"instruction", next.to_json()}});
 }
 
-Instruction DiscoveryCore::hand_out(const std::string& server_name) {
+Instruction AgentApi::hand_out(const std::string& server_name) {
   const json::object* srv = server(server_name);
   Instruction next = instruction_for(srv);
   if (srv && next.action == Instruction::Action::wipe && !objects::condition_is_true(*srv, "Wiping")) {
     logger("discovery")->info("wipe requested server={} mode={}", server_name, next.mode);
-    write_status("servers", server_name, [mode = next.mode, stamp = now()](const json::object& current) {
+    write_server_status(server_name, [mode = next.mode, stamp = now()](const json::object& current) {
       return std::optional<json::object>(status_for_wipe_started(current, mode, stamp));
     });
   }
   return next;
 }
 
-void DiscoveryCore::handle_instructions(const http::Request& request, http::Responder respond) {
+void AgentApi::handle_instructions(const http::Request& request, http::Responder respond) {
   Caller caller;
   if (auto refused = authenticate_agent(request, caller)) return respond(std::move(*refused));
   const auto wait = parse_poll_wait(query_value(request.query, "wait"));
@@ -184,7 +234,7 @@ void DiscoveryCore::handle_instructions(const http::Request& request, http::Resp
   polls_.emplace(id, Poll{caller.server_name, current, std::move(respond), std::move(timer)});
 }
 
-void DiscoveryCore::schedule_poll_check() {
+void AgentApi::recheck_polls() {
   if (poll_check_scheduled_ || polls_.empty()) return;
   poll_check_scheduled_ = true;
   std::weak_ptr<int> alive = alive_;
@@ -195,7 +245,7 @@ void DiscoveryCore::schedule_poll_check() {
   });
 }
 
-void DiscoveryCore::check_polls(bool answer_all) {
+void AgentApi::check_polls(bool answer_all) {
   std::vector<std::uint64_t> due;
   for (const auto& [id, poll] : polls_) {
     if (answer_all || instruction_changed(poll.known, instruction_for(server(poll.server_name)))) due.push_back(id);
@@ -210,7 +260,7 @@ void DiscoveryCore::check_polls(bool answer_all) {
   }
 }
 
-http::Response DiscoveryCore::handle_heartbeat(const http::Request& request) {
+http::Response AgentApi::handle_heartbeat(const http::Request& request) {
   Caller caller;
   if (auto refused = authenticate_agent(request, caller)) return *refused;
   if (!request.body.empty()) {
@@ -221,7 +271,7 @@ http::Response DiscoveryCore::handle_heartbeat(const http::Request& request) {
   return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
 }
 
-http::Response DiscoveryCore::handle_progress(const http::Request& request) {
+http::Response AgentApi::handle_progress(const http::Request& request) {
   Caller caller;
   if (auto refused = authenticate_agent(request, caller)) return *refused;
   auto parsed = parse_progress(request.body);
@@ -232,7 +282,7 @@ http::Response DiscoveryCore::handle_progress(const http::Request& request) {
   return http::text_response(204, "");
 }
 
-http::Response DiscoveryCore::handle_wiped(const http::Request& request) {
+http::Response AgentApi::handle_wiped(const http::Request& request) {
   Caller caller;
   if (auto refused = authenticate_agent(request, caller)) return *refused;
   auto parsed = parse_wiped(request.body);
@@ -245,23 +295,22 @@ http::Response DiscoveryCore::handle_wiped(const http::Request& request) {
   if (!patch) return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
   logger("discovery")->info("wiped server={} mode={} devices={}", caller.server_name, report.mode,
                             report.devices.size());
-  write_status("servers", caller.server_name,
-               [report, stamp](const json::object& current) { return status_for_wiped(current, report, stamp); });
+  write_server_status(caller.server_name,
+                      [report, stamp](const json::object& current) { return status_for_wiped(current, report, stamp); });
   // Answer with what follows once the write lands (normally reboot).
   json::value after = kube::merge_patch(*srv, *patch);
   const Instruction next = instruction_for(&after.as_object());
   return json_response(200, json::object{{"instruction", next.to_json()}});
 }
 
-http::Response DiscoveryCore::handle_addresses(const http::Request& request) {
+http::Response AgentApi::handle_addresses(const http::Request& request) {
   Caller caller;
   if (auto refused = authenticate_agent(request, caller)) return *refused;
   auto parsed = parse_addresses(request.body);
   if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
   if (!server(caller.server_name)) return error_response(404, "no Server " + caller.server_name + "; register again");
   json::object patch = status_for_addresses(std::get<AddressesReport>(parsed));
-  write_status("servers", caller.server_name,
-               [patch](const json::object&) -> std::optional<json::object> { return patch; });
+  write_server_status(caller.server_name, [patch](const json::object&) -> std::optional<json::object> { return patch; });
   return http::text_response(204, "");
 }
 

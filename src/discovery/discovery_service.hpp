@@ -1,12 +1,14 @@
-// The discovery service: wires the pure discovery and serverclass cores to the cluster layer
-// (informer caches, write queue) and the HTTP server (agent API routes, the boot policy, the
-// token issuer, /assets/environments/). See docs/discovery.md.
+// The discovery service wires the parts of discovery to the cluster layer (informer caches,
+// write queue) and the HTTP server: the agent API (agent_api.hpp), the ServerClass status
+// runner (reconcile_runner.hpp), the Environment cache and its file routes (environments.hpp),
+// the boot policy (cluster_boot_policy.hpp) and the token issuer. See docs/discovery.md.
 //
 // Wiring (src/app/services.cpp): create it after the cluster service and the HTTP service,
-// and start it before the HTTP service so /ipxe never answers without the policy:
+// and start it after the cluster and before the HTTP service so /ipxe never answers without
+// the policy:
+//   auto cluster = make_cluster_service(io, config);
 //   auto http = make_http_service(io, config);
-//   services.push_back(make_discovery_service(io, config, *http));
-//   services.push_back(std::move(http));
+//   auto discovery = make_discovery_service(io, config, *http, *cluster);
 #pragma once
 
 #include <memory>
@@ -19,10 +21,12 @@ class io_context;
 
 namespace ironboot {
 
+class ClusterService;
 class HttpService;
 
-// Registers its routes, policy, issuer and readiness check on `http` at once; the token key
-// and the cluster context are taken in start() (the cluster service must have started).
-std::unique_ptr<Service> make_discovery_service(boost::asio::io_context& io, const Config& config, HttpService& http);
+// Registers its routes, policy, issuer and readiness check on `http` at once; start() loads
+// the token key and takes the cluster context from `cluster` (which must have started).
+std::unique_ptr<Service> make_discovery_service(boost::asio::io_context& io, const Config& config, HttpService& http,
+                                                ClusterService& cluster);
 
 }  // namespace ironboot

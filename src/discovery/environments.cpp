@@ -1,8 +1,8 @@
-// Environments: spec.kernel / spec.initrd fetched once into <data_dir>/environments/<name>/
-// on a worker thread, sha512-verified, served under /assets/environments/<name>/{kernel,initrd};
-// the result is the Environment's Ready condition.
+#include "discovery/environments.hpp"
+
 #include "common/log.hpp"
-#include "discovery/discovery_core.hpp"
+#include "common/time.hpp"
+#include "discovery/cluster_access.hpp"
 #include "ipxe/assets.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/names.hpp"
@@ -91,13 +91,43 @@ FetchResult fetch_environment(const std::string& dir, const std::string& key, co
 
 }  // namespace
 
-std::string DiscoveryCore::environment_asset_path(const std::string& name, bool kernel) const {
+EnvironmentCache::EnvironmentCache(boost::asio::io_context& io, std::string data_dir, const Clock& clock,
+                                   std::function<void()> on_change)
+    : io_(io), data_dir_(std::move(data_dir)), clock_(clock), on_change_(std::move(on_change)) {}
+
+EnvironmentCache::~EnvironmentCache() {
+  alive_.reset();
+  *cancel_ = true;
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+}
+
+void EnvironmentCache::register_routes(http::Router& router) {
+  router.add_prefix("GET", kPrefix, [this](const http::Request& r) { return serve_file(r); });
+}
+
+void EnvironmentCache::start(kube::ClusterContext& cluster) {
+  cluster_ = &cluster;
+  cluster.environments().add_handler(
+      [this, alive = std::weak_ptr<int>(alive_)](const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
+        if (alive.expired()) return;
+        const auto& obj = now_obj ? now_obj : old;
+        on_event(now_obj, std::string(objects::name_of(*obj)));
+        if (on_change_) on_change_();
+      });
+  // Objects already in the cache (the informer may have listed before we subscribed).
+  for (const auto& [name, obj] : cluster.environments().items()) on_event(obj, name);
+}
+
+void EnvironmentCache::stop() { *cancel_ = true; }
+
+std::string EnvironmentCache::asset_path(const std::string& name, bool kernel) const {
   auto it = environments_.find(name);
   if (it == environments_.end() || !it->second.ready) return {};
   return std::string(kPrefix) + name + (kernel ? "/kernel" : "/initrd");
 }
 
-void DiscoveryCore::on_environment_event(const kube::ObjectPtr& now_obj, const std::string& name) {
+void EnvironmentCache::on_event(const kube::ObjectPtr& now_obj, const std::string& name) {
   if (!now_obj) {
     environments_.erase(name);
     return;
@@ -119,7 +149,7 @@ void DiscoveryCore::on_environment_event(const kube::ObjectPtr& now_obj, const s
   };
   if (!kube::valid_dns_subdomain(name)) return fail_now("InvalidName", "name cannot be a directory name");
   if (kernel.url.empty()) return fail_now("InvalidSpec", "spec.kernel.url is empty");
-  state.dir = config_.cluster.embedded.data_dir + "/environments/" + name;
+  state.dir = data_dir_ + "/environments/" + name;
   std::error_code ec;
   std::filesystem::create_directories(state.dir, ec);
   if (ec) return fail_now("FetchFailed", "cannot create " + state.dir + ": " + ec.message());
@@ -135,7 +165,7 @@ void DiscoveryCore::on_environment_event(const kube::ObjectPtr& now_obj, const s
   });
 }
 
-void DiscoveryCore::fetch_done(const std::string& name, const std::string& key, const FetchResult& result) {
+void EnvironmentCache::fetch_done(const std::string& name, const std::string& key, const FetchResult& result) {
   auto it = environments_.find(name);
   if (it == environments_.end() || it->second.key != key) return;  // changed or deleted meanwhile
   it->second.fetching = false;
@@ -154,16 +184,20 @@ void DiscoveryCore::fetch_done(const std::string& name, const std::string& key, 
     ready.reason = result.reason;
     ready.message = result.message;
   }
-  write_status("environments", name, [ready, stamp = now()](const json::object& current) {
-    const auto* status = objects::status_of(current);
-    auto conditions =
-        objects::with_condition(status ? objects::array_at(*status, "conditions") : nullptr, ready, stamp);
-    return std::optional<json::object>(json::object{{"status", json::object{{"conditions", std::move(conditions)}}}});
-  });
-  schedule_poll_check();
+  if (cluster_) {
+    write_status(cluster_->writes(), "environments", name,
+                 [ready, stamp = format_rfc3339(clock_.now())](const json::object& current) {
+                   const auto* status = objects::status_of(current);
+                   auto conditions = objects::with_condition(
+                       status ? objects::array_at(*status, "conditions") : nullptr, ready, stamp);
+                   return std::optional<json::object>(
+                       json::object{{"status", json::object{{"conditions", std::move(conditions)}}}});
+                 });
+  }
+  if (on_change_) on_change_();
 }
 
-http::Response DiscoveryCore::serve_environment_file(const http::Request& request) const {
+http::Response EnvironmentCache::serve_file(const http::Request& request) const {
   std::string_view rest(request.path);
   rest.remove_prefix(std::string_view(kPrefix).size());
   const auto slash = rest.find('/');

@@ -1,7 +1,8 @@
 // What the rest of ironboot uses from the cluster layer, identical in every cluster mode:
-// the client, the informer caches of the three kinds, and the write queue.
-// Obtain it with ironboot::cluster_context() (kube/cluster_service.hpp) after the cluster
-// service was created; everything runs on the io_context thread.
+// the client, the informer caches of the three kinds, and the write queue. The cluster
+// service owns it (ClusterService::context(), kube/cluster_service.hpp) and src/app hands it
+// to the services that use it; tests build one over make_in_process_transport. Everything
+// runs on the io_context thread.
 #pragma once
 
 #include <memory>

@@ -14,16 +14,12 @@ namespace ironboot {
 
 namespace {
 
-kube::ClusterContext* g_context = nullptr;
-
-class ClusterService : public Service {
+class ClusterServiceImpl final : public ClusterService {
  public:
-  ClusterService(boost::asio::io_context& io, const Config& config) : io_(io), config_(config) {}
-  ~ClusterService() override {
-    if (g_context == context_.get()) g_context = nullptr;
-  }
+  ClusterServiceImpl(boost::asio::io_context& io, const Config& config) : io_(io), config_(config) {}
 
   const char* name() const override { return "cluster"; }
+  kube::ClusterContext* context() override { return context_.get(); }
 
   std::string start() override {
     const auto& c = config_.cluster;
@@ -53,7 +49,6 @@ class ClusterService : public Service {
     } catch (const std::exception& e) {
       return e.what();
     }
-    g_context = context_.get();
     context_->start();
     logger("kube")->info("cluster client started mode={} server={}", to_string(c.mode), creds->server);
     return {};
@@ -75,11 +70,9 @@ class ClusterService : public Service {
 
 }  // namespace
 
-std::unique_ptr<Service> make_cluster_service(boost::asio::io_context& io, const Config& config) {
-  return std::make_unique<ClusterService>(io, config);
+std::unique_ptr<ClusterService> make_cluster_service(boost::asio::io_context& io, const Config& config) {
+  return std::make_unique<ClusterServiceImpl>(io, config);
 }
-
-kube::ClusterContext* cluster_context() { return g_context; }
 
 int print_embedded_kubeconfig(const Config& config) {
   try {

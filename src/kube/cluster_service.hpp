@@ -18,11 +18,14 @@ namespace kube {
 class ClusterContext;
 }
 
-// Started first: other services read the caches it fills.
-std::unique_ptr<Service> make_cluster_service(boost::asio::io_context& io, const Config& config);
+class ClusterService : public Service {
+ public:
+  // The client, informer caches and write queue; null until start() succeeded. Services that
+  // use it take it in their own start() (the cluster service starts first).
+  virtual kube::ClusterContext* context() = 0;
+};
 
-// The cluster objects of the running process (null before make_cluster_service).
-kube::ClusterContext* cluster_context();
+std::unique_ptr<ClusterService> make_cluster_service(boost::asio::io_context& io, const Config& config);
 
 // `ironboot kubeconfig`: prints a kubeconfig for the embedded API (creating its credentials
 // when they do not exist yet). Returns the process exit code.

@@ -1,0 +1,47 @@
+// The boot policy /ipxe asks: decide_boot over the informer caches, with the class
+// memberships of the last reconcile and the Environment URLs pointed at the copies this
+// process serves (an Environment not fetched here boots the agent, which waits). A decision
+// that is not a probe records what it implies on the Server: PXEBooted when an Environment
+// is served, AmbiguousClass when it changes. Runs on the io_context thread.
+#pragma once
+
+#include "discovery/boot_decision.hpp"
+#include "discovery/environment.hpp"
+#include "ipxe/boot_policy.hpp"
+#include "kube/objects.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <vector>
+
+namespace ironboot::kube {
+class ClusterContext;
+}
+
+namespace ironboot::discovery {
+
+class EnvironmentCache;
+class ReconcileRunner;
+
+class ClusterBootPolicy final : public BootPolicy {
+ public:
+  ClusterBootPolicy(DiskBootMethod default_disk_method, const Clock& clock, const ReconcileRunner& reconciler,
+                    const EnvironmentCache& environments);
+
+  // Until start() every machine boots the agent.
+  void start(kube::ClusterContext& cluster) { cluster_ = &cluster; }
+
+  BootDecision decide(const BootQuery& query) const override;
+  // What decide() answers for this Server (null: none), recording nothing.
+  BootDecision decide_for_server(const boost::json::object* server,
+                                 std::vector<objects::Condition>* server_conditions = nullptr) const;
+
+ private:
+  DiskBootMethod default_disk_method_;
+  const Clock& clock_;
+  const ReconcileRunner& reconciler_;
+  const EnvironmentCache& environments_;
+  kube::ClusterContext* cluster_ = nullptr;
+};
+
+}  // namespace ironboot::discovery
