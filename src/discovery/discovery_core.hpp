@@ -10,8 +10,8 @@
 #include "discovery/lifecycle.hpp"
 #include "discovery/server_object.hpp"
 #include "discovery/token.hpp"
-#include "ipxe/http_types.hpp"
-#include "ipxe/router.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
 #include "serverclass/matcher.hpp"
 #include "serverclass/reconciler.hpp"
 

@@ -3,7 +3,7 @@
 // the result is the Environment's Ready condition.
 #include "common/log.hpp"
 #include "discovery/discovery_core.hpp"
-#include "ipxe/assets.hpp"
+#include "http/file_response.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/names.hpp"
 #include "serverclass/conditions.hpp"
@@ -180,7 +180,7 @@ http::Response DiscoveryCore::serve_environment_file(const http::Request& reques
   auto open_file = std::make_shared<http::OpenFile>(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return http::text_response(404, "not found\n");
-  FileInfo info;
+  http::FileInfo info;
   info.size = static_cast<std::uint64_t>(st.st_size);
   info.mtime_sec = st.st_mtim.tv_sec;
   info.mtime_nsec = st.st_mtim.tv_nsec;

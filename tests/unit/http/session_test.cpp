@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <fcntl.h>
 
-#include "ipxe/http_session.hpp"
+#include "http/session.hpp"
 
 namespace ironboot::http {
 namespace {

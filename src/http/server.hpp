@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "ipxe/http_context.hpp"
-#include "ipxe/router.hpp"
+#include "http/server_context.hpp"
+#include "http/router.hpp"
 
 namespace boost::asio {
 class io_context;

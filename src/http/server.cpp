@@ -1,4 +1,4 @@
-#include "ipxe/http_server.hpp"
+#include "http/server.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/log.hpp"
-#include "ipxe/http_session.hpp"
+#include "http/session.hpp"
 
 namespace ironboot::http {
 

@@ -33,7 +33,7 @@
 #include <type_traits>
 
 #include "common/log.hpp"
-#include "ipxe/http_context.hpp"
+#include "http/server_context.hpp"
 
 namespace ironboot::http {
 
@@ -58,11 +58,6 @@ constexpr int kUnsentLowWater = 128 * 1024;
 // After an error response, unread request bytes are drained this long before closing, so
 // the client reads our answer instead of a reset.
 constexpr std::chrono::milliseconds kLingerTime{1000};
-
-// The status line and headers of a response. `keep_alive` false adds "Connection: close".
-// Header values with CR or LF are dropped (a handler bug must not split the response).
-std::string serialize_head(const Response& response, bool keep_alive, bool http10_keep_alive, bool with_length,
-                           const std::string& date);
 
 template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {

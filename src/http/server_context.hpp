@@ -11,7 +11,7 @@
 #include <unordered_set>
 
 #include "common/metrics.hpp"
-#include "ipxe/router.hpp"
+#include "http/router.hpp"
 
 namespace spdlog {
 class logger;
