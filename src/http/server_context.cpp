@@ -1,5 +1,6 @@
 #include "http/server_context.hpp"
 
+#include "common/log.hpp"
 #include "http/file_response.hpp"
 
 namespace ironboot::http {
@@ -23,6 +24,9 @@ Counter& HttpMetrics::requests(int status) {
   by_status_.emplace(status, &c);
   return c;
 }
+
+ServerContext::ServerContext()
+    : sessions(ConnectionRegistry::create(metrics.connections)), log(logger("http")) {}
 
 const std::string& ServerContext::date() {
   const std::time_t now = std::time(nullptr);

@@ -1,10 +1,11 @@
-// One HTTP/1.1 connection: read a request (header then body, each under a deadline and a
-// size limit), dispatch it through the Router, write the response, repeat while keep-alive.
-// Requests are answered in order, so pipelined requests simply wait in the read buffer.
-// Templated on the stream so unit tests drive it over beast::test::stream; on a real TCP
-// socket file bodies go out with sendfile(2).
+// One HTTP/1.1 connection of the plain server, on the session skeleton
+// (http/session_skeleton.hpp): read a request (the first byte, the head and the body each
+// under a deadline and a size limit), dispatch it through the Router, write the response,
+// repeat while keep-alive. Requests are answered in order, so pipelined requests simply
+// wait in the read buffer. Templated on the stream so unit tests drive it over
+// beast::test::stream; on a real TCP socket file bodies go out with sendfile(2).
 //
-// Internal header: includes Beast. Only http_server.cpp and the unit tests include it.
+// Internal header: includes Beast. Only http/server.cpp and the unit tests include it.
 #pragma once
 
 #include <sys/sendfile.h>
@@ -18,11 +19,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cerrno>
 #include <chrono>
@@ -34,11 +32,9 @@
 
 #include "common/log.hpp"
 #include "http/server_context.hpp"
+#include "http/session_skeleton.hpp"
 
 namespace ironboot::http {
-
-namespace beast = boost::beast;
-namespace asio = boost::asio;
 
 // File bodies at least this large go out with sendfile(2); smaller ones are read and sent
 // with the head in one write.
@@ -59,119 +55,126 @@ constexpr int kUnsentLowWater = 128 * 1024;
 // the client reads our answer instead of a reset.
 constexpr std::chrono::milliseconds kLingerTime{1000};
 
-template <class Stream>
-class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
-  static constexpr bool kIsSocket = std::is_same_v<Stream, asio::ip::tcp::socket>;
-
+// The answer of a Router handler, awaited by the session. The Responder's copies share one
+// Answer; the last copy dropped without answering abandons the request (the connection then
+// closes without a response, as nothing will ever answer it). Once it has answered, the
+// Responder lets go of the session's state, so a handler that keeps a used Responder around
+// holds nothing of the connection.
+class PendingResponse {
  public:
-  Session(Stream stream, std::shared_ptr<ServerContext> ctx, std::string peer)
-      : stream_(std::move(stream)), ctx_(std::move(ctx)), peer_(std::move(peer)), timer_(stream_.get_executor()) {
-    ctx_->sessions.insert(this);
-    ctx_->metrics.connections->inc();
-  }
-  ~Session() override {
-    ctx_->sessions.erase(this);
-    ctx_->metrics.connections->dec();
+  explicit PendingResponse(const asio::any_io_executor& executor) : wake_(executor, Deadline::Clock::time_point::max()) {}
+
+  Responder responder(const std::shared_ptr<PendingResponse>& self) {
+    return [answer = std::make_shared<Answer>(self)](Response response) { answer->give(std::move(response)); };
   }
 
-  void start() { read_request(); }
-
-  void drain() override {
-    draining_ = true;
-    if (phase_ == Phase::idle) close();
+  // The response, or nullopt when the handler let go of its Responder without answering.
+  asio::awaitable<std::optional<Response>> wait() {
+    while (!response_ && !abandoned_) co_await wake_.async_wait(kAwaitable);
+    co_return std::move(response_);
   }
 
  private:
-  enum class Phase { idle, reading, handling, writing, lingering, closed };
-  using Clock = std::chrono::steady_clock;
+  class Answer {
+   public:
+    explicit Answer(std::shared_ptr<PendingResponse> pending) : pending_(std::move(pending)) {}
+    Answer(const Answer&) = delete;
+    Answer& operator=(const Answer&) = delete;
+    ~Answer() {
+      if (!pending_) return;
+      pending_->abandoned_ = true;
+      pending_->wake_.cancel();
+    }
+    void give(Response response) {
+      if (!pending_) return;  // answered already
+      pending_->response_ = std::move(response);
+      pending_->wake_.cancel();
+      pending_.reset();
+    }
 
-  // --- deadlines: one timer, re-armed lazily (moving a deadline later costs nothing) ---
-  void arm(std::chrono::milliseconds d) {
-    deadline_ = Clock::now() + d;
-    if (timer_waits_ == 0 || deadline_ < timer_.expiry()) wait_timer();
+   private:
+    std::shared_ptr<PendingResponse> pending_;
+  };
+
+  asio::steady_timer wake_;  // never expires; cancelled to wake the session
+  std::optional<Response> response_;
+  bool abandoned_ = false;
+};
+
+template <class Stream>
+class Connection {
+  static constexpr bool kIsSocket = std::is_same_v<Stream, asio::ip::tcp::socket>;
+  static constexpr const char* kLingerPhase = "linger";
+
+ public:
+  Connection(Stream stream, std::shared_ptr<ServerContext> ctx, ConnectionRegistry::Slot slot, std::string peer)
+      : stream_(std::move(stream)),
+        ctx_(std::move(ctx)),
+        peer_(std::move(peer)),
+        deadline_(stream_.get_executor(), [this](const char* phase) { on_deadline(phase); }),
+        slot_(std::move(slot)) {
+    slot_.on_drain([this] { drain(); });
   }
-  void disarm() { deadline_ = Clock::time_point::max(); }
-  void wait_timer() {
-    ++timer_waits_;  // expires_at cancels an older wait; only the last one to finish acts
-    timer_.expires_at(deadline_);
-    timer_.async_wait([self = this->shared_from_this()](const beast::error_code&) { self->on_timer(); });
-  }
-  void on_timer() {
-    if (--timer_waits_ > 0) return;
-    if (phase_ == Phase::closed || deadline_ == Clock::time_point::max()) return;
-    if (Clock::now() < deadline_) return wait_timer();
-    if (phase_ != Phase::lingering) {
-      ctx_->metrics.timeouts->inc();
-      ctx_->log->debug("timeout phase={} peer={}", phase_name(), peer_);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  asio::awaitable<void> run() {
+    while (!closed_ && !draining_ && !ctx_->draining) {
+      parser_.emplace();
+      parser_->header_limit(ctx_->limits.max_header_bytes);
+      parser_->body_limit(ctx_->limits.max_body_bytes);
+      phase_ = Phase::reading;
+      const RequestTimeouts timeouts{ctx_->limits.idle_timeout, ctx_->limits.header_timeout};
+      const beast::error_code ec =
+          co_await read_request(stream_, buffer_, *parser_, deadline_, timeouts, true, &read_stage_);
+      if (closed_) break;
+      std::optional<Response> response;
+      if (ec) {
+        response = read_error_response(ec);
+      } else {
+        response = co_await handle_request();
+      }
+      if (!response || closed_) break;
+      const bool sent = co_await send(std::move(*response));
+      if (!sent) break;
+      on_response_written();
+      if (!keep_alive_) {
+        co_await linger();
+        break;
+      }
     }
     close();
   }
-  const char* phase_name() const {
-    switch (phase_) {
-      case Phase::idle: return "idle";
-      case Phase::reading: return "request";
-      case Phase::handling: return "handler";
-      case Phase::writing: return "response";
-      case Phase::lingering: return "linger";
-      case Phase::closed: return "closed";
+
+ private:
+  enum class Phase { reading, handling, writing, lingering };
+  using Clock = Deadline::Clock;
+
+  // Finish the response in flight (if any), then close; close at once when waiting for a
+  // request that has not begun.
+  void drain() {
+    draining_ = true;
+    if (phase_ == Phase::reading && read_stage_ == ReadStage::waiting) close();
+  }
+
+  void on_deadline(const char* phase) {
+    if (closed_) return;
+    if (phase != kLingerPhase) {
+      ctx_->metrics.timeouts->inc();
+      ctx_->log->debug("timeout phase={} peer={}", phase, peer_);
     }
-    return "?";
+    close();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    deadline_.disarm();
+    close_stream(stream_);
   }
 
   // --- reading ---
-  void read_request() {
-    if (draining_ || ctx_->draining) return close();
-    parser_.emplace();
-    parser_->header_limit(ctx_->limits.max_header_bytes);
-    parser_->body_limit(ctx_->limits.max_body_bytes);
-    if (buffer_.size() > 0) return read_header();
-    // Wait for the first byte under the idle deadline; the header deadline starts then.
-    phase_ = Phase::idle;
-    arm(ctx_->limits.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = this->shared_from_this()](const beast::error_code& ec, std::size_t n) {
-                              self->buffer_.commit(n);
-                              if (ec) return self->close();
-                              self->read_header();
-                            });
-  }
-
-  void read_header() {
-    if (phase_ == Phase::closed) return;
-    phase_ = Phase::reading;
-    arm(ctx_->limits.header_timeout);
-    beast::http::async_read_header(stream_, buffer_, *parser_,
-                                   [self = this->shared_from_this()](const beast::error_code& ec, std::size_t) {
-                                     self->on_header(ec);
-                                   });
-  }
-
-  void on_header(const beast::error_code& ec) {
-    if (ec) return on_read_error(ec);
-    if (parser_->is_done()) return on_request();
-    const auto& req = parser_->get();
-    if (beast::iequals(req[beast::http::field::expect], "100-continue")) {
-      continue_ = "HTTP/1.1 100 Continue\r\n\r\n";
-      asio::async_write(stream_, asio::buffer(continue_),
-                        [self = this->shared_from_this()](const beast::error_code& ec2, std::size_t) {
-                          if (ec2) return self->close();
-                          self->read_body();
-                        });
-      return;
-    }
-    read_body();
-  }
-
-  void read_body() {
-    beast::http::async_read(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](const beast::error_code& ec, std::size_t) {
-                              if (ec) return self->on_read_error(ec);
-                              self->on_request();
-                            });
-  }
-
-  void on_read_error(const beast::error_code& ec) {
-    if (phase_ == Phase::closed) return;
+  std::optional<Response> read_error_response(const beast::error_code& ec) {
     using e = beast::http::error;
     int status = 400;
     if (ec == e::header_limit || ec == e::buffer_overflow) {
@@ -181,7 +184,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } else if (ec == e::end_of_stream || ec == e::partial_message ||
                ec.category() != beast::http::make_error_code(e::bad_method).category()) {
       // The peer went away or the socket failed: nobody to answer.
-      return close();
+      return std::nullopt;
     }
     ctx_->log->debug("bad request status={} error=\"{}\" peer={}", status, ec.message(), peer_);
     request_.method = "-";
@@ -189,13 +192,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request_keep_alive_ = false;
     head_request_ = false;
     started_ = Clock::now();
-    send(text_response(status, std::string(reason_phrase(status)) + "\n"));
+    return text_response(status, std::string(reason_phrase(status)) + "\n");
   }
 
-  void on_request() {
+  asio::awaitable<std::optional<Response>> handle_request() {
     auto& req = parser_->get();
     phase_ = Phase::handling;
-    disarm();
+    deadline_.disarm();
     started_ = Clock::now();
     request_keep_alive_ = req.keep_alive();
     http10_ = req.version() == 10;
@@ -208,7 +211,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (target.empty() || target.front() != '/') {
       request_keep_alive_ = false;
       request_.path = "-";
-      return send(text_response(400, "bad request target\n"));
+      co_return text_response(400, "bad request target\n");
     }
     const auto q = target.find('?');
     request_.path = std::string(target.substr(0, q));
@@ -216,18 +219,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     request_.headers.reserve(8);
     for (const auto& f : req) request_.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     request_.body = std::move(req.body());
-    // The responder keeps the session alive until it is called, and lets go of it then, so
-    // a handler that keeps a used Responder around does not hold the connection open.
-    auto holder = std::make_shared<std::shared_ptr<Session>>(this->shared_from_this());
-    ctx_->router->dispatch(request_, [holder](Response response) {
-      auto self = std::move(*holder);
-      if (self) self->send(std::move(response));
-    });
+    auto pending = std::make_shared<PendingResponse>(stream_.get_executor());
+    ctx_->router->dispatch(request_, pending->responder(pending));
+    std::optional<Response> response = co_await pending->wait();
+    co_return response;
   }
 
   // --- writing ---
-  void send(Response response) {
-    if (phase_ == Phase::closed) return;
+  // True when the whole response went out.
+  asio::awaitable<bool> send(Response response) {
     phase_ = Phase::writing;
     response_ = std::move(response);
     keep_alive_ = request_keep_alive_ && !draining_ && !ctx_->draining;
@@ -236,33 +236,30 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const bool send_body = !no_body_status && !head_request_;
     head_ = serialize_head(response_, keep_alive_, keep_alive_ && http10_, !no_body_status, ctx_->date());
     body_bytes_ = send_body ? response_.content_length() : 0;
-    arm(ctx_->limits.idle_timeout);
 
     if (send_body && response_.file) {
       file_offset_ = static_cast<off_t>(response_.file->offset);
       file_remaining_ = response_.file->length;
       if constexpr (kIsSocket) {
-        if (file_remaining_ >= kSendfileThreshold) return send_head_then_file();
+        if (file_remaining_ >= kSendfileThreshold) {
+          const bool sent = co_await send_head_then_file();
+          co_return sent;
+        }
       }
       if (file_remaining_ <= kCopyChunk) {
-        if (!read_file_chunk(response_.body)) return close();
+        if (!read_file_chunk(response_.body)) co_return false;
         file_remaining_ = 0;
       } else {
-        return write_buffers(asio::buffer(head_), [](Session& s) { s.copy_file(); });
+        const beast::error_code ec = co_await write_all(stream_, asio::buffer(head_), deadline_, ctx_->limits.idle_timeout);
+        if (ec) co_return false;
+        const bool sent = co_await copy_file();
+        co_return sent;
       }
     }
     if (!send_body) response_.body.clear();
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head_), asio::buffer(response_.body)};
-    write_buffers(bufs, [](Session& s) { s.on_response_written(); });
-  }
-
-  template <class Buffers, class Next>
-  void write_buffers(const Buffers& buffers, Next next) {
-    asio::async_write(stream_, buffers,
-                      [self = this->shared_from_this(), next](const beast::error_code& ec, std::size_t) {
-                        if (ec) return self->close();
-                        next(*self);
-                      });
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(response_.body)};
+    const beast::error_code ec = co_await write_all(stream_, buffers, deadline_, ctx_->limits.idle_timeout);
+    co_return !ec;
   }
 
   // Reads the next piece of the file slice into `out`; false on a read error or short file.
@@ -281,52 +278,54 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // Without sendfile (in-memory streams): pread + write, one chunk at a time.
-  void copy_file() {
-    if (file_remaining_ == 0) return on_response_written();
-    if (!read_file_chunk(chunk_)) return close();
-    file_remaining_ -= chunk_.size();
-    arm(ctx_->limits.idle_timeout);
-    write_buffers(asio::buffer(chunk_), [](Session& s) { s.copy_file(); });
+  asio::awaitable<bool> copy_file() {
+    while (file_remaining_ > 0) {
+      if (!read_file_chunk(chunk_)) co_return false;
+      file_remaining_ -= chunk_.size();
+      const beast::error_code ec = co_await write_all(stream_, asio::buffer(chunk_), deadline_, ctx_->limits.idle_timeout);
+      if (ec) co_return false;
+    }
+    co_return true;
   }
 
   // The head and the file go out corked (TCP_CORK), so the head shares a segment with the
   // first file bytes and no partial segment is pushed at the end of each sendfile call; the
   // cork is lifted after the last byte, which pushes the tail at once.
-  void send_head_then_file() {
-    if constexpr (kIsSocket) {
-      beast::error_code ec;
-      stream_.native_non_blocking(true, ec);
-      if (ec) return close();
-      set_cork(true);
-      const ssize_t n = ::send(stream_.native_handle(), head_.data(), head_.size(), MSG_NOSIGNAL);
-      if (n == static_cast<ssize_t>(head_.size())) return sendfile_turn();
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return close();
-      const std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
-      write_buffers(asio::buffer(head_.data() + done, head_.size() - done), [](Session& s) { s.sendfile_turn(); });
+  asio::awaitable<bool> send_head_then_file() {
+    beast::error_code ec;
+    stream_.native_non_blocking(true, ec);
+    if (ec) co_return false;
+    set_cork(true);
+    deadline_.arm(ctx_->limits.idle_timeout, "response");
+    const ssize_t n = ::send(stream_.native_handle(), head_.data(), head_.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
+    const std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (done < head_.size()) {
+      const auto rest = asio::buffer(head_.data() + done, head_.size() - done);
+      const beast::error_code wec = co_await write_all(stream_, rest, deadline_, ctx_->limits.idle_timeout);
+      if (wec) co_return false;
     }
+    const bool sent = co_await sendfile_body();
+    co_return sent;
   }
 
   void set_cork(bool on) {
-    if constexpr (kIsSocket) {
-      const int value = on ? 1 : 0;
-      ::setsockopt(stream_.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
-    }
+    const int value = on ? 1 : 0;
+    ::setsockopt(stream_.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
-  // One turn of a file body: sendfile until the socket is full (then wait for writability),
-  // the turn's share is used (then yield to the loop), or the body is done.
-  void sendfile_turn() {
-    if constexpr (kIsSocket) {
-      if (phase_ == Phase::closed) return;
-      arm(ctx_->limits.idle_timeout);
+  // Turns of sendfile: each runs until the socket is full (then waits for writability), the
+  // turn's share is used (then yields to the loop), or the body is done; each turn re-arms
+  // the write deadline, so it bounds a turn without progress.
+  asio::awaitable<bool> sendfile_body() {
+    const int in = response_.file->file->fd();
+    while (file_remaining_ > 0) {
+      if (closed_) co_return false;
+      deadline_.arm(ctx_->limits.idle_timeout, "response");
       const int out = stream_.native_handle();
-      const int in = response_.file->file->fd();
       std::uint64_t turn_left = kSendfileTurn;
-      while (file_remaining_ > 0) {
-        if (turn_left == 0) {
-          asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->sendfile_turn(); });
-          return;
-        }
+      bool would_block = false;
+      while (file_remaining_ > 0 && turn_left > 0) {
         const auto want = static_cast<std::size_t>(std::min(file_remaining_, turn_left));
         const ssize_t n = ::sendfile(out, in, &file_offset_, want);
         if (n > 0) {
@@ -336,21 +335,24 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          stream_.async_wait(asio::ip::tcp::socket::wait_write,
-                             [self = this->shared_from_this()](const beast::error_code& ec) {
-                               if (ec) return self->close();
-                               self->sendfile_turn();
-                             });
-          return;
+          would_block = true;
+          break;
         }
         // n == 0: the file shrank under us; the promised length can no longer be kept.
         ctx_->log->debug("sendfile failed error=\"{}\" peer={}", n == 0 ? "file truncated" : std::strerror(errno),
                          peer_);
-        return close();
+        co_return false;
       }
-      set_cork(false);
-      on_response_written();
+      if (file_remaining_ == 0) break;
+      if (would_block) {
+        auto [ec] = co_await stream_.async_wait(asio::ip::tcp::socket::wait_write, kAwaitable);
+        if (ec) co_return false;
+      } else {
+        co_await asio::post(stream_.get_executor(), asio::use_awaitable);
+      }
     }
+    set_cork(false);
+    co_return true;
   }
 
   void on_response_written() {
@@ -361,58 +363,36 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     m.latency->observe(elapsed);
     if (ctx_->log->should_log(spdlog::level::debug)) {
       ctx_->log->debug("request method={} path={} status={} bytes={} duration_us={} peer={}", request_.method,
-                       request_.path, response_.status, body_bytes_,
-                       static_cast<long long>(elapsed * 1e6), peer_);
+                       request_.path, response_.status, body_bytes_, static_cast<long long>(elapsed * 1e6), peer_);
     }
     response_ = Response{};
     request_.body.clear();
-    if (keep_alive_) return read_request();
-    linger_close();
   }
 
   // Half-close and discard what the client still sends, for a bounded time.
-  void linger_close() {
+  asio::awaitable<void> linger() {
     if constexpr (kIsSocket) {
       phase_ = Phase::lingering;
       beast::error_code ec;
       stream_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-      if (ec) return close();
-      arm(kLingerTime);
-      linger_read();
-    } else {
-      close();
+      if (ec) co_return;
+      deadline_.arm(kLingerTime, kLingerPhase);
+      while (true) {
+        buffer_.clear();
+        auto [rec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kAwaitable);
+        if (rec) break;
+      }
     }
-  }
-  void linger_read() {
-    buffer_.clear();
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = this->shared_from_this()](const beast::error_code& ec, std::size_t) {
-                              if (ec) return self->close();
-                              self->linger_read();
-                            });
-  }
-
-  void close() {
-    if (phase_ == Phase::closed) return;
-    phase_ = Phase::closed;
-    disarm();
-    beast::error_code ec;
-    timer_.cancel();
-    if constexpr (kIsSocket) {
-      stream_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-      stream_.close(ec);
-    } else {
-      stream_.close();
-    }
+    co_return;
   }
 
   Stream stream_;
   std::shared_ptr<ServerContext> ctx_;
   std::string peer_;
-  asio::steady_timer timer_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  int timer_waits_ = 0;
-  Phase phase_ = Phase::idle;
+  Deadline deadline_;
+  Phase phase_ = Phase::reading;
+  ReadStage read_stage_ = ReadStage::waiting;
+  bool closed_ = false;
   bool draining_ = false;
 
   beast::flat_buffer buffer_;
@@ -426,11 +406,34 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Response response_;
   bool keep_alive_ = false;
   std::string head_;
-  std::string continue_;
   std::string chunk_;
   std::uint64_t body_bytes_ = 0;
   off_t file_offset_ = 0;
   std::uint64_t file_remaining_ = 0;
+
+  // Last: released first, so drain_all() never reaches a Connection being destroyed.
+  ConnectionRegistry::Slot slot_;
 };
+
+// The connection is built before the coroutine so that the coroutine's only parameter moves
+// without throwing (a frame whose parameters' moves may throw draws GCC 12's false
+// -Wmismatched-new-delete on Asio's frame allocator).
+template <class Stream>
+asio::awaitable<void> serve_connection(std::unique_ptr<Connection<Stream>> connection) {
+  co_await connection->run();
+}
+
+// Takes a connection slot and runs the session on the stream's executor. Whoever accepts
+// checks ctx->limits.max_connections first.
+template <class Stream>
+void start_session(Stream stream, std::shared_ptr<ServerContext> ctx, std::string peer) {
+  const asio::any_io_executor executor = stream.get_executor();
+  auto log = ctx->log;
+  std::string what = "session peer=" + peer;
+  auto slot = ctx->sessions->acquire();
+  auto connection =
+      std::make_unique<Connection<Stream>>(std::move(stream), std::move(ctx), std::move(slot), std::move(peer));
+  spawn_logged(executor, serve_connection(std::move(connection)), std::move(log), std::move(what));
+}
 
 }  // namespace ironboot::http
