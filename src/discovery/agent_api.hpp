@@ -10,8 +10,8 @@
 #include "discovery/lifecycle.hpp"
 #include "discovery/server_object.hpp"
 #include "discovery/token.hpp"
-#include "ipxe/http_types.hpp"
-#include "ipxe/router.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

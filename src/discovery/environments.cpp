@@ -3,7 +3,7 @@
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "discovery/cluster_access.hpp"
-#include "ipxe/assets.hpp"
+#include "http/file_response.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/names.hpp"
 #include "kube/objects.hpp"
@@ -153,6 +153,10 @@ void EnvironmentCache::on_event(const kube::ObjectPtr& now_obj, const std::strin
   std::error_code ec;
   std::filesystem::create_directories(state.dir, ec);
   if (ec) return fail_now("FetchFailed", "cannot create " + state.dir + ": " + ec.message());
+  if (!served_root_.is_open()) {
+    if (auto error = served_root_.open(data_dir_ + "/environments"); !error.empty())
+      return fail_now("FetchFailed", "cannot open " + error);
+  }
   log->info("environment fetch name={} kernel={} initrd={}", name, kernel.url, initrd.url);
   std::weak_ptr<int> alive = alive_;
   auto cancel = cancel_;
@@ -207,18 +211,7 @@ http::Response EnvironmentCache::serve_file(const http::Request& request) const 
   if (file != "kernel" && file != "initrd") return http::text_response(404, "not found\n");
   auto it = environments_.find(name);
   if (it == environments_.end() || !it->second.ready) return http::text_response(404, "not found\n");
-  const std::string path = it->second.dir + "/" + std::string(file);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return http::text_response(404, "not found\n");
-  auto open_file = std::make_shared<http::OpenFile>(fd);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return http::text_response(404, "not found\n");
-  FileInfo info;
-  info.size = static_cast<std::uint64_t>(st.st_size);
-  info.mtime_sec = st.st_mtim.tv_sec;
-  info.mtime_nsec = st.st_mtim.tv_nsec;
-  info.inode = st.st_ino;
-  return file_response(request, std::move(open_file), info, file);
+  return http::serve_file_beneath(request, served_root_, name + "/" + std::string(file), file);
 }
 
 }  // namespace ironboot::discovery

@@ -5,10 +5,12 @@
 // post their results back.
 #pragma once
 
+#include "common/beneath.hpp"
+
 #include "discovery/environment.hpp"
 #include "discovery/environment_fetcher.hpp"
-#include "ipxe/http_types.hpp"
-#include "ipxe/router.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
@@ -66,6 +68,8 @@ class EnvironmentCache {
   std::function<void()> on_change_;
   kube::ClusterContext* cluster_ = nullptr;
   std::map<std::string, State> environments_;
+  // <data_dir>/environments, opened once it exists: every served file is opened beneath it.
+  BeneathDir served_root_;
   std::vector<std::thread> workers_;
   std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted results check it

@@ -11,8 +11,8 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/net.hpp"
-#include "ipxe/assets.hpp"
-#include "ipxe/http_server.hpp"
+#include "http/assets.hpp"
+#include "http/server.hpp"
 #include "ipxe/ipxe_routes.hpp"
 #include "ipxe/script.hpp"
 
@@ -161,7 +161,7 @@ class HttpServiceImpl final : public HttpService {
     for (const auto& a : c.agent.kernel_args)
       if (!safe_script_word(a)) return "agent.kernel_args: '" + a + "' cannot be one kernel argument";
 
-    auto assets = std::make_shared<AssetStore>();
+    auto assets = std::make_shared<http::AssetStore>();
     const bool agent_configured = !c.agent.kernel.empty() && !c.agent.initrd.empty();
     if (agent_configured) {
       assets->add_file("agent", "vmlinuz", c.agent.kernel);
@@ -209,7 +209,7 @@ class HttpServiceImpl final : public HttpService {
   std::optional<ScriptSet> scripts_;
   IpxeSettings settings_;
   // Replaced on reload; a request in progress keeps the one it started with.
-  std::shared_ptr<const AssetStore> assets_;
+  std::shared_ptr<const http::AssetStore> assets_;
   std::shared_ptr<const IpxeRoutes> ipxe_;
   std::string base_url_;
   bool stopped_ = false;

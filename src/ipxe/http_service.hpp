@@ -1,4 +1,4 @@
-// The HTTP service of DESIGN.md §3: iPXE scripts, /assets, /metrics, /healthz, /readyz,
+// The HTTP service (docs/http.md): iPXE scripts, /assets, /metrics, /healthz, /readyz,
 // and whatever routes other areas register (POST /agent/v1/...). Beast-free header.
 //
 // Wiring (src/app/services.cpp), before start():
@@ -11,9 +11,9 @@
 #include <memory>
 
 #include "common/service.hpp"
+#include "http/readiness.hpp"
+#include "http/router.hpp"
 #include "ipxe/boot_policy.hpp"
-#include "ipxe/readiness.hpp"
-#include "ipxe/router.hpp"
 
 namespace boost::asio {
 class io_context;

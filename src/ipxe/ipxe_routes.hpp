@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "http/message.hpp"
 #include "ipxe/boot_policy.hpp"
-#include "ipxe/http_types.hpp"
 #include "ipxe/script.hpp"
 
 namespace ironboot {
@@ -19,7 +19,7 @@ struct IpxeSettings {
   int dhcp_rounds = 3;
 };
 
-// Paths the agent image is served under (see assets.hpp).
+// Paths the agent image is served under (see http/assets.hpp).
 constexpr const char* kAgentKernelPath = "/assets/agent/vmlinuz";
 constexpr const char* kAgentInitrdPath = "/assets/agent/initramfs";
 

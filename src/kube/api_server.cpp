@@ -2,13 +2,9 @@
 
 #include <openssl/crypto.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -23,6 +19,9 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/net.hpp"
+#include "common/text.hpp"
+#include "http/connections.hpp"
+#include "http/session_skeleton.hpp"
 #include "kube/api_handler.hpp"
 #include "kube/store.hpp"
 #include "kube/store_log.hpp"
@@ -33,16 +32,20 @@ namespace ironboot::kube {
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
-namespace http = boost::beast::http;
+namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
-using Stream = beast::ssl_stream<beast::tcp_stream>;
-constexpr auto kAwait = net::as_tuple(net::use_awaitable);
+// Timeouts come from the session skeleton's Deadline (http/session_skeleton.hpp), so the TLS
+// stream sits on a plain socket.
+using Stream = beast::ssl_stream<tcp::socket>;
+constexpr auto kAwait = http::kAwaitable;
 
 namespace {
 
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+// For a request's first byte, and from it to the end of the body.
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
+constexpr std::size_t kMaxHeader = 64 * 1024;
 constexpr auto kBookmarkInterval = std::chrono::seconds(20);
 constexpr std::size_t kMaxBody = 8 * 1024 * 1024;
 constexpr std::size_t kMaxWatchBacklog = 20000;
@@ -80,13 +83,13 @@ struct CommitWaiter {
 
 struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(net::io_context& io_, const EmbeddedClusterConfig& cfg)
-      : io(io_), config(cfg), ssl_ctx(ssl::context::tls_server), acceptor(io_),
+      : io(io_), config(cfg), ssl_ctx(ssl::context::tls_server), listener(io_, logger("kube")),
         handler(store, [] { return std::chrono::system_clock::now(); }, random_uid) {}
 
   net::io_context& io;
   EmbeddedClusterConfig config;
   ssl::context ssl_ctx;
-  tcp::acceptor acceptor;
+  http::Listener listener;
   Store store;
   std::unique_ptr<StoreLog> log;
   ApiHandler handler;
@@ -94,7 +97,8 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   std::vector<Change> unpublished;
   std::set<std::shared_ptr<Watcher>> watchers;
   std::vector<std::shared_ptr<CommitWaiter>> waiters;
-  std::set<std::shared_ptr<Stream>> streams;
+  // One slot per connection; draining one closes its stream.
+  std::shared_ptr<http::ConnectionRegistry> connections = http::ConnectionRegistry::create();
   bool flush_scheduled = false;
   bool stopped = false;
   // Group commit: fdatasync runs on this thread so the event loop keeps taking requests;
@@ -108,7 +112,6 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::shared_ptr<CommitWaiter>> batch_waiters;
   std::vector<Change> batch_changes;
   CommitMetrics commit_metrics;
-  std::size_t connections = 0;
 
   std::string start() {
     auto lg = logger("kube");
@@ -134,23 +137,20 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     auto addr = net::ip::make_address(hp->host, ec);
     if (ec) return "embedded API: bad listen address '" + hp->host + "'";
     port = hp->port;
-    tcp::endpoint ep(addr, port);
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    ec = listener.listen(tcp::endpoint(addr, port));
     if (ec) return "embedded API: cannot listen on " + config.listen + ": " + ec.message();
     lg->info("embedded API listening listen={} port={} objects={} resource_version={}", config.listen,
-             acceptor.local_endpoint().port(), store.size(), store.resource_version());
-    net::co_spawn(io, accept_loop(shared_from_this()), net::detached);
+             listener.port(), store.size(), store.resource_version());
+    listener.start([weak = weak_from_this()](tcp::socket socket) {
+      if (auto self = weak.lock()) self->on_accept(std::move(socket));
+    });
     return {};
   }
 
   void stop() {
     if (stopped) return;
     stopped = true;
-    boost::system::error_code ec;
-    acceptor.close(ec);
+    listener.close();
     if (syncer.joinable()) {
       {
         std::lock_guard<std::mutex> l(sync_mu);
@@ -167,7 +167,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
       w->closed = true;
       w->signal.cancel();
     }
-    for (auto& s : streams) beast::get_lowest_layer(*s).close();
+    connections->drain_all();
   }
 
   void schedule_flush() {
@@ -246,51 +246,44 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  static net::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
-    while (!self->stopped) {
-      auto [ec, socket] = co_await self->acceptor.async_accept(kAwait);
-      if (ec) {
-        if (self->stopped) co_return;
-        logger("kube")->debug("accept failed error=\"{}\"", ec.message());
-        continue;
-      }
-      if (self->connections >= kMaxConnections) continue;  // socket closes when it goes out of scope
-      net::co_spawn(self->io, session(self, std::move(socket)), net::detached);
-    }
+  void on_accept(tcp::socket socket) {
+    if (stopped || connections->size() >= kMaxConnections) return;  // the socket closes here
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    std::string peer = ec ? std::string("-") : http::format_peer(remote);
+    auto stream = std::make_shared<Stream>(std::move(socket), ssl_ctx);
+    std::string what = "session peer=" + peer;
+    http::spawn_logged(io.get_executor(), session(shared_from_this(), std::move(stream), connections->acquire(),
+                                                  std::move(peer)),
+                       logger("kube"), std::move(what));
   }
 
   static ApiResponse unauthorized() { return status_error(401, "Unauthorized", "Unauthorized"); }
 
-  bool authorized(const http::request<http::string_body>& req) const {
-    auto it = req.find(http::field::authorization);
-    if (it == req.end()) return false;
-    std::string_view v = it->value();
-    const std::string_view prefix = "Bearer ";
-    if (v.substr(0, prefix.size()) != prefix) return false;
-    v.remove_prefix(prefix.size());
-    return v.size() == token.size() && CRYPTO_memcmp(v.data(), token.data(), token.size()) == 0;
+  bool authorized(const bhttp::request<bhttp::string_body>& req) const {
+    const auto presented = bearer_token(req[bhttp::field::authorization]);
+    return presented && presented->size() == token.size() &&
+           CRYPTO_memcmp(presented->data(), token.data(), token.size()) == 0;
   }
 
-  static net::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket) {
-    ++self->connections;
-    std::string peer;
-    {
-      boost::system::error_code ec;
-      auto ep = socket.remote_endpoint(ec);
-      if (!ec) peer = ep.address().to_string() + ":" + std::to_string(ep.port());
-    }
-    auto stream = std::make_shared<Stream>(std::move(socket), self->ssl_ctx);
-    self->streams.insert(stream);
-    co_await serve(self, stream, peer);
-    self->streams.erase(stream);
-    boost::system::error_code ec;
-    beast::get_lowest_layer(*stream).socket().shutdown(tcp::socket::shutdown_both, ec);
-    --self->connections;
-  }
-
-  static net::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream, std::string peer) {
+  // The stream is shared with a watch's client-gone reader, which may outlive this frame by
+  // one completion.
+  static net::awaitable<void> session(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream,
+                                      http::ConnectionRegistry::Slot slot, std::string peer) {
     auto lg = logger("kube");
-    beast::get_lowest_layer(*stream).expires_after(kHandshakeTimeout);
+    http::Deadline deadline(stream->get_executor(), [stream, lg, peer](const char* phase) {
+      lg->debug("timeout phase={} peer={}", phase, peer);
+      http::close_stream(*stream);
+    });
+    slot.on_drain([stream] { http::close_stream(*stream); });
+    co_await serve(self, stream, deadline, peer);
+    http::close_stream(*stream);
+  }
+
+  static net::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream,
+                                    http::Deadline& deadline, const std::string& peer) {
+    auto lg = logger("kube");
+    deadline.arm(kHandshakeTimeout, "handshake");
     auto [hs_ec] = co_await stream->async_handshake(ssl::stream_base::server, kAwait);
     if (hs_ec) {
       lg->debug("tls handshake failed peer={} error=\"{}\"", peer, hs_ec.message());
@@ -298,33 +291,36 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     }
     beast::flat_buffer buffer;
     while (!self->stopped) {
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(64 * 1024);
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(kMaxHeader);
       parser.body_limit(kMaxBody);
-      beast::get_lowest_layer(*stream).expires_after(kIdleTimeout);
-      auto [rec, n] = co_await http::async_read(*stream, buffer, parser, kAwait);
+      const beast::error_code rec = co_await http::read_request(*stream, buffer, parser, deadline,
+                                                                {kIdleTimeout, kIdleTimeout}, false);
       if (rec) {
-        if (rec != http::error::end_of_stream && rec != net::error::eof && rec != ssl::error::stream_truncated)
+        if (!deadline.expired() && rec != bhttp::error::end_of_stream && rec != net::error::eof &&
+            rec != ssl::error::stream_truncated)
           lg->debug("read failed peer={} error=\"{}\"", peer, rec.message());
-        if (rec == http::error::body_limit) {
-          co_await write_response(stream, 11, true, status_error(413, "RequestEntityTooLarge", "request body too large"));
+        if (rec == bhttp::error::body_limit) {
+          co_await write_response(stream, deadline, 11, true,
+                                  status_error(413, "RequestEntityTooLarge", "request body too large"));
         }
         co_return;
       }
+      deadline.disarm();  // the handler and the wait for durability have no deadline of their own
       auto req = parser.release();
       ApiResult result;
       if (!self->authorized(req)) {
         result.response = unauthorized();
       } else {
         ApiRequest api{std::string(req.method_string()), std::string(req.target()),
-                       std::string(req[http::field::accept]), std::string(req[http::field::content_type]),
+                       std::string(req[bhttp::field::accept]), std::string(req[bhttp::field::content_type]),
                        std::move(req.body())};
         result = self->handler.handle(api);
         lg->debug("request peer={} method={} target={} status={}", peer, api.method, api.target,
                   result.watch ? 200u : result.response.status);
       }
       if (result.watch) {
-        co_await stream_watch(self, stream, req.version(), std::move(*result.watch), peer);
+        co_await stream_watch(self, stream, deadline, req.version(), std::move(*result.watch), peer);
         co_return;
       }
       if (result.wrote) {
@@ -341,29 +337,30 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         }
       }
       const bool keep_alive = req.keep_alive();
-      bool ok = co_await write_response(stream, req.version(), keep_alive, std::move(result.response));
+      const bool ok = co_await write_response(stream, deadline, req.version(), keep_alive, std::move(result.response));
       if (!ok || !keep_alive) co_return;
     }
   }
 
   // Takes the response by value: a list body of tens of MB is moved into the message, not copied.
-  static net::awaitable<bool> write_response(std::shared_ptr<Stream> stream, unsigned version, bool keep_alive,
-                                             ApiResponse r) {
-    http::response<http::string_body> res{static_cast<http::status>(r.status), version};
-    res.set(http::field::server, "ironboot");
-    res.set(http::field::content_type, r.content_type);
-    res.set(http::field::cache_control, "no-cache, private");
-    if (r.status == 429) res.set(http::field::retry_after, "1");
+  static net::awaitable<bool> write_response(std::shared_ptr<Stream> stream, http::Deadline& deadline,
+                                             unsigned version, bool keep_alive, ApiResponse r) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+    res.set(bhttp::field::server, "ironboot");
+    res.set(bhttp::field::content_type, r.content_type);
+    res.set(bhttp::field::cache_control, "no-cache, private");
+    if (r.status == 429) res.set(bhttp::field::retry_after, "1");
     res.keep_alive(keep_alive);
     res.body() = std::move(r.body);
     res.prepare_payload();
-    beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
-    auto [ec, n] = co_await http::async_write(*stream, res, kAwait);
+    deadline.arm(kWriteTimeout, "response");
+    auto [ec, n] = co_await bhttp::async_write(*stream, res, kAwait);
     co_return !ec;
   }
 
-  static net::awaitable<void> stream_watch(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream, unsigned version,
-                                           WatchPlan plan, std::string peer) {
+  static net::awaitable<void> stream_watch(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream,
+                                           http::Deadline& deadline, unsigned version, WatchPlan plan,
+                                           std::string peer) {
     auto watcher = std::make_shared<Watcher>(self->io);
     watcher->plan = std::move(plan);
     for (auto& e : self->handler.initial_events(watcher->plan)) watcher->queue.push_back(std::move(e));
@@ -371,36 +368,26 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     self->watchers.insert(watcher);
     logger("kube")->debug("watch started peer={} resource={} events={}", peer, watcher->plan.type->plural, watcher->queue.size());
 
-    http::response<http::empty_body> res{http::status::ok, version};
-    res.set(http::field::server, "ironboot");
-    res.set(http::field::content_type, "application/json");
-    res.set(http::field::cache_control, "no-cache, private");
+    bhttp::response<bhttp::empty_body> res{bhttp::status::ok, version};
+    res.set(bhttp::field::server, "ironboot");
+    res.set(bhttp::field::content_type, "application/json");
+    res.set(bhttp::field::cache_control, "no-cache, private");
     res.chunked(true);
-    http::response_serializer<http::empty_body> sr{res};
-    beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
-    auto [hec, hn] = co_await http::async_write_header(*stream, sr, kAwait);
+    bhttp::response_serializer<bhttp::empty_body> sr{res};
+    deadline.arm(kWriteTimeout, "response");
+    auto [hec, hn] = co_await bhttp::async_write_header(*stream, sr, kAwait);
     if (hec) {
       self->watchers.erase(watcher);
       co_return;
     }
-    // A read that only ends when the client goes away: it wakes the writer so the stream is dropped.
-    // It must start with no deadline: a pending operation keeps the one set when it began
-    // (expires_never() later does not reach it), and the header write's would end a quiet
-    // watch after kWriteTimeout.
-    beast::get_lowest_layer(*stream).expires_never();
-    net::co_spawn(
-        self->io,
-        [stream, watcher]() -> net::awaitable<void> {
-          char byte[512];
-          while (!watcher->closed) {
-            auto [ec, n] = co_await stream->async_read_some(net::buffer(byte), kAwait);
-            if (ec) break;
-          }
-          watcher->closed = true;
-          watcher->signal.cancel();
-        },
-        net::detached);
-    const auto deadline = std::chrono::steady_clock::now() + watcher->plan.timeout;
+    // A read that only ends when the client goes away: it wakes the writer so the stream is
+    // dropped. It has no deadline: the connection's Deadline is armed only while a chunk is
+    // being written (a stalled write closes the stream, which ends this read too) and is
+    // disarmed while the watch waits for events, however long it stays quiet.
+    deadline.disarm();
+    http::spawn_logged(stream->get_executor(), watch_client_gone(stream, watcher), logger("kube"),
+                       "watch reader peer=" + peer);
+    const auto until = std::chrono::steady_clock::now() + watcher->plan.timeout;
     auto next_bookmark = std::chrono::steady_clock::now() + kBookmarkInterval;
     bool failed = false;
     while (!watcher->closed && !self->stopped) {
@@ -410,29 +397,39 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
           batch += watcher->queue.front();
           watcher->queue.pop_front();
         }
-        beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
-        auto [ec, n] = co_await net::async_write(*stream, http::make_chunk(net::buffer(batch)), kAwait);
+        deadline.arm(kWriteTimeout, "response");
+        auto [ec, n] = co_await net::async_write(*stream, bhttp::make_chunk(net::buffer(batch)), kAwait);
         failed = static_cast<bool>(ec);
       }
       if (failed) break;
-      beast::get_lowest_layer(*stream).expires_never();
+      deadline.disarm();
       const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) break;
+      if (now >= until) break;
       if (watcher->plan.bookmarks && now >= next_bookmark) {
         watcher->queue.push_back(self->handler.encode_bookmark(watcher->plan));
         next_bookmark = now + kBookmarkInterval;
         continue;
       }
-      watcher->signal.expires_at(std::min(deadline, watcher->plan.bookmarks ? next_bookmark : deadline));
+      watcher->signal.expires_at(std::min(until, watcher->plan.bookmarks ? next_bookmark : until));
       co_await watcher->signal.async_wait(kAwait);
     }
     self->watchers.erase(watcher);
     if (!failed && !self->stopped) {
-      beast::get_lowest_layer(*stream).expires_after(kWriteTimeout);
-      co_await net::async_write(*stream, http::make_chunk_last(), kAwait);
+      deadline.arm(kWriteTimeout, "response");
+      co_await net::async_write(*stream, bhttp::make_chunk_last(), kAwait);
     }
     watcher->closed = true;
     logger("kube")->debug("watch ended peer={}", peer);
+  }
+
+  static net::awaitable<void> watch_client_gone(std::shared_ptr<Stream> stream, std::shared_ptr<Watcher> watcher) {
+    char byte[512];
+    while (!watcher->closed) {
+      auto [ec, n] = co_await stream->async_read_some(net::buffer(byte), kAwait);
+      if (ec) break;
+    }
+    watcher->closed = true;
+    watcher->signal.cancel();
   }
 };
 
@@ -443,12 +440,8 @@ EmbeddedApiServer::~EmbeddedApiServer() { impl_->stop(); }
 
 std::string EmbeddedApiServer::start() { return impl_->start(); }
 void EmbeddedApiServer::stop() { impl_->stop(); }
-bool EmbeddedApiServer::idle() const { return impl_->connections == 0; }
-std::uint16_t EmbeddedApiServer::port() const {
-  boost::system::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
-}
+bool EmbeddedApiServer::idle() const { return impl_->connections->empty(); }
+std::uint16_t EmbeddedApiServer::port() const { return impl_->listener.is_open() ? impl_->listener.port() : 0; }
 Store& EmbeddedApiServer::store() { return impl_->store; }
 
 }  // namespace ironboot::kube

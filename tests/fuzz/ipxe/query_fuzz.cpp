@@ -3,7 +3,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "ipxe/assets.hpp"
+#include "http/assets.hpp"
+#include "http/file_response.hpp"
 #include "ipxe/boot_query.hpp"
 #include "ipxe/script.hpp"
 
@@ -16,10 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ironboot::canonical_mac(q.query->mac) != q.query->mac) std::abort();
     if (!ironboot::safe_script_word(q.query->uuid) || !ironboot::safe_script_word(q.query->mac)) std::abort();
   }
-  if (auto p = ironboot::clean_asset_path(text)) {
+  if (auto p = ironboot::http::clean_asset_path(text)) {
     if (("/" + *p + "/").find("/../") != std::string::npos) std::abort();
   }
-  auto r = ironboot::parse_range(text, 1000);
-  if (r.kind == ironboot::RangeResult::Kind::partial && (r.length == 0 || r.offset + r.length > 1000)) std::abort();
+  auto r = ironboot::http::parse_range(text, 1000);
+  if (r.kind == ironboot::http::RangeResult::Kind::partial && (r.length == 0 || r.offset + r.length > 1000)) std::abort();
   return 0;
 }

@@ -5,7 +5,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "ipxe/assets.hpp"
+#include "http/assets.hpp"
+#include "http/file_response.hpp"
 #include "ipxe/boot_query.hpp"
 
 namespace ironboot {
@@ -45,12 +46,14 @@ TEST(Corpus, BootQuery) {
 
 TEST(Corpus, AssetPathAndRange) {
   for (const auto& data : corpus("ipxe_query")) {
-    if (auto p = clean_asset_path(data)) {
+    if (auto p = http::clean_asset_path(data)) {
       EXPECT_NE(p->front(), '/');
       EXPECT_EQ(("/" + *p + "/").find("/../"), std::string::npos) << *p;
     }
-    auto r = parse_range(data, 1000);
-    if (r.kind == RangeResult::Kind::partial) EXPECT_LE(r.offset + r.length, 1000u);
+    auto r = http::parse_range(data, 1000);
+    if (r.kind == http::RangeResult::Kind::partial) {
+      EXPECT_LE(r.offset + r.length, 1000u);
+    }
   }
 }
 

@@ -17,9 +17,6 @@ struct Header {
   std::string value;
 };
 
-// Case-insensitive ASCII comparison of header names.
-bool iequals(std::string_view a, std::string_view b);
-
 struct Request {
   std::string method;   // "GET", "HEAD", "POST", ...
   std::string target;   // as received: "/ipxe?uuid=..."
@@ -70,5 +67,12 @@ Response text_response(int status, std::string body, std::string content_type = 
 
 // Standard reason phrase for a status code ("Not Found"); "Unknown" for others.
 std::string_view reason_phrase(int status);
+
+// The status line and headers of a response, with a Date and Server line. `keep_alive` false
+// adds "Connection: close", `http10_keep_alive` "Connection: keep-alive"; `with_length` adds
+// Content-Length. Header values with CR or LF are dropped (a handler bug must not split the
+// response), and so are the framing headers the handler may not set.
+std::string serialize_head(const Response& response, bool keep_alive, bool http10_keep_alive, bool with_length,
+                           const std::string& date);
 
 }  // namespace ironboot::http

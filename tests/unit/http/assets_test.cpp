@@ -1,4 +1,4 @@
-#include "ipxe/assets.hpp"
+#include "http/assets.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace ironboot {
+namespace ironboot::http {
 namespace {
 
 namespace fs = std::filesystem;
@@ -126,7 +126,7 @@ class AssetStoreTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(base_); }
   static void write(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
-  static std::string read_all(const AssetStore::Opened& o) {
+  static std::string read_all(const Opened& o) {
     std::string s(o.info.size, '\0');
     EXPECT_EQ(::pread(o.file->fd(), s.data(), s.size(), 0), static_cast<ssize_t>(s.size()));
     return s;
@@ -179,4 +179,4 @@ TEST_F(AssetStoreTest, HandleAnswers404AndRanges) {
 }
 
 }  // namespace
-}  // namespace ironboot
+}  // namespace ironboot::http

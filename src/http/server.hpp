@@ -1,13 +1,13 @@
-// The HTTP listener: accepts on the shared io_context and runs one session per connection.
-// No Beast in this header.
+// The plain HTTP/1.1 server: a Listener on the shared io_context and one session per
+// connection (http/session.hpp). No Beast in this header.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
-#include "ipxe/http_context.hpp"
-#include "ipxe/router.hpp"
+#include "http/router.hpp"
+#include "http/server_context.hpp"
 
 namespace boost::asio {
 class io_context;

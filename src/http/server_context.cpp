@@ -1,6 +1,7 @@
-#include "ipxe/http_context.hpp"
+#include "http/server_context.hpp"
 
-#include "ipxe/assets.hpp"
+#include "common/log.hpp"
+#include "http/file_response.hpp"
 
 namespace ironboot::http {
 
@@ -24,6 +25,9 @@ Counter& HttpMetrics::requests(int status) {
   return c;
 }
 
+ServerContext::ServerContext()
+    : sessions(ConnectionRegistry::create(metrics.connections)), log(logger("http")) {}
+
 const std::string& ServerContext::date() {
   const std::time_t now = std::time(nullptr);
   if (now != date_second_) {
@@ -31,44 +35,6 @@ const std::string& ServerContext::date() {
     date_ = http_date(now);
   }
   return date_;
-}
-
-namespace {
-bool has_crlf(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
-}  // namespace
-
-std::string serialize_head(const Response& response, bool keep_alive, bool http10_keep_alive, bool with_length,
-                           const std::string& date) {
-  std::string h;
-  h.reserve(256);
-  h += "HTTP/1.1 ";
-  h += std::to_string(response.status);
-  h += ' ';
-  h += reason_phrase(response.status);
-  h += "\r\nServer: ironboot\r\nDate: ";
-  h += date;
-  h += "\r\n";
-  for (const auto& f : response.headers) {
-    if (has_crlf(f.name) || has_crlf(f.value) || f.name.empty()) continue;
-    if (iequals(f.name, "Content-Length") || iequals(f.name, "Connection") || iequals(f.name, "Transfer-Encoding"))
-      continue;
-    h += f.name;
-    h += ": ";
-    h += f.value;
-    h += "\r\n";
-  }
-  if (with_length) {
-    h += "Content-Length: ";
-    h += std::to_string(response.content_length());
-    h += "\r\n";
-  }
-  if (!keep_alive) {
-    h += "Connection: close\r\n";
-  } else if (http10_keep_alive) {
-    h += "Connection: keep-alive\r\n";
-  }
-  h += "\r\n";
-  return h;
 }
 
 }  // namespace ironboot::http

@@ -1,19 +1,10 @@
-#include "ipxe/http_types.hpp"
+#include "http/message.hpp"
 
 #include <unistd.h>
 
-namespace ironboot::http {
+#include "common/text.hpp"
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+namespace ironboot::http {
 
 std::string_view Request::header(std::string_view name) const {
   for (const auto& h : headers)
@@ -67,6 +58,44 @@ std::string_view reason_phrase(int status) {
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
   }
+}
+
+namespace {
+bool has_crlf(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
+}  // namespace
+
+std::string serialize_head(const Response& response, bool keep_alive, bool http10_keep_alive, bool with_length,
+                           const std::string& date) {
+  std::string h;
+  h.reserve(256);
+  h += "HTTP/1.1 ";
+  h += std::to_string(response.status);
+  h += ' ';
+  h += reason_phrase(response.status);
+  h += "\r\nServer: ironboot\r\nDate: ";
+  h += date;
+  h += "\r\n";
+  for (const auto& f : response.headers) {
+    if (has_crlf(f.name) || has_crlf(f.value) || f.name.empty()) continue;
+    if (iequals(f.name, "Content-Length") || iequals(f.name, "Connection") || iequals(f.name, "Transfer-Encoding"))
+      continue;
+    h += f.name;
+    h += ": ";
+    h += f.value;
+    h += "\r\n";
+  }
+  if (with_length) {
+    h += "Content-Length: ";
+    h += std::to_string(response.content_length());
+    h += "\r\n";
+  }
+  if (!keep_alive) {
+    h += "Connection: close\r\n";
+  } else if (http10_keep_alive) {
+    h += "Connection: keep-alive\r\n";
+  }
+  h += "\r\n";
+  return h;
 }
 
 }  // namespace ironboot::http

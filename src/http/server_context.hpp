@@ -1,5 +1,6 @@
-// State shared by the listener and its sessions (no Beast here). Sessions hold it by
-// shared_ptr so it outlives every pending handler, even past the service's destruction.
+// State shared by the plain HTTP server's listener and its sessions (no Beast here). Sessions
+// hold it by shared_ptr so it outlives every pending handler, even past the server's
+// destruction.
 #pragma once
 
 #include <chrono>
@@ -8,10 +9,10 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
 
 #include "common/metrics.hpp"
-#include "ipxe/router.hpp"
+#include "http/connections.hpp"
+#include "http/router.hpp"
 
 namespace spdlog {
 class logger;
@@ -25,13 +26,6 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait, and write progress
   std::uint32_t max_header_bytes = 8192;
   std::uint64_t max_body_bytes = 1024 * 1024;
-};
-
-class SessionBase {
- public:
-  virtual ~SessionBase() = default;
-  // Finish the response in flight (if any), then close; close at once when idle.
-  virtual void drain() = 0;
 };
 
 struct HttpMetrics {
@@ -49,11 +43,15 @@ struct HttpMetrics {
 };
 
 struct ServerContext {
+  ServerContext();
+
   const Router* router = nullptr;
   ServerLimits limits;
   bool draining = false;
-  std::unordered_set<SessionBase*> sessions;
   HttpMetrics metrics;
+  // One slot per open connection; draining one finishes the response in flight (if any)
+  // and then closes it, or closes it at once when it waits for a request.
+  std::shared_ptr<ConnectionRegistry> sessions;
   std::shared_ptr<spdlog::logger> log;
 
   // "Tue, 24 Nov 2026 03:37:01 GMT", recomputed at most once a second.

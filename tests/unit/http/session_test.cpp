@@ -1,21 +1,25 @@
 // Sessions over Beast's in-memory stream: keep-alive, pipelining, limits, timeouts,
-// injected I/O failures and drain.
+// injected I/O failures, drain, and a handler that throws.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <cstdio>
 #include <fcntl.h>
+#include <functional>
+#include <stdexcept>
 
-#include "ipxe/http_session.hpp"
+#include "http/session.hpp"
 
 namespace ironboot::http {
 namespace {
 
 namespace test = boost::beast::test;
-using TestSession = Session<test::stream>;
 
 class SessionTest : public ::testing::Test {
  protected:
@@ -34,7 +38,7 @@ class SessionTest : public ::testing::Test {
   }
 
   void start(test::stream stream) {
-    std::make_shared<TestSession>(std::move(stream), ctx_, "test:1")->start();
+    start_session(std::move(stream), ctx_, "test:1");
   }
   void start() { start(std::move(server_)); }
   void pump() {
@@ -73,7 +77,7 @@ TEST_F(SessionTest, KeepAliveAndPipelining) {
   // HEAD: the length of the GET body, no body.
   EXPECT_TRUE(out.size() > 4 && out.substr(out.size() - 4) == "\r\n\r\n") << out;
   EXPECT_EQ(out.find("Connection: close"), std::string::npos);
-  EXPECT_EQ(ctx_->sessions.size(), 1u);  // still open, waiting for the next request
+  EXPECT_EQ(ctx_->sessions->size(), 1u);  // still open, waiting for the next request
 }
 
 TEST_F(SessionTest, ConnectionCloseAndHttp10) {
@@ -81,7 +85,7 @@ TEST_F(SessionTest, ConnectionCloseAndHttp10) {
   start();
   pump();
   EXPECT_NE(output().find("Connection: close\r\n"), std::string::npos);
-  EXPECT_TRUE(ctx_->sessions.empty());
+  EXPECT_TRUE(ctx_->sessions->empty());
 }
 
 TEST_F(SessionTest, Errors) {
@@ -106,7 +110,7 @@ TEST_F(SessionTest, Errors) {
     test::stream server(io), client(io);
     server.connect(client);
     server.append(c.request);
-    std::make_shared<TestSession>(std::move(server), ctx_, "test:2")->start();
+    start_session(std::move(server), ctx_, "test:2");
     for (int i = 0; i < 200; ++i) io.poll();
     const std::string out(client.str());
     EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 " + c.status) << c.request.substr(0, 60) << "\n" << out;
@@ -130,8 +134,37 @@ TEST_F(SessionTest, HeaderTimeoutClosesSlowClient) {
   const auto before = ctx_->metrics.timeouts->value();
   start();
   io_.run_for(std::chrono::milliseconds(300));
-  EXPECT_TRUE(ctx_->sessions.empty());
+  EXPECT_TRUE(ctx_->sessions->empty());
   EXPECT_EQ(output(), "");
+  EXPECT_EQ(ctx_->metrics.timeouts->value(), before + 1);
+}
+
+// The body read is under the request's deadline as well: a client that sends its head at
+// once and then its body a byte every 20 ms, slower than the 100 ms allowed, is cut off
+// although it never stops sending.
+TEST_F(SessionTest, BodyTimeoutClosesSlowBody) {
+  ctx_->limits.header_timeout = std::chrono::milliseconds(100);
+  server_.append("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n");
+  const auto before = ctx_->metrics.timeouts->value();
+  start();
+  boost::asio::steady_timer drip(io_);
+  int sent = 0;
+  std::function<void()> send_next = [&] {
+    drip.expires_after(std::chrono::milliseconds(20));
+    drip.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || sent == 20) return;
+      boost::system::error_code wec;
+      boost::asio::write(client_, boost::asio::buffer("b", 1), wec);
+      if (wec) return;  // the server closed the connection
+      ++sent;
+      send_next();
+    });
+  };
+  send_next();
+  io_.run_for(std::chrono::milliseconds(800));
+  EXPECT_TRUE(ctx_->sessions->empty());
+  EXPECT_EQ(output(), "");  // never answered: the body did not arrive in time
+  EXPECT_LT(sent, 20);
   EXPECT_EQ(ctx_->metrics.timeouts->value(), before + 1);
 }
 
@@ -141,17 +174,17 @@ TEST_F(SessionTest, IdleTimeoutClosesKeepAlive) {
   start();
   io_.run_for(std::chrono::milliseconds(300));
   EXPECT_NE(output().find("200 OK"), std::string::npos);
-  EXPECT_TRUE(ctx_->sessions.empty());
+  EXPECT_TRUE(ctx_->sessions->empty());
 }
 
 TEST_F(SessionTest, DrainClosesIdleAndFinishesInFlight) {
   server_.append("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
   start();
   pump();
-  ASSERT_EQ(ctx_->sessions.size(), 1u);
-  (*ctx_->sessions.begin())->drain();
+  ASSERT_EQ(ctx_->sessions->size(), 1u);
+  ctx_->sessions->drain_all();
   pump();
-  EXPECT_TRUE(ctx_->sessions.empty());
+  EXPECT_TRUE(ctx_->sessions->empty());
 
   // A request being handled is answered, with Connection: close, then the session ends.
   boost::asio::io_context io;
@@ -162,18 +195,18 @@ TEST_F(SessionTest, DrainClosesIdleAndFinishesInFlight) {
   Responder pending;
   slow.add_async("GET", "/later", [&](const Request&, Responder r) { pending = std::move(r); });
   ctx_->router = &slow;
-  std::make_shared<TestSession>(std::move(server), ctx_, "test:3")->start();
+  start_session(std::move(server), ctx_, "test:3");
   for (int i = 0; i < 50; ++i) io.poll();
   ASSERT_TRUE(pending);
   ctx_->draining = true;
-  (*ctx_->sessions.begin())->drain();
-  EXPECT_EQ(ctx_->sessions.size(), 1u);
+  ctx_->sessions->drain_all();
+  EXPECT_EQ(ctx_->sessions->size(), 1u);
   pending(text_response(200, "done\n"));
   for (int i = 0; i < 50; ++i) io.poll();
   const std::string out(client.str());
   EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos) << out;
   EXPECT_NE(out.find("done\n"), std::string::npos);
-  EXPECT_TRUE(ctx_->sessions.empty());
+  EXPECT_TRUE(ctx_->sessions->empty());
 }
 
 TEST_F(SessionTest, FileBodyWithoutSendfile) {
@@ -209,12 +242,44 @@ TEST_F(SessionTest, InjectedFailures) {
     test::stream server(io, fc), client(io);
     server.connect(client);
     server.append("GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    std::make_shared<TestSession>(std::move(server), ctx_, "test:4")->start();
+    start_session(std::move(server), ctx_, "test:4");
     io.run_for(std::chrono::milliseconds(20));
     client.close();
     io.run_for(std::chrono::milliseconds(20));
-    EXPECT_TRUE(ctx_->sessions.empty()) << "fail at " << n;
+    EXPECT_TRUE(ctx_->sessions->empty()) << "fail at " << n;
   }
+}
+
+// An exception escaping a handler ends that connection only: it is logged on the server's
+// logger, the connection's slot (and the connections gauge) is given back, and io_context
+// keeps running.
+TEST_F(SessionTest, HandlerExceptionIsLoggedAndReleasesTheSlot) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(8);
+  ctx_->log = std::make_shared<spdlog::logger>("http-session-test", sink);
+  router_.add("GET", "/throws", [](const Request&) -> Response { throw std::runtime_error("handler broke"); });
+  const double open_before = ctx_->metrics.connections->value();
+  server_.append("GET /throws HTTP/1.1\r\nHost: x\r\n\r\n");
+  start();
+  EXPECT_EQ(ctx_->sessions->size(), 1u);
+  EXPECT_EQ(ctx_->metrics.connections->value(), open_before + 1);
+  EXPECT_NO_THROW(pump());
+  EXPECT_TRUE(ctx_->sessions->empty());
+  EXPECT_EQ(ctx_->metrics.connections->value(), open_before);
+  EXPECT_EQ(output(), "");
+  const auto lines = sink->last_formatted();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("session peer=test:1 ended by an exception error=\"handler broke\""), std::string::npos)
+      << lines[0];
+
+  // The next connection is served as usual.
+  boost::asio::io_context io;
+  test::stream server(io), client(io);
+  server.connect(client);
+  server.append("GET /hello?x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  start_session(std::move(server), ctx_, "test:5");
+  for (int i = 0; i < 50; ++i) io.poll();
+  EXPECT_NE(std::string(client.str()).find("hello x\n"), std::string::npos);
+  EXPECT_TRUE(ctx_->sessions->empty());
 }
 
 TEST(SerializeHead, DropsInjectedHeaders) {

@@ -1,4 +1,4 @@
-#include "ipxe/router.hpp"
+#include "http/router.hpp"
 
 #include <gtest/gtest.h>
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipxe/http_types.hpp"
+#include "http/message.hpp"
 
 namespace ironboot::http {
 
