@@ -100,5 +100,28 @@ TEST(Yaml, TypesScalarsLikeKubernetes) {
   EXPECT_EQ(*round, *v);
 }
 
+TEST(Yaml, NumberGrammarOfPlainScalars) {
+  struct Case {
+    const char* text;
+    const char* json;
+  };
+  const Case cases[] = {
+      {"0", "0"},          {"-7", "-7"},        {"+1", "1"},           {"007", "7"},
+      {"1e3", "1E3"},      {"-.5", "-5E-1"},    {".5", "5E-1"},        {"1.", "1E0"},
+      {"2.5e-2", "2.5E-2"}, {"+3.0E+1", "3E1"}, {"true", "true"},      {"True", "true"},
+      {"TRUE", "true"},    {"FALSE", "false"},  {"~", "null"},         {"null", "null"},
+      {"Null", "null"},    {"0x1F", "\"0x1F\""}, {".inf", "\".inf\""}, {"1e", "\"1e\""},
+      {".", "\".\""},     {"+", "\"+\""},       {"1.2.3", "\"1.2.3\""},
+      {"e5", "\"e5\""},   {"1e+", "\"1e+\""}, {"--1", "\"--1\""},   {"1_000", "\"1_000\""},
+      {"yes", "\"yes\""}, {"tRUE", "\"tRUE\""}, {"99999999999999999999", "1E20"},
+  };
+  for (const auto& c : cases) {
+    auto v = yaml_to_json(std::string("v: ") + c.text + "\n");
+    ASSERT_TRUE(v) << c.text;
+    EXPECT_EQ(v->at("v"), J(c.json)) << c.text;
+    EXPECT_EQ(*yaml_to_json(json_to_yaml(*v)), *v) << c.text << " must read back as the same type";
+  }
+}
+
 }  // namespace
 }  // namespace ironboot::kube
