@@ -50,7 +50,9 @@ TEST(Corpus, AssetPathAndRange) {
       EXPECT_EQ(("/" + *p + "/").find("/../"), std::string::npos) << *p;
     }
     auto r = parse_range(data, 1000);
-    if (r.kind == RangeResult::Kind::partial) EXPECT_LE(r.offset + r.length, 1000u);
+    if (r.kind == RangeResult::Kind::partial) {
+      EXPECT_LE(r.offset + r.length, 1000u);
+    }
   }
 }
 
