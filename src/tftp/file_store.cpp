@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <climits>
 #include <cstring>
 
 namespace ironboot::tftp {
@@ -59,6 +61,18 @@ class PreadSource final : public FileSource {
 std::string strip_trailing_slashes(std::string s) {
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   return s;
+}
+
+// The path of the file behind `fd` as the kernel resolved it at the open, the cache key: every
+// name and symlink of one file share an entry, and a replaced file replaces its entry.
+// `fallback` (the request's path in the root) only without /proc.
+std::string resolved_path(int fd, const std::string& fallback) {
+  char link[32] = "/proc/self/fd/";
+  *std::to_chars(link + 14, link + sizeof link - 1, fd).ptr = '\0';
+  char buf[PATH_MAX];
+  const auto n = ::readlink(link, buf, sizeof buf);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buf) return fallback;
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 bool read_all(int fd, std::uint64_t size, std::vector<std::uint8_t>& out) {
@@ -145,7 +159,7 @@ OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size <= options_.cache_max_file_size) {
-    auto bytes = cached(fd, st);
+    auto bytes = cached(resolved_path(fd, relative), fd, st);
     ::close(fd);
     if (!bytes) return {nullptr, ErrorCode::access_violation, "unreadable"};
     if (netascii) {
@@ -162,15 +176,14 @@ OpenResult DiskFileStore::open(std::string_view requested_path, bool netascii) {
   return {std::make_shared<PreadSource>(fd, size), ErrorCode::not_defined, ""};
 }
 
-std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(int fd, const struct ::stat& st) {
+std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(const std::string& key, int fd,
+                                                                      const struct ::stat& st) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  static const auto empty = std::make_shared<const std::vector<std::uint8_t>>();
-  if (size == 0) return empty;  // nothing to keep: an entry would only take a map slot
-  const CacheKey key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     const auto& e = it->second;
-    if (e.size == size && e.mtime_sec == st.st_mtim.tv_sec && e.mtime_nsec == st.st_mtim.tv_nsec) {
+    if (e.dev == st.st_dev && e.ino == st.st_ino && e.size == size && e.mtime_sec == st.st_mtim.tv_sec &&
+        e.mtime_nsec == st.st_mtim.tv_nsec) {
       return e.bytes;
     }
     cached_bytes_ -= it->second.size;
@@ -179,7 +192,8 @@ std::shared_ptr<const std::vector<std::uint8_t>> DiskFileStore::cached(int fd, c
   auto bytes = std::make_shared<std::vector<std::uint8_t>>();
   if (!read_all(fd, size, *bytes)) return nullptr;
   make_room(size);
-  CacheEntry e{size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, bytes};
+  CacheEntry e{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), size,
+               st.st_mtim.tv_sec, st.st_mtim.tv_nsec, bytes};
   cache_.emplace(key, std::move(e));
   cached_bytes_ += size;
   return bytes;

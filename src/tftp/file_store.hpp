@@ -52,25 +52,19 @@ class DiskFileStore final : public FileStore {
   std::uint64_t cached_bytes() const { return cached_bytes_; }
 
  private:
-  // One entry per file, whatever path or symlink named it; revalidated on every request by
-  // size and mtime (a replaced file has a new inode and so a new entry).
-  struct CacheKey {
-    std::uint64_t dev = 0, ino = 0;
-    friend auto operator<=>(const CacheKey&, const CacheKey&) = default;
-  };
   struct CacheEntry {
-    std::uint64_t size = 0;
+    std::uint64_t dev = 0, ino = 0, size = 0;
     std::int64_t mtime_sec = 0, mtime_nsec = 0;
     std::shared_ptr<const std::vector<std::uint8_t>> bytes;
   };
   void open_root();
-  std::shared_ptr<const std::vector<std::uint8_t>> cached(int fd, const struct ::stat& st);
+  std::shared_ptr<const std::vector<std::uint8_t>> cached(const std::string& key, int fd, const struct ::stat& st);
   void make_room(std::uint64_t need);
 
   FileStoreOptions options_;
   std::vector<std::string> roots_;  // configured and canonical spelling of the root
   BeneathDir dir_;                  // the root, with follow_symlinks_into
-  std::map<CacheKey, CacheEntry> cache_;
+  std::map<std::string, CacheEntry> cache_;  // by resolved path
   std::uint64_t cached_bytes_ = 0;
 };
 

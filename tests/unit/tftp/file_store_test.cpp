@@ -139,6 +139,16 @@ TEST_F(TftpStore, OneCacheEntryPerFileWhateverNamesIt) {
   EXPECT_EQ(s.cached_bytes(), 5u);
 }
 
+TEST_F(TftpStore, AReplacedFileReplacesItsCacheEntry) {
+  auto s = store();
+  EXPECT_EQ(read_source(*s.open("small.bin", false).source), "hello");
+  write_file(root / "small.new", "fresh!");
+  fs::rename(root / "small.new", root / "small.bin");  // a new inode under the old name
+  EXPECT_EQ(read_source(*s.open("small.bin", false).source), "fresh!");
+  EXPECT_EQ(s.cached_files(), 1u);
+  EXPECT_EQ(s.cached_bytes(), 6u);
+}
+
 TEST_F(TftpStore, RootCreatedAfterTheStoreIsServed) {
   const auto later = tmp.path / "later";
   DiskFileStore s(FileStoreOptions{later.string(), {}, 1024, 1 << 20});
