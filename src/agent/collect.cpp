@@ -10,6 +10,7 @@
 #include <span>
 
 #include "agent/smbios.hpp"
+#include "common/text.hpp"
 #include "agent/sysfs.hpp"
 
 namespace ironboot::agent {
@@ -33,11 +34,6 @@ int prefix_len(const sockaddr* mask) {
   int bits = 0;
   for (std::size_t i = 0; i < n; ++i) bits += __builtin_popcount(p[i]);
   return bits;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -70,7 +66,7 @@ SmbiosInfo collect_dmi_id(const FsRoot& fs) {
   s.product_name = read_attr(fs, d + "product_name");
   s.version = read_attr(fs, d + "product_version");
   s.serial_number = read_attr(fs, d + "product_serial");
-  s.uuid = lower(read_attr(fs, d + "product_uuid"));  // the kernel already fixed the byte order
+  s.uuid = ascii_lowercase(read_attr(fs, d + "product_uuid"));  // the kernel already fixed the byte order
   s.sku_number = read_attr(fs, d + "product_sku");
   s.family = read_attr(fs, d + "product_family");
   info.have_system = !(s.manufacturer.empty() && s.product_name.empty() && s.uuid.empty());
@@ -173,7 +169,7 @@ std::vector<NetInterface> collect_interfaces(const FsRoot& fs, const AddressList
     i.name = name;
     i.index = static_cast<std::uint32_t>(sysfs::parse_uint(read_attr(fs, n + "ifindex")).value_or(0));
     i.mtu = static_cast<std::uint32_t>(sysfs::parse_uint(read_attr(fs, n + "mtu")).value_or(0));
-    i.mac = lower(read_attr(fs, n + "address"));
+    i.mac = ascii_lowercase(read_attr(fs, n + "address"));
     i.carrier = read_attr(fs, n + "carrier") == "1";
     auto flags = sysfs::parse_uint(read_attr(fs, n + "flags"), 16).value_or(0);
     i.flags = sysfs::format_net_flags(static_cast<std::uint32_t>(flags), i.carrier);
@@ -206,7 +202,7 @@ std::string collect_boot_mode(const FsRoot& fs) { return fs.exists("/sys/firmwar
 Facts collect_facts(const FsRoot& fs, const AddressList& addresses, const std::string& boot_mac) {
   Facts f;
   f.boot_mode = collect_boot_mode(fs);
-  f.boot_mac = lower(boot_mac);
+  f.boot_mac = ascii_lowercase(boot_mac);
   auto sm = collect_smbios(fs);
   if (!sm.note.empty()) f.notes.push_back(sm.note);
   f.hardware.system = sm.info.system;

@@ -1,5 +1,7 @@
 #include "agent/system.hpp"
 
+#include "common/text.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -142,8 +144,7 @@ std::string choose_interface(const FsRoot& fs, const std::string& mac, std::chro
       if (name == "lo") continue;
       std::string base = "/sys/class/net/" + name + "/";
       if (read_attr(fs, base + "type") != "1") continue;  // Ethernet only
-      std::string addr = read_attr(fs, base + "address");
-      std::transform(addr.begin(), addr.end(), addr.begin(), [](unsigned char c) { return std::tolower(c); });
+      const std::string addr = ascii_lowercase(read_attr(fs, base + "address"));
       if (!mac.empty() && addr == mac) {
         link_up(name);
         return name;

@@ -1,5 +1,7 @@
 #include "common/config.hpp"
 
+#include "common/files.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -353,11 +355,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
 }
 
 Config load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot read the configuration file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
+  const auto text = read_file(path);
+  if (!text) throw ConfigError(path + ": cannot read the configuration file");
+  return parse_config(*text, path);
 }
 
 }  // namespace ironboot

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace ironboot {
@@ -10,6 +11,12 @@ namespace ironboot {
 inline constexpr std::string_view kAsciiWhitespace = " \t\r\n\v\f";
 
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `s` with ASCII letters lower-cased (hex digests, MACs, header values); other bytes kept.
+inline std::string ascii_lowercase(std::string s) {
+  for (auto& c : s) c = ascii_lower(c);
+  return s;
+}
 
 // Case-insensitive equality over ASCII letters (header names, TFTP modes and options).
 constexpr bool iequals(std::string_view a, std::string_view b) {

@@ -1,5 +1,7 @@
 #include "discovery/environment_fetcher.hpp"
 
+#include "common/text.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -33,11 +35,6 @@ FetchResult failed(std::string reason, std::string message) {
   r.reason = std::move(reason);
   r.message = std::move(message);
   return r;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 FetchResult copy_file(const std::string& src, const std::string& part, const FetchLimits& limits,
@@ -179,7 +176,7 @@ FetchResult fetch_to_file(const std::string& url_text, const std::string& dest, 
   auto parsed = boost::urls::parse_uri(url_text);
   if (!parsed) return failed("InvalidURL", "'" + url_text + "' is not a URL");
   const auto& url = *parsed;
-  const std::string scheme = lower(std::string(url.scheme()));
+  const std::string scheme = ascii_lowercase(std::string(url.scheme()));
   const std::string part = dest + ".part";
   FetchResult r;
   if (scheme == "file") {
@@ -199,9 +196,9 @@ FetchResult fetch_to_file(const std::string& url_text, const std::string& dest, 
   }
   if (!sha512_hex.empty()) {
     const std::string got = sha512_of_file(part);
-    if (got != lower(sha512_hex)) {
+    if (got != ascii_lowercase(sha512_hex)) {
       ::unlink(part.c_str());
-      return failed("ChecksumMismatch", "sha512 of " + url_text + " is " + got + ", expected " + lower(sha512_hex));
+      return failed("ChecksumMismatch", "sha512 of " + url_text + " is " + got + ", expected " + ascii_lowercase(sha512_hex));
     }
   }
   if (::rename(part.c_str(), dest.c_str()) != 0) {

@@ -1,5 +1,6 @@
 #include "discovery/environments.hpp"
 
+#include "common/files.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "discovery/cluster_access.hpp"
@@ -43,12 +44,7 @@ Source source_of(const json::object& env, std::string_view part) {
   return s;
 }
 
-std::string read_small(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_small(const std::string& path) { return read_file(path).value_or(""); }
 
 bool file_exists(const std::string& path) {
   struct stat st {};

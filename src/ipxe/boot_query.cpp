@@ -1,5 +1,7 @@
 #include "ipxe/boot_query.hpp"
 
+#include "common/text.hpp"
+
 #include <array>
 #include <boost/url/parse_query.hpp>
 
@@ -16,8 +18,6 @@ int hex_value(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 template <std::size_t N>
 bool in_set(const std::array<std::string_view, N>& set, std::string_view v) {
@@ -45,7 +45,7 @@ std::optional<std::string> canonical_uuid(std::string_view text) {
       out[i] = '-';
     } else {
       if (hex_value(c) < 0) return std::nullopt;
-      out[i] = lower(c);
+      out[i] = ascii_lower(c);
     }
   }
   return out;
@@ -61,7 +61,7 @@ std::optional<std::string> canonical_mac(std::string_view text) {
       if (text[i] != sep) return std::nullopt;
     } else {
       if (hex_value(text[i]) < 0) return std::nullopt;
-      out[i] = lower(text[i]);
+      out[i] = ascii_lower(text[i]);
     }
   }
   return out;

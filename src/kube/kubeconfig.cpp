@@ -1,5 +1,7 @@
 #include "kube/kubeconfig.hpp"
 
+#include "common/files.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,13 +26,7 @@ namespace ironboot::kube {
 
 namespace json = boost::json;
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_text_file(const std::string& path) { return read_file(path).value_or(""); }
 
 namespace {
 

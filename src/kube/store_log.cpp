@@ -1,5 +1,7 @@
 #include "kube/store_log.hpp"
 
+#include "common/files.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,15 +76,7 @@ std::string StoreLog::encode_record(const std::string& payload) {
 
 StoreLog::StoreLog(std::string path, Store& store) : path_(std::move(path)), store_(store) {
   auto log = logger("kube");
-  std::string data;
-  {
-    std::ifstream in(path_, std::ios::binary);
-    if (in) {
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      data = ss.str();
-    }
-  }
+  const std::string data = read_file(path_).value_or("");
   std::size_t pos = 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
   while (pos < data.size()) {

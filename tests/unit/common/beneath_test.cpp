@@ -1,4 +1,5 @@
 #include "common/beneath.hpp"
+#include "common/files.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -70,6 +71,15 @@ TEST_F(BeneathTest, MissingRootIsAnError) {
   EXPECT_NE(dir.open((base_ / "nope").string()), "");
   EXPECT_FALSE(dir.is_open());
   EXPECT_EQ(dir.open_file("a.txt", O_RDONLY), -EBADF);
+}
+
+TEST_F(BeneathTest, ReadFileReadsWholeFilesAndSaysWhenItCannot) {
+  EXPECT_EQ(read_file((base_ / "root/a.txt").string()), std::string("a"));
+  std::string binary("x\0y\n", 4);
+  write(base_ / "bin", binary);
+  EXPECT_EQ(read_file((base_ / "bin").string()), binary);
+  EXPECT_EQ(read_file((base_ / "missing").string()), std::nullopt);
+  EXPECT_EQ(read_file((base_ / "root").string()), std::nullopt) << "a directory is not a file";
 }
 
 TEST(PathWithin, OneRule) {
