@@ -1,6 +1,7 @@
 // Text helpers shared by every protocol: ASCII only, no locale, no allocation.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,16 @@ constexpr std::optional<std::string_view> bearer_token(std::string_view authoriz
   const auto token = trim(authorization.substr(scheme.size()), " ");
   if (token.empty()) return std::nullopt;
   return token;
+}
+
+// The spellings Go's strconv.ParseBool accepts, as kube-apiserver reads boolean query
+// parameters (`watch=True`, `watch=1`): 1 t T TRUE true True / 0 f F FALSE false False.
+constexpr std::optional<bool> parse_go_bool(std::string_view text) {
+  for (std::string_view yes : {"1", "t", "T", "TRUE", "true", "True"})
+    if (text == yes) return true;
+  for (std::string_view no : {"0", "f", "F", "FALSE", "false", "False"})
+    if (text == no) return false;
+  return std::nullopt;
 }
 
 }  // namespace ironboot

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "common/base64.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "kube/api_discovery.hpp"
 #include "kube/json_ops.hpp"
@@ -170,14 +171,25 @@ ApiResult ApiHandler::list(const ApiRequest& req, const ResourceType& type, cons
   auto fields = parse_field_selector(q("fieldSelector"), &err);
   if (!fields) return {status_error(400, "BadRequest", err), std::nullopt, false};
   const bool table = wants_table(req.accept);
+  // Booleans as kube-apiserver reads them (Go's ParseBool): the Python client sends "True".
+  auto flag = [&](const char* k) -> std::optional<bool> {
+    const std::string v = q(k);
+    if (v.empty()) return false;
+    return parse_go_bool(v);
+  };
+  const auto watch = flag("watch"), bookmarks = flag("allowWatchBookmarks");
+  if (!watch) return {status_error(400, "BadRequest", "invalid watch: " + q("watch")), std::nullopt, false};
+  if (!bookmarks)
+    return {status_error(400, "BadRequest", "invalid allowWatchBookmarks: " + q("allowWatchBookmarks")), std::nullopt,
+            false};
 
-  if (q("watch") == "true" || q("watch") == "1") {
+  if (*watch) {
     WatchPlan plan;
     plan.type = &type;
     plan.table = table;
     plan.labels = *labels;
     plan.fields = *fields;
-    plan.bookmarks = q("allowWatchBookmarks") == "true";
+    plan.bookmarks = *bookmarks;
     if (!q("timeoutSeconds").empty()) {
       try {
         plan.timeout = std::chrono::seconds(std::stoul(q("timeoutSeconds")));

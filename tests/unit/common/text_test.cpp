@@ -40,6 +40,13 @@ TEST(Text, BearerToken) {
   EXPECT_FALSE(bearer_token(""));
 }
 
+TEST(Text, GoParseBool) {
+  for (const char* yes : {"1", "t", "T", "TRUE", "true", "True"}) EXPECT_EQ(parse_go_bool(yes), true) << yes;
+  for (const char* no : {"0", "f", "F", "FALSE", "false", "False"}) EXPECT_EQ(parse_go_bool(no), false) << no;
+  for (const char* bad : {"", "yes", "tRUE", "2", " true", "true "}) EXPECT_EQ(parse_go_bool(bad), std::nullopt) << bad;
+  EXPECT_EQ(ascii_lowercase("AbC-09:Z"), "abc-09:z");
+}
+
 TEST(Base64, StandardRoundTripAndVectors) {
   // RFC 4648 §10
   const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},

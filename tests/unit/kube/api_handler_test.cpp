@@ -165,6 +165,26 @@ TEST_F(Api, ListPaginationSelectorsAndTable) {
   EXPECT_EQ(call("GET", base + "?labelSelector=a%20in%20(", "").response.status, 400u);
 }
 
+TEST_F(Api, BooleanParametersReadAsGoParseBool) {
+  call("POST", base, server("s1"));
+  // python3-kubernetes sends watch=True; kube-apiserver accepts every ParseBool spelling.
+  for (const char* yes : {"1", "t", "T", "TRUE", "true", "True"}) {
+    EXPECT_TRUE(call("GET", base + "?watch=" + yes).watch) << yes;
+    EXPECT_TRUE(call("GET", base + "?watch=1&allowWatchBookmarks=" + yes).watch) << yes;
+  }
+  for (const char* no : {"0", "f", "F", "FALSE", "false", "False"}) {
+    auto r = call("GET", base + "?watch=" + no);
+    EXPECT_FALSE(r.watch) << no;
+    EXPECT_EQ(body(r).at("kind"), "ServerList") << no;
+  }
+  for (const char* bad : {"yes", "tRue", "2", "on"}) {
+    auto r = call("GET", base + "?watch=" + bad);
+    EXPECT_FALSE(r.watch) << bad;
+    EXPECT_EQ(r.response.status, 400u) << bad;
+    EXPECT_EQ(call("GET", base + "?watch=true&allowWatchBookmarks=" + bad).response.status, 400u) << bad;
+  }
+}
+
 TEST_F(Api, WatchFromResourceVersionAndTooOld) {
   call("POST", base, server("s1"));
   call("POST", base, server("s2"));
