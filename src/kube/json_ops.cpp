@@ -3,8 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <charconv>
-#include <regex>
+#include <cstdlib>
 
 namespace ironboot::kube {
 
@@ -209,27 +210,68 @@ std::optional<std::string> apply_json_patch(json::value& document, const json::v
 
 namespace {
 
-json::value yaml_scalar(const YAML::Node& node) {
-  const std::string& s = node.Scalar();
-  if (node.Tag() == "!") return json::value(s);  // quoted: always a string
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Skips the digits at s[i]; how many there were.
+std::size_t skip_digits(std::string_view s, std::size_t& i) {
+  const std::size_t start = i;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  return i - start;
+}
+
+// [-+]?[0-9]+
+bool is_decimal_int(std::string_view s) {
+  std::size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  return skip_digits(s, i) > 0 && i == s.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_decimal_float(std::string_view s) {
+  std::size_t i = !s.empty() && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (skip_digits(s, i) == 0) return false;
+  } else {
+    if (skip_digits(s, i) == 0) return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      skip_digits(s, i);
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (skip_digits(s, i) == 0) return false;
+  }
+  return i == s.size();
+}
+
+// A plain (unquoted) scalar typed by the YAML 1.2 core schema's decimal numbers, booleans
+// and nulls: an integer beyond int64 is a float; anything else (hex, octal, .inf, a number
+// beyond double's range) is a string. Hand-checked grammar: this runs on every scalar of
+// every YAML body.
+json::value plain_scalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
-  static const std::regex int_re("[-+]?[0-9]+");
-  static const std::regex float_re("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, int_re)) {
+  if (is_decimal_int(s)) {
     std::int64_t v = 0;
     const char* b = s.data() + (s[0] == '+' ? 1 : 0);
     auto [p, ec] = std::from_chars(b, s.data() + s.size(), v);
     if (ec == std::errc() && p == s.data() + s.size()) return v;
+    // Too big for int64: read as a float below.
   }
-  if (std::regex_match(s, float_re)) {
-    try {
-      return std::stod(s);
-    } catch (...) {
-    }
+  if (is_decimal_float(s)) {
+    errno = 0;
+    const double d = std::strtod(s.c_str(), nullptr);
+    if (errno != ERANGE) return d;
   }
   return json::value(s);
+}
+
+json::value yaml_scalar(const YAML::Node& node) {
+  if (node.Tag() == "!") return json::value(node.Scalar());  // quoted: always a string
+  return plain_scalar(node.Scalar());
 }
 
 json::value yaml_node(const YAML::Node& node, int depth) {
@@ -272,10 +314,7 @@ void emit_yaml(YAML::Emitter& out, const json::value& v) {
     case json::kind::string: {
       const std::string s(v.get_string());
       // Quote strings that would read back as another type.
-      YAML::Node probe;
-      bool plain_is_string = !s.empty() && yaml_scalar(YAML::Node(s)).is_string();
-      (void)probe;
-      if (plain_is_string) out << s;
+      if (plain_scalar(s).is_string()) out << s;
       else out << YAML::DoubleQuoted << s;
       break;
     }

@@ -100,5 +100,52 @@ TEST(Yaml, TypesScalarsLikeKubernetes) {
   EXPECT_EQ(*round, *v);
 }
 
+// A plain scalar as the value of a one-key document.
+json::value plain(const std::string& text) {
+  auto v = yaml_to_json("v: " + text + "\n");
+  EXPECT_TRUE(v) << text;
+  return v ? v->at("v") : json::value();
+}
+
+TEST(Yaml, PlainScalarTypingEdgeCases) {
+  // The subset of the YAML 1.2 core schema that is typed: decimal integers and floats, three
+  // spellings each of true, false and null; hex, octal and .inf/.nan stay strings.
+  for (const char* t : {"true", "True", "TRUE"}) EXPECT_EQ(plain(t), json::value(true)) << t;
+  for (const char* t : {"false", "False", "FALSE"}) EXPECT_EQ(plain(t), json::value(false)) << t;
+  for (const char* t : {"~", "null", "Null", "NULL", ""}) EXPECT_TRUE(plain(t).is_null()) << t;
+  for (const char* t : {"tRUE", "yes", "on", "nULL", "0x1F", "0o17", ".inf", "-.inf", ".nan", ".NaN", ".", "+",
+                        "1e", "e3", "1.2.3", "1_000", "12abc", "+-1", "1e999", "--1", "1e+", ". 5"})
+    EXPECT_EQ(plain(t), json::value(t)) << t;
+  EXPECT_EQ(plain("+1"), json::value(1));
+  EXPECT_EQ(plain("-1"), json::value(-1));
+  EXPECT_EQ(plain("007"), json::value(7));
+  EXPECT_EQ(plain("-0"), json::value(0));
+  EXPECT_EQ(plain("9223372036854775807"), json::value(INT64_MAX));
+  EXPECT_EQ(plain("-9223372036854775808"), json::value(INT64_MIN));
+  EXPECT_EQ(plain("9223372036854775808"), json::value(9223372036854775808.0)) << "too big for int64: a float";
+  EXPECT_EQ(plain("1e3"), json::value(1000.0));
+  EXPECT_EQ(plain("1E+3"), json::value(1000.0));
+  EXPECT_EQ(plain("1.5e-3"), json::value(0.0015));
+  EXPECT_EQ(plain("-.5"), json::value(-0.5));
+  EXPECT_EQ(plain("+.5"), json::value(0.5));
+  EXPECT_EQ(plain("1."), json::value(1.0));
+  EXPECT_EQ(plain("2.50"), json::value(2.5));
+  // Quoted scalars are strings whatever they spell.
+  for (const char* t : {"'true'", "\"1\"", "'~'", "'1e3'", "\"\""}) EXPECT_TRUE(plain(t).is_string()) << t;
+}
+
+TEST(Yaml, StringsThatLookLikeOtherTypesAreQuotedOnOutput) {
+  const json::value strings = json::array{"007", "1e3", "-.5", "+1", "true", "True", "FALSE", "~", "null", "NULL", "",
+                                          "0x1F", ".inf", "hello", "1.2.3"};
+  const std::string yaml = json_to_yaml(strings);
+  auto round = yaml_to_json(yaml);
+  ASSERT_TRUE(round) << yaml;
+  EXPECT_EQ(*round, strings) << yaml;
+  // Plain where that reads back as the same string.
+  EXPECT_NE(yaml.find("- hello\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("- 0x1F\n"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("- \"007\"\n"), std::string::npos) << yaml;
+}
+
 }  // namespace
 }  // namespace ironboot::kube
