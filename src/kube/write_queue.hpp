@@ -34,7 +34,9 @@ class WriteQueue {
 
   // Creates or updates resource/name (the main resource; `status` = the status subresource).
   void enqueue(const std::string& resource, const std::string& name, Mutation mutation, Done done = {}, bool status = false);
-  // Convenience: a JSON merge patch applied to the current object (created from `patch` when missing and `create_if_missing`).
+  // Convenience: a JSON merge patch applied to the current object; nothing is written when it
+  // changes nothing. A missing object is created from `patch` (with apiVersion, kind and
+  // metadata.name filled in), except for a status patch, which then does nothing.
   void merge(const std::string& resource, const std::string& name, const boost::json::object& patch, bool status = false,
              Done done = {});
 
