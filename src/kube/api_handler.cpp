@@ -10,6 +10,7 @@
 #include "kube/api_discovery.hpp"
 #include "kube/json_ops.hpp"
 #include "kube/names.hpp"
+#include "kube/objects.hpp"
 
 namespace ironboot::kube {
 
@@ -33,21 +34,17 @@ json::object& meta_of(json::object& o) {
   return m.as_object();
 }
 
-std::string str_field(const json::object& o, const char* key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
+std::string str_field(const json::object& o, const char* key) { return std::string(objects::string_at(o, key)); }
 
 std::string meta_str(const json::object& o, const char* key) {
-  const auto* m = o.if_contains("metadata");
-  return m && m->is_object() ? str_field(m->as_object(), key) : std::string();
+  const auto* m = objects::object_at(o, "metadata");
+  return m ? str_field(*m, key) : std::string();
 }
 
 bool has_finalizers(const json::object& o) {
-  const auto* m = o.if_contains("metadata");
-  if (!m || !m->is_object()) return false;
-  const auto* f = m->as_object().if_contains("finalizers");
-  return f && f->is_array() && !f->as_array().empty();
+  const auto* m = objects::object_at(o, "metadata");
+  const auto* f = m ? objects::array_at(*m, "finalizers") : nullptr;
+  return f && !f->empty();
 }
 
 // Everything but metadata and status: a change here bumps metadata.generation.
@@ -237,9 +234,7 @@ ApiResult ApiHandler::list(const ApiRequest& req, const ResourceType& type, cons
   auto it = start_after.empty() ? all.begin() : all.upper_bound(start_after);
   for (; it != all.end(); ++it) {
     if (!fields->matches(it->first)) continue;
-    const auto* meta = it->second.object->if_contains("metadata");
-    const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
-    if (!labels->matches(lbl && lbl->is_object() ? &lbl->as_object() : nullptr)) continue;
+    if (!labels->matches(objects::labels_of(*it->second.object))) continue;
     if (limit && items.size() == limit) {
       cont = base64url_encode(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", meta_str(*items.back().object, "name")}}));
       break;
@@ -523,9 +518,7 @@ std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const
   std::vector<std::string> out;
   if (plan.send_initial) {
     for (const auto& [name, stored] : store_.objects(plan.type->plural)) {
-      const auto* meta = stored.object->if_contains("metadata");
-      const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
-      if (!plan.fields.matches(name) || !plan.labels.matches(lbl && lbl->is_object() ? &lbl->as_object() : nullptr)) continue;
+      if (!plan.fields.matches(name) || !plan.labels.matches(objects::labels_of(*stored.object))) continue;
       out.push_back(encode_object(plan, "ADDED", stored));
     }
     return out;
@@ -542,10 +535,7 @@ std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const
 std::string ApiHandler::encode_change(const WatchPlan& plan, const Change& change) const {
   if (change.resource != plan.type->plural || !plan.fields.matches(change.name)) return {};
   auto visible = [&](const ObjectPtr& o) {
-    if (!o) return false;
-    const auto* meta = o->if_contains("metadata");
-    const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
-    return plan.labels.matches(lbl && lbl->is_object() ? &lbl->as_object() : nullptr);
+    return o && plan.labels.matches(objects::labels_of(*o));
   };
   const bool was = visible(change.previous);
   const bool is = change.type != ChangeType::Deleted && visible(change.object);

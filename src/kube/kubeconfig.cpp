@@ -17,6 +17,7 @@
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "kube/json_ops.hpp"
+#include "kube/objects.hpp"
 
 extern char** environ;
 
@@ -30,6 +31,12 @@ std::string read_text_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string read_token_file(const std::string& path) {
+  std::string token = read_text_file(path);
+  token.erase(token.find_last_not_of(kAsciiWhitespace) + 1);
+  return token;
 }
 
 namespace {
@@ -49,9 +56,7 @@ const json::object* named(const json::object& root, const char* list, const char
 }
 
 std::string str(const json::object* o, const char* key) {
-  if (!o) return {};
-  const auto* v = o->if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  return o ? std::string(objects::string_at(*o, key)) : std::string();
 }
 
 // A *-data field: base64 that may be wrapped over lines (white space anywhere is skipped);
@@ -225,8 +230,7 @@ std::optional<ClusterCredentials> in_cluster_credentials(std::string* error, con
   c.port = port;
   c.server = "https://" + (c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host) + ":" + c.port;
   c.token_file = sa_dir + "/token";
-  c.token = read_text_file(c.token_file);
-  while (!c.token.empty() && std::isspace(static_cast<unsigned char>(c.token.back()))) c.token.pop_back();
+  c.token = read_token_file(c.token_file);
   c.ca_pem = read_text_file(sa_dir + "/ca.crt");
   if (c.token.empty() || c.ca_pem.empty()) {
     if (error) *error = "cannot read the service account token or ca.crt under " + sa_dir;

@@ -56,6 +56,10 @@ std::optional<ExecCredential> parse_exec_credential(const std::string& json_text
 // Runs the plugin (stdin closed, stdout captured, KUBERNETES_EXEC_INFO set) with a timeout.
 std::optional<ExecCredential> run_exec_plugin(const ExecPlugin& plugin, std::chrono::seconds timeout, std::string* error);
 
+// The whole file; "" when it cannot be read.
 std::string read_text_file(const std::string& path);
+// A bearer token file (service account token, tokenFile, the embedded API's token): the
+// file without trailing white space.
+std::string read_token_file(const std::string& path);
 
 }  // namespace ironboot::kube

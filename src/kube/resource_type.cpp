@@ -17,10 +17,7 @@ const std::vector<std::string>& embedded_crd_texts();  // generated from assets/
 
 namespace {
 
-std::string str_at(const json::object& o, const char* key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
+std::string str_at(const json::object& o, const char* key) { return std::string(objects::string_at(o, key)); }
 
 std::vector<std::string> split_json_path(const std::string& jp) {
   // The subset CRDs use: ".a.b.c".

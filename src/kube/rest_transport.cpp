@@ -120,8 +120,7 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
       if (!exec_token_.empty()) return "Bearer " + exec_token_;
     }
     if (!creds_.token_file.empty() && (force_refresh || now - token_read_at_ >= kTokenFileRefresh || file_token_.empty())) {
-      std::string t = read_text_file(creds_.token_file);
-      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+      std::string t = read_token_file(creds_.token_file);
       if (!t.empty()) file_token_ = t;
       token_read_at_ = now;
     }

@@ -15,14 +15,13 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 
 #include "common/base64.hpp"
 #include "common/log.hpp"
 #include "kube/json_ops.hpp"
+#include "kube/kubeconfig.hpp"
 
 namespace ironboot::kube {
 
@@ -37,14 +36,6 @@ using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("embedded API credentials: " + what); }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void write_private(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
@@ -153,8 +144,8 @@ TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& 
   const std::string token_path = data_dir + "/token";
   auto log = logger("kube");
   TlsMaterial m;
-  m.ca_cert_pem = read_file(ca_crt);
-  PKey ca_key_obj = load_key(read_file(ca_key));
+  m.ca_cert_pem = read_text_file(ca_crt);
+  PKey ca_key_obj = load_key(read_text_file(ca_key));
   Cert ca_cert_obj = load_cert(m.ca_cert_pem);
   if (!ca_key_obj || !ca_cert_obj) {
     ca_key_obj = new_key();
@@ -165,8 +156,8 @@ TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& 
     log->info("created embedded API CA path={}", ca_crt);
   }
   const std::string host = host_of(listen_host_port);
-  m.server_cert_pem = read_file(srv_crt);
-  m.server_key_pem = read_file(srv_key);
+  m.server_cert_pem = read_text_file(srv_crt);
+  m.server_key_pem = read_text_file(srv_key);
   Cert srv = load_cert(m.server_cert_pem);
   bool need_server = !srv || !load_key(m.server_key_pem) || !cert_covers(srv.get(), "127.0.0.1") ||
                      (!host.empty() && host != "0.0.0.0" && host != "::" && !cert_covers(srv.get(), host)) ||
@@ -183,8 +174,7 @@ TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& 
     write_private(srv_crt, m.server_cert_pem);
     log->info("created embedded API server certificate path={} san={}", srv_crt, san);
   }
-  m.token = read_file(token_path);
-  while (!m.token.empty() && std::isspace(static_cast<unsigned char>(m.token.back()))) m.token.pop_back();
+  m.token = read_token_file(token_path);
   if (m.token.size() < 32) {
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1) fail("no randomness for the token");
