@@ -1,5 +1,7 @@
 #include "agent/fs_root.hpp"
 
+#include "common/files.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,23 +19,7 @@ DirFsRoot::DirFsRoot(std::string root) : root_(std::move(root)) {
 std::string DirFsRoot::full(const std::string& path) const { return root_ + path; }
 
 std::optional<std::string> DirFsRoot::read(const std::string& path, std::size_t max_bytes) const {
-  int fd = ::open(full(path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string out;
-  char buf[65536];
-  // sysfs attributes must be read in one go from offset 0; a loop handles larger files.
-  while (out.size() < max_bytes) {
-    ssize_t n = ::read(fd, buf, std::min(sizeof buf, max_bytes - out.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return read_file(full(path), max_bytes);
 }
 
 std::vector<std::string> DirFsRoot::list(const std::string& dir) const {
