@@ -46,9 +46,25 @@ ResourceType parse_crd(const std::string& yaml_text) {
   auto doc = yaml_to_json(yaml_text, &err);
   if (!doc || !doc->is_object()) throw std::runtime_error("CRD is not a YAML mapping: " + err);
   const auto& spec = doc->at("spec").as_object();
-  if (str_at(spec, "group") != kGroup) throw std::runtime_error("CRD group must be metal.sidero.dev");
   const auto& names = spec.at("names").as_object();
   ResourceType t;
+  t.group = str_at(spec, "group");
+  t.verbs = {"create", "delete", "get", "list", "patch", "update", "watch"};
+  if (const auto* meta = doc->as_object().if_contains("metadata"); meta && meta->is_object()) {
+    if (const auto* ann = meta->as_object().if_contains("annotations"); ann && ann->is_object()) {
+      if (const auto* v = ann->as_object().if_contains("ironboot.sidero.dev/verbs"); v && v->is_string()) {
+        t.verbs.clear();
+        std::string_view rest = v->get_string();
+        while (!rest.empty()) {
+          const auto comma = rest.find(',');
+          std::string_view verb = rest.substr(0, comma);
+          if (!verb.empty()) t.verbs.emplace_back(verb);
+          rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+      }
+    }
+  }
+  t.namespaced = str_at(spec, "scope") == "Namespaced";
   t.kind = str_at(names, "kind");
   t.list_kind = str_at(names, "listKind");
   t.plural = str_at(names, "plural");
@@ -57,7 +73,8 @@ ResourceType parse_crd(const std::string& yaml_text) {
     for (const auto& s : sn->as_array()) t.short_names.emplace_back(s.as_string());
   for (const auto& v : spec.at("versions").as_array()) {
     const auto& ver = v.as_object();
-    if (str_at(ver, "name") != kVersion) continue;
+    if (!t.version.empty()) break;
+    t.version = str_at(ver, "name");
     if (const auto* sub = ver.if_contains("subresources"); sub && sub->is_object())
       t.status_subresource = sub->as_object().contains("status");
     t.schema = ver.at("schema").at("openAPIV3Schema").as_object();
@@ -76,7 +93,8 @@ ResourceType parse_crd(const std::string& yaml_text) {
       }
     }
   }
-  if (t.kind.empty() || t.plural.empty() || t.schema.empty()) throw std::runtime_error("CRD lacks kind, plural or v1alpha2 schema");
+  if (t.kind.empty() || t.plural.empty() || t.version.empty() || t.schema.empty())
+    throw std::runtime_error("CRD lacks kind, plural, version or schema");
   return t;
 }
 
@@ -89,15 +107,17 @@ const std::vector<ResourceType>& builtin_resource_types() {
   return types;
 }
 
-const ResourceType* find_resource_type(const std::string& plural) {
+const ResourceType* find_resource_type(const std::string& group, const std::string& version, const std::string& plural) {
   for (const auto& t : builtin_resource_types())
-    if (t.plural == plural) return &t;
+    if (t.plural == plural && t.group == group && t.version == version) return &t;
   return nullptr;
 }
 
+const ResourceType* find_resource_type(const std::string& plural) { return find_resource_type(kGroup, kVersion, plural); }
+
 const ResourceType* find_resource_type_by_kind(const std::string& kind) {
   for (const auto& t : builtin_resource_types())
-    if (t.kind == kind) return &t;
+    if (t.kind == kind && t.group == kGroup) return &t;
   return nullptr;
 }
 

@@ -29,21 +29,36 @@ struct PrinterColumn {
 };
 
 struct ResourceType {
+  std::string group;    // "" for the core group (served under /api/v1)
+  std::string version;  // "v1alpha2", "v1"
+  bool namespaced = false;
   std::string kind;
   std::string list_kind;
   std::string plural;
   std::string singular;
   std::vector<std::string> short_names;
   bool status_subresource = false;
+  // What the API allows on it (discovery lists these). CRDs get every verb; a built-in type
+  // may narrow them with the annotation `ironboot.sidero.dev/verbs: "create"` in its definition.
+  std::vector<std::string> verbs;
   boost::json::object schema;  // openAPIV3Schema
   std::vector<PrinterColumn> columns;
+
+  // "v1" for the core group, else "group/version": the objects' apiVersion.
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+  // "servers.metal.sidero.dev", or "secrets" for the core group, as kube-apiserver's messages say it.
+  std::string group_resource() const { return group.empty() ? plural : plural + "." + group; }
 };
 
-// Parses one CustomResourceDefinition YAML document. Throws std::runtime_error (startup only).
+// Parses one CustomResourceDefinition YAML document (its first served version). Throws
+// std::runtime_error (startup only).
 ResourceType parse_crd(const std::string& yaml_text);
 
-// The three built-in types (Server, ServerClass, Environment).
+// Every served type: the metal.sidero.dev CRDs first, then the built-in Kubernetes types.
 const std::vector<ResourceType>& builtin_resource_types();
+// By group, version and plural: the type a request path names, or null.
+const ResourceType* find_resource_type(const std::string& group, const std::string& version, const std::string& plural);
+// Shorthands for the metal.sidero.dev/v1alpha2 types (the CRDs).
 const ResourceType* find_resource_type(const std::string& plural);
 const ResourceType* find_resource_type_by_kind(const std::string& kind);
 
