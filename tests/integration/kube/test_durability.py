@@ -1,9 +1,12 @@
 """Persistence of the embedded API: restarts, kill -9 during writes, a torn log tail."""
 
+import base64
 import json
 import os
 import subprocess
 import time
+
+import pytest
 
 from kubelab import server_manifest, write_manifest
 
@@ -11,8 +14,13 @@ UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "writer.py")
 
 
-def names(cluster):
-    code, body = cluster.curl("/apis/metal.sidero.dev/v1alpha2/servers")
+LIST_PATHS = {"servers": "/apis/metal.sidero.dev/v1alpha2/servers",
+              "secrets": "/api/v1/namespaces/ironboot-system/secrets",
+              "events": "/api/v1/namespaces/default/events"}
+
+
+def names(cluster, kind="servers"):
+    code, body = cluster.curl(LIST_PATHS[kind])
     assert code == 200, body
     doc = json.loads(body)
     return {i["metadata"]["name"] for i in doc["items"]}, int(doc["metadata"]["resourceVersion"])
@@ -33,9 +41,10 @@ def test_restart_keeps_objects_and_resource_versions(cluster):
     assert rv_next > rv_before
 
 
-def test_kill_9_keeps_every_acknowledged_write(cluster):
+@pytest.mark.parametrize("kind", ["servers", "secrets", "events"])
+def test_kill_9_keeps_every_acknowledged_write(cluster, kind):
     writer = cluster.host.popen(["/usr/bin/python3", WRITER, os.path.join(cluster.data_dir, "ca.crt"), cluster.token(),
-                                 "w", "100000"], stdout=subprocess.PIPE, text=True)
+                                 "w", "100000", "127.0.0.1:6443", kind], stdout=subprocess.PIPE, text=True)
     time.sleep(2.5)
     cluster.daemon.proc.kill()  # SIGKILL while writes are in flight
     cluster.daemon.proc.wait()
@@ -46,9 +55,14 @@ def test_kill_9_keeps_every_acknowledged_write(cluster):
     cluster.daemon.notify.close()
     cluster.daemon.notify = None
     cluster.daemon.start()
-    present, _ = names(cluster)
+    present, _ = names(cluster, kind)
     missing = [a for a in acked if a not in present]
     assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {missing[:3]}"
+    if kind == "secrets":
+        # Encrypted at rest: no value, plain or base64, is in the log.
+        with open(os.path.join(cluster.data_dir, "store.log"), "rb") as f:
+            log = f.read()
+        assert b"pw-1" not in log and base64.b64encode(b"pw-1") not in log
 
 
 def test_torn_tail_is_dropped_with_a_log_line(cluster):
