@@ -108,7 +108,7 @@ TEST_F(Recorder, CreateIsACoreV1EventInDefaultForAClusterScopedObject) {
   const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   EXPECT_EQ(e.at("apiVersion"), "v1");
   EXPECT_EQ(e.at("kind"), "Event");
-  EXPECT_EQ(e.at("metadata").at("name"), event_name("4c4c4544-0001", static_cast<std::uint64_t>(nanos)));
+  EXPECT_EQ(e.at("metadata").at("name").as_string(), event_name("4c4c4544-0001", static_cast<std::uint64_t>(nanos)));
   EXPECT_EQ(e.at("metadata").at("namespace"), "default");
   const auto& involved = e.at("involvedObject").as_object();
   EXPECT_EQ(involved.at("apiVersion"), "metal.sidero.dev/v1alpha2");
@@ -167,7 +167,7 @@ TEST_F(Recorder, SameEventWithinTenMinutesBumpsCountThenANewEvent) {
   drain();
   ASSERT_EQ(api->requests.size(), 4u);
   EXPECT_EQ(api->requests[3].method, "POST");
-  EXPECT_NE(body(3).at("metadata").at("name"), name);
+  EXPECT_NE(body(3).at("metadata").at("name").as_string(), name);
   EXPECT_EQ(body(3).at("count"), 1);
   EXPECT_EQ(body(3).at("firstTimestamp"), "2025-12-02T00:12:01Z");
 }
