@@ -40,6 +40,46 @@ std::optional<std::string_view> query_value(std::string_view query, std::string_
   return std::nullopt;
 }
 
+// "10.0.0.5" of "10.0.0.5:49152" ("[fe80::1]" of "[fe80::1]:80"): Event messages name the
+// peer without its port, so repeats aggregate.
+std::string_view peer_address(std::string_view peer) {
+  const auto colon = peer.rfind(':');
+  if (colon == std::string_view::npos) return peer;
+  const auto host = peer.substr(0, colon);
+  return host.find(':') == std::string_view::npos || host.back() == ']' ? host : peer;
+}
+
+// "sda, sdb" from the Server's reported storage devices.
+std::string reported_disks(const json::object& server) {
+  const auto* spec = objects::spec_of(server);
+  const auto* hw = spec ? objects::object_at(*spec, "hardware") : nullptr;
+  const auto* storage = hw ? objects::object_at(*hw, "storage") : nullptr;
+  const auto* devices = storage ? objects::array_at(*storage, "devices") : nullptr;
+  std::string out;
+  if (devices) {
+    for (const auto& d : *devices) {
+      if (!d.is_object()) continue;
+      auto name = objects::string_at(d.get_object(), "deviceName");
+      if (name.empty()) name = objects::string_at(d.get_object(), "name");
+      if (!name.empty()) out += (out.empty() ? "" : ", ") + std::string(name);
+    }
+  }
+  return out.empty() ? "none reported" : out;
+}
+
+// "3m12s" since the Wiping condition turned True, or "" when unknown.
+std::string wipe_duration(const json::object& server, std::chrono::system_clock::time_point now) {
+  const auto* wiping = objects::find_condition(server, "Wiping");
+  if (!wiping || !objects::condition_is_true(server, "Wiping")) return {};
+  const auto since = parse_rfc3339(objects::string_at(*wiping, "lastTransitionTime"));
+  if (!since || *since > now) return {};
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(now - *since).count();
+  std::string out;
+  if (s >= 3600) out += std::to_string(s / 3600) + "h";
+  if (s >= 60) out += std::to_string(s / 60 % 60) + "m";
+  return out + std::to_string(s % 60) + "s";
+}
+
 template <class T>
 const RequestError* error_of(const Parsed<T>& parsed) {
   return std::get_if<RequestError>(&parsed);
@@ -56,6 +96,7 @@ AgentApi::~AgentApi() { alive_.reset(); }
 void AgentApi::start(kube::ClusterContext& cluster, const TokenAuthority& tokens) {
   cluster_ = &cluster;
   tokens_ = &tokens;
+  events_ = discovery_events(cluster);
   cluster.servers().add_handler(
       [this, alive = std::weak_ptr<int>(alive_)](const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
         if (!alive.expired()) on_server_event(old, now_obj);
@@ -88,7 +129,13 @@ Instruction AgentApi::instruction_for(const json::object* srv) const {
 void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
   if (!now_obj) return;
   const std::string name(objects::name_of(*now_obj));
-  pending_creates_.erase(name);
+  const bool created_here = pending_creates_.erase(name) > 0;
+  // Accepted: false -> true, or created accepted by our own register (auto_accept). An object
+  // first seen accepted otherwise (a restart's initial list) was accepted before.
+  if (objects::spec_bool(*now_obj, "accepted") && (old ? !objects::spec_bool(*old, "accepted") : created_here)) {
+    events_.normal(*now_obj, "Accepted",
+                   old ? "spec.accepted set to true" : "accepted at registration (discovery.auto_accept)");
+  }
   const auto& lifecycle = options_.lifecycle;
   if (auto patch = status_after_spec_change(old.get(), *now_obj, lifecycle, now())) {
     logger("discovery")->info("server lifecycle name={} accepted={} isClean={}", name,
@@ -122,10 +169,18 @@ std::optional<http::Response> AgentApi::authenticate(const http::Request& reques
   if (!verified) {
     logger("discovery")->debug("agent refused reason=\"token {}\" path={} peer={}", to_string(error), request.path,
                                request.peer);
+    if (auto claimed = unverified_claims(*token)) record_rejected(*claimed, request, std::string("token ") + to_string(error));
     return error_response(401, std::string("token ") + to_string(error));
   }
   claims = std::move(*verified);
   return std::nullopt;
+}
+
+void AgentApi::record_rejected(const TokenClaims& claims, const http::Request& request, const std::string& why) const {
+  const json::object* srv = server(server_name_for_agent(claims.uuid, claims.mac, lookup()));
+  if (!srv) return;
+  events_.warning(*srv, "AgentTokenRejected",
+                  why + "; " + request.method + " " + request.path + " from " + std::string(peer_address(request.peer)));
 }
 
 std::optional<http::Response> AgentApi::authenticate_agent(const http::Request& request, Caller& caller) const {
@@ -146,15 +201,20 @@ http::Response AgentApi::handle_register(const http::Request& request) {
   if (!report_matches_token(report, claims)) {
     logger("discovery")->debug("register refused reason=\"uuid/mac differ from token\" uuid={} mac={} peer={}",
                                report.uuid, report.boot_mac, request.peer);
+    record_rejected(claims, request, "register uuid " + (report.uuid.empty() ? std::string("(none)") : report.uuid) +
+                                         " / bootMac " + report.boot_mac + " differ from the token's");
     return error_response(401, "uuid or bootMac differ from the token");
   }
   RegisterPlan plan = plan_register(report, lookup(), RegisterOptions{options_.auto_accept}, now());
   auto log = logger("discovery");
-  if (plan.duplicate_uuid) log->error("duplicate uuid {}", plan.duplicate_message);
+  if (plan.duplicate_uuid) {
+    log->error("duplicate uuid {}", plan.duplicate_message);
+    if (const auto* first = server(plan.duplicate_of)) events_.warning(*first, "DuplicateUUID", plan.duplicate_message);
+    if (const auto* second = server(plan.server_name)) events_.warning(*second, "DuplicateUUID", plan.duplicate_message);
+  }
   log->info("register server={} uuid={} mac={} synthetic_uuid={} peer={}", plan.server_name, report.uuid,
             report.boot_mac, plan.synthetic_uuid, request.peer);
 
-  const bool auto_accept = options_.auto_accept;
   for (auto& w : plan.writes) {
     switch (w.kind) {
       case ServerWrite::Kind::create:
@@ -166,24 +226,10 @@ http::Response AgentApi::handle_register(const http::Request& request) {
         if (const auto* spec = objects::object_at(w.body, "spec"))
           if (const auto* h = objects::object_at(*spec, "hardware")) hardware = *h;
         const std::string name = w.name;
-        cluster_->writes().enqueue(
-            "servers", name,
-            [annotations, hardware, name, auto_accept](const json::object* current) -> std::optional<json::object> {
-              if (!current) {
-                return json::object{
-                    {"apiVersion", kube::kApiVersion},
-                    {"kind", "Server"},
-                    {"metadata", json::object{{"name", name}, {"annotations", annotations}}},
-                    {"spec", json::object{{"accepted", auto_accept}, {"hardware", hardware}}}};
-              }
-              json::object patch{{"metadata", json::object{{"annotations", annotations}}},
-                                 {"spec", json::object{{"hardware", json::value(nullptr)}}}};
-              // Replace hardware as a whole (stale facts disappear): remove, then set.
-              json::value next = kube::merge_patch(*current, patch);
-              next.as_object()["spec"].as_object()["hardware"] = hardware;
-              if (next == json::value(*current)) return std::nullopt;
-              return next.as_object();
-            });
+        write_registered_server(name, annotations, hardware,
+                                "registered by the agent: boot MAC " + report.boot_mac + ", uuid " +
+                                    (report.uuid.empty() ? std::string("(none)") : report.uuid) +
+                                    (plan.synthetic_uuid ? " (named after the boot MAC)" : ""));
         if (!server(name)) pending_creates_.insert(name);
         break;
       }
@@ -198,11 +244,50 @@ http::Response AgentApi::handle_register(const http::Request& request) {
   return json_response(200, json::object{{"server", plan.server_name}, {"instruction", next.to_json()}});
 }
 
+void AgentApi::write_registered_server(const std::string& name, const json::object& annotations,
+                                       const json::object& hardware, const std::string& registered_message) {
+  // What the mutation did the last time it ran (a conflict runs it again).
+  struct Outcome {
+    bool created = false;
+    std::string changes;  // FactsUpdated message
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const bool auto_accept = options_.auto_accept;
+  cluster_->writes().enqueue(
+      "servers", name,
+      [annotations, hardware, name, auto_accept, outcome](const json::object* current) -> std::optional<json::object> {
+        *outcome = Outcome{};
+        if (!current) {
+          outcome->created = true;
+          return json::object{{"apiVersion", kube::kApiVersion},
+                              {"kind", "Server"},
+                              {"metadata", json::object{{"name", name}, {"annotations", annotations}}},
+                              {"spec", json::object{{"accepted", auto_accept}, {"hardware", hardware}}}};
+        }
+        json::object patch{{"metadata", json::object{{"annotations", annotations}}},
+                           {"spec", json::object{{"hardware", json::value(nullptr)}}}};
+        // Replace hardware as a whole (stale facts disappear): remove, then set.
+        json::value next = kube::merge_patch(*current, patch);
+        next.as_object()["spec"].as_object()["hardware"] = hardware;
+        if (next == json::value(*current)) return std::nullopt;
+        const auto* spec = objects::spec_of(*current);
+        const auto* before = spec ? objects::object_at(*spec, "hardware") : nullptr;
+        outcome->changes = describe_hardware_changes(before ? *before : json::object{}, hardware);
+        return next.as_object();
+      },
+      [this, alive = std::weak_ptr<int>(alive_), outcome, registered_message](const kube::ApiReply& reply) {
+        if (alive.expired() || !reply.ok() || !reply.object()) return;
+        if (outcome->created) events_.normal(*reply.object(), "Registered", registered_message);
+        else if (!outcome->changes.empty()) events_.normal(*reply.object(), "FactsUpdated", outcome->changes);
+      });
+}
+
 Instruction AgentApi::hand_out(const std::string& server_name) {
   const json::object* srv = server(server_name);
   Instruction next = instruction_for(srv);
   if (srv && next.action == Instruction::Action::wipe && !objects::condition_is_true(*srv, "Wiping")) {
     logger("discovery")->info("wipe requested server={} mode={}", server_name, next.mode);
+    events_.normal(*srv, "WipeStarted", "wipe handed to the agent: mode " + next.mode + ", disks " + reported_disks(*srv));
     write_server_status(server_name, [mode = next.mode, stamp = now()](const json::object& current) {
       return std::optional<json::object>(status_for_wipe_started(current, mode, stamp));
     });
@@ -295,6 +380,12 @@ http::Response AgentApi::handle_wiped(const http::Request& request) {
   if (!patch) return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
   logger("discovery")->info("wiped server={} mode={} devices={}", caller.server_name, report.mode,
                             report.devices.size());
+  std::string devices;
+  for (const auto& d : report.devices) devices += (devices.empty() ? "" : ", ") + d;
+  const std::string took = wipe_duration(*srv, clock_.now());
+  events_.normal(*srv, "Wiped",
+                 "mode " + report.mode + ", devices " + (devices.empty() ? std::string("none") : devices) +
+                     (took.empty() ? "" : ", took " + took));
   write_server_status(caller.server_name,
                       [report, stamp](const json::object& current) { return status_for_wiped(current, report, stamp); });
   // Answer with what follows once the write lands (normally reboot).

@@ -76,6 +76,11 @@ class AgentApi {
   void write_server_status(const std::string& name, StatusPatch patch);
 
   std::optional<http::Response> authenticate(const http::Request& request, TokenClaims& claims) const;
+  // AgentTokenRejected on the Server `claims` name, when it exists.
+  void record_rejected(const TokenClaims& claims, const http::Request& request, const std::string& why) const;
+  // The create or hardware refresh of a registering Server; Registered / FactsUpdated once it lands.
+  void write_registered_server(const std::string& name, const boost::json::object& annotations,
+                               const boost::json::object& hardware, const std::string& registered_message);
   std::optional<http::Response> authenticate_agent(const http::Request& request, Caller& caller) const;
   http::Response handle_register(const http::Request& request);
   void handle_instructions(const http::Request& request, http::Responder respond);
@@ -96,6 +101,7 @@ class AgentApi {
   NextBootIsAgent next_boot_is_agent_;
   kube::ClusterContext* cluster_ = nullptr;
   const TokenAuthority* tokens_ = nullptr;
+  kube::EventReporter events_;
   bool stopped_ = false;
   bool poll_check_scheduled_ = false;
   std::set<std::string> pending_creates_;  // registered, not yet in the cache

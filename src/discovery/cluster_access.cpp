@@ -1,5 +1,6 @@
 #include "discovery/cluster_access.hpp"
 
+#include "kube/cluster_context.hpp"
 #include "kube/json_ops.hpp"
 
 #include <boost/json/value.hpp>
@@ -7,6 +8,10 @@
 namespace ironboot::discovery {
 
 namespace json = boost::json;
+
+kube::EventReporter discovery_events(kube::ClusterContext& cluster) {
+  return kube::EventReporter(cluster.events(), kEventController);
+}
 
 const json::object* cached(const kube::Informer& cache, std::string_view name) {
   const auto p = cache.get(std::string(name));

@@ -1,7 +1,8 @@
-// What the discovery parts share over the cluster context: reads from the informer caches
-// and status writes through the write queue. Everything runs on the io_context thread.
+// What the discovery parts share over the cluster context: reads from the informer caches,
+// status writes through the write queue, and Events (docs/discovery.md "Events"). Everything runs on the io_context thread.
 #pragma once
 
+#include "kube/event_recorder.hpp"
 #include "kube/informer.hpp"
 #include "kube/write_queue.hpp"
 
@@ -12,7 +13,16 @@
 #include <string>
 #include <string_view>
 
+namespace ironboot::kube {
+class ClusterContext;
+}
+
 namespace ironboot::discovery {
+
+// The reportingComponent of the Events discovery records.
+inline constexpr const char* kEventController = "ironboot.dev/discovery";
+// The Event reporter the discovery parts use.
+kube::EventReporter discovery_events(kube::ClusterContext& cluster);
 
 // The cached object, or null. Valid until the cache changes (the next event).
 const boost::json::object* cached(const kube::Informer& cache, std::string_view name);

@@ -16,6 +16,11 @@ ClusterBootPolicy::ClusterBootPolicy(DiskBootMethod default_disk_method, const C
                                      const ReconcileRunner& reconciler, const EnvironmentCache& environments)
     : default_disk_method_(default_disk_method), clock_(clock), reconciler_(reconciler), environments_(environments) {}
 
+void ClusterBootPolicy::start(kube::ClusterContext& cluster) {
+  cluster_ = &cluster;
+  events_ = discovery_events(cluster);
+}
+
 BootDecision ClusterBootPolicy::decide_for_server(const json::object* srv,
                                                  std::vector<objects::Condition>* conditions) const {
   BootInputs in;
@@ -56,10 +61,13 @@ BootDecision ClusterBootPolicy::decide(const BootQuery& query) const {
   if (decision.kind == BootDecision::Kind::environment) {
     const std::string env = decision.environment_name;
     log->info("environment served server={} environment={}", name, env);
+    events_.normal(*srv, "BootEnvironment", "environment " + env + " served");
     write_status(cluster_->writes(), "servers", name, [env, stamp](const json::object& current) {
       return std::optional<json::object>(status_for_pxe_booted(current, env, stamp));
     });
   }
+  if (decision.kind == BootDecision::Kind::disk)
+    events_.normal(*srv, "BootFromDisk", std::string("boot from disk, method ") + to_string(decision.disk_method));
   return decision;
 }
 

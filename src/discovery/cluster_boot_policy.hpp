@@ -2,10 +2,12 @@
 // memberships of the last reconcile and the Environment URLs pointed at the copies this
 // process serves (an Environment not fetched here boots the agent, which waits). A decision
 // that is not a probe records what it implies on the Server: PXEBooted when an Environment
-// is served, AmbiguousClass when it changes. Runs on the io_context thread.
+// is served, AmbiguousClass when it changes, and the Events BootEnvironment / BootFromDisk
+// (queued only: /ipxe never waits on the API). Runs on the io_context thread.
 #pragma once
 
 #include "discovery/boot_decision.hpp"
+#include "discovery/cluster_access.hpp"
 #include "discovery/environment.hpp"
 #include "ipxe/boot_policy.hpp"
 #include "kube/objects.hpp"
@@ -29,7 +31,7 @@ class ClusterBootPolicy final : public BootPolicy {
                     const EnvironmentCache& environments);
 
   // Until start() every machine boots the agent.
-  void start(kube::ClusterContext& cluster) { cluster_ = &cluster; }
+  void start(kube::ClusterContext& cluster);
 
   BootDecision decide(const BootQuery& query) const override;
   // What decide() answers for this Server (null: none), recording nothing.
@@ -42,6 +44,7 @@ class ClusterBootPolicy final : public BootPolicy {
   const ReconcileRunner& reconciler_;
   const EnvironmentCache& environments_;
   kube::ClusterContext* cluster_ = nullptr;
+  kube::EventReporter events_;
 };
 
 }  // namespace ironboot::discovery

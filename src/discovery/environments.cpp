@@ -104,6 +104,7 @@ void EnvironmentCache::register_routes(http::Router& router) {
 
 void EnvironmentCache::start(kube::ClusterContext& cluster) {
   cluster_ = &cluster;
+  events_ = discovery_events(cluster);
   cluster.environments().add_handler(
       [this, alive = std::weak_ptr<int>(alive_)](const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
         if (alive.expired()) return;
@@ -183,6 +184,10 @@ void EnvironmentCache::fetch_done(const std::string& name, const std::string& ke
     ready.status = false;
     ready.reason = result.reason;
     ready.message = result.message;
+    if (cluster_) {
+      if (const auto* env = cached(cluster_->environments(), name))
+        events_.warning(*env, "EnvironmentFetchFailed", result.reason + ": " + result.message);
+    }
   }
   if (cluster_) {
     write_status(cluster_->writes(), "environments", name,

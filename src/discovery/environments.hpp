@@ -1,12 +1,13 @@
 // The Environments this process can boot: each Environment's spec.kernel / spec.initrd is
 // fetched once into <data_dir>/environments/<name>/ on a worker thread (environment_fetcher),
 // sha512-verified, and served under /assets/environments/<name>/{kernel,initrd}; the outcome is
-// the Environment's Ready condition. Runs on the io_context thread; the fetch workers only
+// the Environment's Ready condition (and, on failure, an EnvironmentFetchFailed Event). Runs on the io_context thread; the fetch workers only
 // post their results back.
 #pragma once
 
 #include "common/beneath.hpp"
 
+#include "discovery/cluster_access.hpp"
 #include "discovery/environment.hpp"
 #include "discovery/environment_fetcher.hpp"
 #include "http/message.hpp"
@@ -67,6 +68,7 @@ class EnvironmentCache {
   const Clock& clock_;
   std::function<void()> on_change_;
   kube::ClusterContext* cluster_ = nullptr;
+  kube::EventReporter events_;
   std::map<std::string, State> environments_;
   // <data_dir>/environments, opened once it exists: every served file is opened beneath it.
   BeneathDir served_root_;

@@ -126,6 +126,7 @@ RegisterPlan plan_register(const RegisterReport& report, const ServerLookup& loo
     // Never overwrite the first machine: flag it, and give this one its MAC-derived name.
     const std::string existing_serial(server_serial(*existing));
     plan.duplicate_uuid = true;
+    plan.duplicate_of = identity.name;
     plan.duplicate_message = "uuid " + identity.name + " reported by boot MAC " + report.boot_mac + " serial '" +
                              std::string(serial) + "' but Server " + identity.name + " has serial '" +
                              existing_serial + "'";
@@ -165,6 +166,57 @@ std::string server_name_for_agent(std::string_view token_uuid, std::string_view 
   const auto macs = server_interface_macs(*existing);
   if (!macs.empty() && std::find(macs.begin(), macs.end(), mac) == macs.end()) return synthetic_server_name(mac);
   return identity.name;
+}
+
+namespace {
+
+// A summary figure of spec.hardware as text ("" / "0" when absent).
+std::string figure(const json::object& hw, std::string_view section, std::string_view field) {
+  const auto* sec = objects::object_at(hw, section);
+  const auto* v = sec ? sec->if_contains(field) : nullptr;
+  if (!v) return {};
+  if (v->is_string()) return std::string(v->get_string());
+  if (v->is_int64()) return std::to_string(v->get_int64());
+  if (v->is_uint64()) return std::to_string(v->get_uint64());
+  return json::serialize(*v);
+}
+
+}  // namespace
+
+std::string describe_hardware_changes(const json::object& before, const json::object& after) {
+  struct Figure {
+    const char* section;
+    const char* field;
+    const char* label;
+    bool quoted;
+  };
+  static constexpr Figure kFigures[] = {
+      {"system", "manufacturer", "manufacturer", true},  {"system", "productName", "product", true},
+      {"system", "serialNumber", "serial", true},        {"compute", "processorCount", "processors", false},
+      {"compute", "totalCoreCount", "cores", false},     {"compute", "totalThreadCount", "threads", false},
+      {"memory", "totalSize", "memory", false},          {"memory", "moduleCount", "memory modules", false},
+      {"storage", "totalSize", "storage", false},        {"storage", "deviceCount", "disks", false},
+      {"network", "interfaceCount", "interfaces", false}};
+  std::string out;
+  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : ", ") + part; };
+  for (const auto& f : kFigures) {
+    const std::string was = figure(before, f.section, f.field);
+    const std::string is = figure(after, f.section, f.field);
+    if (was == is) continue;
+    const auto show = [&f](const std::string& v) {
+      if (f.quoted) return "'" + v + "'";
+      return v.empty() ? std::string("none") : v;
+    };
+    add(std::string(f.label) + " " + show(was) + " -> " + show(is));
+  }
+  if (!out.empty()) return out;
+  // Same figures, different details (a disk swapped for one of the same size, an address).
+  for (const char* section : {"system", "compute", "memory", "storage", "network"}) {
+    const auto* a = objects::object_at(before, section);
+    const auto* b = objects::object_at(after, section);
+    if ((a ? json::value(*a) : json::value()) != (b ? json::value(*b) : json::value())) add(std::string(section) + " changed");
+  }
+  return out;
 }
 
 bool report_matches_token(const RegisterReport& report, const TokenClaims& claims) {

@@ -38,6 +38,7 @@ struct RegisterPlan {
   bool synthetic_uuid = false;
   bool duplicate_uuid = false;
   std::string duplicate_message;  // for the error log when duplicate_uuid
+  std::string duplicate_of;       // when duplicate_uuid: the Server that already holds the UUID
   std::vector<ServerWrite> writes;  // in order
 };
 
@@ -60,6 +61,12 @@ RegisterPlan plan_register(const RegisterReport& report, const ServerLookup& loo
 // plan_register, so instructions/heartbeat/wiped reach the right object.
 std::string server_name_for_agent(std::string_view token_uuid, std::string_view token_mac,
                                   const ServerLookup& lookup);
+
+// The FactsUpdated Event message for a Server whose spec.hardware goes from `before` to
+// `after` (both as written by plan_register; `before` may be empty): the summary figures that
+// changed ("memory 64 GB -> 128 GB, disks 2 -> 3"), else the sections that differ ("network
+// changed"); "" when nothing did.
+std::string describe_hardware_changes(const boost::json::object& before, const boost::json::object& after);
 
 // A register whose uuid / bootMac disagree with its token is refused (401). A report without
 // a usable UUID must come with a token for a placeholder (or empty) UUID.

@@ -61,6 +61,24 @@ std::string hmac(const TokenKey& key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
+// "uuid|mac|expiry" from the base64url payload, or nullopt when it is not that.
+std::optional<TokenClaims> parse_payload(std::string_view payload) {
+  const auto decoded = base64url_decode(payload);
+  if (!decoded) return std::nullopt;
+  const std::string_view text = *decoded;
+  const auto first = text.find('|');
+  const auto last = text.rfind('|');
+  if (first == std::string_view::npos || first == last) return std::nullopt;
+  TokenClaims claims;
+  claims.uuid = std::string(text.substr(0, first));
+  claims.mac = std::string(text.substr(first + 1, last - first - 1));
+  const std::string_view expiry = text.substr(last + 1);
+  const auto [end, ec] = std::from_chars(expiry.data(), expiry.data() + expiry.size(), claims.expiry);
+  if (ec != std::errc{} || end != expiry.data() + expiry.size() || claims.mac.find('|') != std::string::npos)
+    return std::nullopt;
+  return claims;
+}
+
 }  // namespace
 
 const char* to_string(TokenError error) {
@@ -77,6 +95,12 @@ std::string mint_token(const TokenKey& key, const TokenClaims& claims) {
   const std::string payload =
       base64url_encode(claims.uuid + "|" + claims.mac + "|" + std::to_string(claims.expiry));
   return std::string(kPrefix) + payload + "." + base64url_encode(hmac(key, payload));
+}
+
+std::optional<TokenClaims> unverified_claims(std::string_view token) {
+  if (token.size() > kMaxTokenSize || token.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  token.remove_prefix(kPrefix.size());
+  return parse_payload(token.substr(0, token.find('.')));
 }
 
 std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view token, std::int64_t now_unix,
@@ -99,20 +123,9 @@ std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view to
     return std::nullopt;
   }
   // Signed by us: the payload can still be checked strictly (keys could be shared by mistake).
-  const auto decoded = base64url_decode(payload);
-  if (!decoded) return std::nullopt;
-  const std::string_view text = *decoded;
-  const auto first = text.find('|');
-  const auto last = text.rfind('|');
-  if (first == std::string_view::npos || first == last) return std::nullopt;
-  TokenClaims claims;
-  claims.uuid = std::string(text.substr(0, first));
-  claims.mac = std::string(text.substr(first + 1, last - first - 1));
-  const std::string_view expiry = text.substr(last + 1);
-  const auto [end, ec] = std::from_chars(expiry.data(), expiry.data() + expiry.size(), claims.expiry);
-  if (ec != std::errc{} || end != expiry.data() + expiry.size() || claims.mac.find('|') != std::string::npos)
-    return std::nullopt;
-  if (claims.expiry <= now_unix) {
+  auto claims = parse_payload(payload);
+  if (!claims) return std::nullopt;
+  if (claims->expiry <= now_unix) {
     error = TokenError::expired;
     return std::nullopt;
   }

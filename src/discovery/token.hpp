@@ -31,6 +31,10 @@ std::string mint_token(const TokenKey& key, const TokenClaims& claims);
 std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view token, std::int64_t now_unix,
                                         TokenError& error);
 
+// The claims a token's payload states, signature and expiry NOT checked: only to name the
+// Server a refused request claims to be (its AgentTokenRejected Event), never to trust it.
+std::optional<TokenClaims> unverified_claims(std::string_view token);
+
 // Mints with the injected clock and a fixed lifetime (24 h by default).
 class TokenAuthority {
  public:

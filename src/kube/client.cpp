@@ -13,12 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string collection(const std::string& resource) { return std::string("/apis/") + kApiVersion + "/" + resource; }
-
-std::string item(const std::string& resource, const std::string& name, bool status = false) {
-  return collection(resource) + "/" + boost::urls::encode(name, boost::urls::unreserved_chars) + (status ? "/status" : "");
-}
-
 std::string q(const std::string& v) { return boost::urls::encode(v, boost::urls::unreserved_chars); }
 
 std::string name_of(const json::object& o) {
@@ -28,6 +22,18 @@ std::string name_of(const json::object& o) {
 }
 
 }  // namespace
+
+ResourcePath ResourcePath::metal(std::string resource) { return {kGroup, kVersion, std::move(resource), {}}; }
+
+std::string ResourcePath::collection() const {
+  std::string out = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+  if (!namespace_.empty()) out += "/namespaces/" + q(namespace_);
+  return out + "/" + resource;
+}
+
+std::string ResourcePath::item(std::string_view name) const {
+  return collection() + "/" + boost::urls::encode(name, boost::urls::unreserved_chars);
+}
 
 KubeClient::KubeClient(std::shared_ptr<Transport> transport) : transport_(std::move(transport)) {}
 
@@ -49,48 +55,48 @@ ApiReply KubeClient::decode(HttpReply reply) {
   return r;
 }
 
-void KubeClient::get(const std::string& resource, const std::string& name, ReplyHandler done) {
-  transport_->send({"GET", item(resource, name), "", ""}, [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
+void KubeClient::get(const ResourcePath& path, const std::string& name, ReplyHandler done) {
+  transport_->send({"GET", path.item(name), "", ""}, [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
 }
 
-void KubeClient::list(const std::string& resource, const ListOptions& o, ReplyHandler done) {
-  std::string target = collection(resource) + "?limit=" + std::to_string(o.limit);
+void KubeClient::list(const ResourcePath& path, const ListOptions& o, ReplyHandler done) {
+  std::string target = path.collection() + "?limit=" + std::to_string(o.limit);
   if (!o.label_selector.empty()) target += "&labelSelector=" + q(o.label_selector);
   if (!o.field_selector.empty()) target += "&fieldSelector=" + q(o.field_selector);
   if (!o.continue_token.empty()) target += "&continue=" + q(o.continue_token);
   transport_->send({"GET", target, "", ""}, [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
 }
 
-void KubeClient::create(const std::string& resource, const json::object& object, ReplyHandler done) {
-  transport_->send({"POST", collection(resource) + "?fieldManager=ironboot", "application/json", json::serialize(object)},
+void KubeClient::create(const ResourcePath& path, const json::object& object, ReplyHandler done) {
+  transport_->send({"POST", path.collection() + "?fieldManager=ironboot", "application/json", json::serialize(object)},
                    [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
 }
 
-void KubeClient::update(const std::string& resource, const json::object& object, ReplyHandler done, bool status) {
-  transport_->send({"PUT", item(resource, name_of(object), status) + "?fieldManager=ironboot", "application/json",
+void KubeClient::update(const ResourcePath& path, const json::object& object, ReplyHandler done, bool status) {
+  transport_->send({"PUT", path.item(name_of(object)) + (status ? "/status" : "") + "?fieldManager=ironboot", "application/json",
                     json::serialize(object)},
                    [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
 }
 
-void KubeClient::patch(const std::string& resource, const std::string& name, PatchType type, const json::value& patch,
+void KubeClient::patch(const ResourcePath& path, const std::string& name, PatchType type, const json::value& patch,
                        ReplyHandler done, bool status, const std::string& field_manager) {
   std::string ct = type == PatchType::Merge ? "application/merge-patch+json"
                    : type == PatchType::Json ? "application/json-patch+json"
                                              : "application/apply-patch+yaml";
-  std::string target = item(resource, name, status) + "?fieldManager=" + q(field_manager);
+  std::string target = path.item(name) + (status ? "/status" : "") + "?fieldManager=" + q(field_manager);
   if (type == PatchType::Apply) target += "&force=true";
   transport_->send({"PATCH", target, ct, json::serialize(patch)},
                    [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
 }
 
-void KubeClient::remove(const std::string& resource, const std::string& name, ReplyHandler done) {
-  transport_->send({"DELETE", item(resource, name), "application/json", "{\"propagationPolicy\":\"Background\"}"},
+void KubeClient::remove(const ResourcePath& path, const std::string& name, ReplyHandler done) {
+  transport_->send({"DELETE", path.item(name), "application/json", "{\"propagationPolicy\":\"Background\"}"},
                    [done = std::move(done)](HttpReply r) { done(decode(std::move(r))); });
 }
 
-std::shared_ptr<StreamHandle> KubeClient::watch(const std::string& resource, const WatchOptions& o,
+std::shared_ptr<StreamHandle> KubeClient::watch(const ResourcePath& path, const WatchOptions& o,
                                                 std::function<void(WatchEvent)> on_event, std::function<void(ApiReply)> on_end) {
-  std::string target = collection(resource) + "?watch=true&timeoutSeconds=" + std::to_string(o.timeout.count());
+  std::string target = path.collection() + "?watch=true&timeoutSeconds=" + std::to_string(o.timeout.count());
   if (!o.resource_version.empty()) target += "&resourceVersion=" + q(o.resource_version);
   if (o.bookmarks) target += "&allowWatchBookmarks=true";
   if (!o.label_selector.empty()) target += "&labelSelector=" + q(o.label_selector);
@@ -105,6 +111,30 @@ std::shared_ptr<StreamHandle> KubeClient::watch(const std::string& resource, con
         on_event(WatchEvent{std::string(type->as_string()), obj->as_object()});
       },
       [on_end](HttpReply r) { on_end(decode(std::move(r))); });
+}
+
+void KubeClient::get(const std::string& resource, const std::string& name, ReplyHandler done) {
+  get(ResourcePath::metal(resource), name, std::move(done));
+}
+void KubeClient::list(const std::string& resource, const ListOptions& options, ReplyHandler done) {
+  list(ResourcePath::metal(resource), options, std::move(done));
+}
+void KubeClient::create(const std::string& resource, const json::object& object, ReplyHandler done) {
+  create(ResourcePath::metal(resource), object, std::move(done));
+}
+void KubeClient::update(const std::string& resource, const json::object& object, ReplyHandler done, bool status) {
+  update(ResourcePath::metal(resource), object, std::move(done), status);
+}
+void KubeClient::patch(const std::string& resource, const std::string& name, PatchType type, const json::value& patch,
+                       ReplyHandler done, bool status, const std::string& field_manager) {
+  this->patch(ResourcePath::metal(resource), name, type, patch, std::move(done), status, field_manager);
+}
+void KubeClient::remove(const std::string& resource, const std::string& name, ReplyHandler done) {
+  remove(ResourcePath::metal(resource), name, std::move(done));
+}
+std::shared_ptr<StreamHandle> KubeClient::watch(const std::string& resource, const WatchOptions& options,
+                                                std::function<void(WatchEvent)> on_event, std::function<void(ApiReply)> on_end) {
+  return watch(ResourcePath::metal(resource), options, std::move(on_event), std::move(on_end));
 }
 
 }  // namespace ironboot::kube

@@ -1,5 +1,6 @@
 // The Kubernetes client the rest of ironboot uses, in every cluster mode: resource
-// operations on metal.sidero.dev/v1alpha2 over a Transport. The Transport is real HTTPS
+// operations over a Transport, on metal.sidero.dev/v1alpha2 (the string-plural calls) or any
+// group/version/namespace (ResourcePath, e.g. core/v1 Events). The Transport is real HTTPS
 // (make_rest_transport: kubeconfig, in-cluster, or the embedded API) or, in tests, an
 // in-process ApiHandler (make_in_process_transport). Callbacks run on the io_context thread.
 #pragma once
@@ -98,11 +99,38 @@ struct WatchEvent {
   boost::json::object object;
 };
 
+// Where a resource's collection lives: "" group = the core API (/api/v1/...), otherwise
+// /apis/<group>/<version>/...; an empty namespace means cluster-scoped.
+struct ResourcePath {
+  std::string group;
+  std::string version;
+  std::string resource;   // plural: "events", "servers"
+  std::string namespace_;
+
+  // metal.sidero.dev/v1alpha2 `resource` (cluster-scoped): what the string-plural calls mean.
+  static ResourcePath metal(std::string resource);
+  // "/api/v1/namespaces/default/events", "/apis/metal.sidero.dev/v1alpha2/servers".
+  std::string collection() const;
+  // collection() + "/" + the percent-encoded name.
+  std::string item(std::string_view name) const;
+};
+
 class KubeClient {
  public:
   explicit KubeClient(std::shared_ptr<Transport> transport);
 
-  // `resource` is the plural: "servers", "serverclasses", "environments".
+  // Any group/version/namespace; `status`: the /status subresource.
+  void get(const ResourcePath& path, const std::string& name, ReplyHandler done);
+  void list(const ResourcePath& path, const ListOptions& options, ReplyHandler done);
+  void create(const ResourcePath& path, const boost::json::object& object, ReplyHandler done);
+  void update(const ResourcePath& path, const boost::json::object& object, ReplyHandler done, bool status = false);
+  void patch(const ResourcePath& path, const std::string& name, PatchType type, const boost::json::value& patch,
+             ReplyHandler done, bool status = false, const std::string& field_manager = "ironboot");
+  void remove(const ResourcePath& path, const std::string& name, ReplyHandler done);
+  std::shared_ptr<StreamHandle> watch(const ResourcePath& path, const WatchOptions& options,
+                                      std::function<void(WatchEvent)> on_event, std::function<void(ApiReply)> on_end);
+
+  // metal.sidero.dev/v1alpha2: `resource` is the plural: "servers", "serverclasses", "environments".
   void get(const std::string& resource, const std::string& name, ReplyHandler done);
   void list(const std::string& resource, const ListOptions& options, ReplyHandler done);
   void create(const std::string& resource, const boost::json::object& object, ReplyHandler done);

@@ -1,5 +1,6 @@
 // What the rest of ironboot uses from the cluster layer, identical in every cluster mode:
-// the client, the informer caches of the three kinds, and the write queue. The cluster
+// the client, the informer caches of the three kinds, the write queue, and the Event
+// recorder (best-effort core/v1 Events, kube/event_recorder.hpp). The cluster
 // service owns it (ClusterService::context(), kube/cluster_service.hpp) and src/app hands it
 // to the services that use it; tests build one over make_in_process_transport. Everything
 // runs on the io_context thread.
@@ -8,6 +9,7 @@
 #include <memory>
 
 #include "kube/client.hpp"
+#include "kube/event_recorder.hpp"
 #include "kube/informer.hpp"
 #include "kube/write_queue.hpp"
 
@@ -15,18 +17,20 @@ namespace ironboot::kube {
 
 class ClusterContext {
  public:
-  ClusterContext(boost::asio::io_context& io, std::shared_ptr<Transport> transport)
+  ClusterContext(boost::asio::io_context& io, std::shared_ptr<Transport> transport, EventRecorderOptions events = {})
       : client_(std::move(transport)),
         servers_(io, client_, "servers"),
         serverclasses_(io, client_, "serverclasses"),
         environments_(io, client_, "environments"),
-        writes_(io, client_) {}
+        writes_(io, client_),
+        events_(io, client_, std::move(events)) {}
 
   KubeClient& client() { return client_; }
   Informer& servers() { return servers_; }
   Informer& serverclasses() { return serverclasses_; }
   Informer& environments() { return environments_; }
   WriteQueue& writes() { return writes_; }
+  EventRecorder& events() { return events_; }
   bool synced() const { return servers_.synced() && serverclasses_.synced() && environments_.synced(); }
 
   void start() {
@@ -38,6 +42,7 @@ class ClusterContext {
     servers_.stop();
     serverclasses_.stop();
     environments_.stop();
+    events_.stop();
   }
 
  private:
@@ -46,6 +51,7 @@ class ClusterContext {
   Informer serverclasses_;
   Informer environments_;
   WriteQueue writes_;
+  EventRecorder events_;
 };
 
 }  // namespace ironboot::kube

@@ -1,6 +1,9 @@
 #include "kube/cluster_service.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <unistd.h>
+
+#include <climits>
 #include <iostream>
 
 #include "common/config.hpp"
@@ -13,6 +16,13 @@
 namespace ironboot {
 
 namespace {
+
+// source.host / reportingInstance of the Events this process records.
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "ironboot";
+  return name;
+}
 
 class ClusterServiceImpl final : public ClusterService {
  public:
@@ -45,7 +55,9 @@ class ClusterServiceImpl final : public ClusterService {
     }
     if (!creds) return "cluster: " + err;
     try {
-      context_ = std::make_unique<kube::ClusterContext>(io_, kube::make_rest_transport(io_, *creds));
+      kube::EventRecorderOptions events;
+      events.host = host_name();
+      context_ = std::make_unique<kube::ClusterContext>(io_, kube::make_rest_transport(io_, *creds), std::move(events));
     } catch (const std::exception& e) {
       return e.what();
     }

@@ -110,6 +110,116 @@ TEST_F(AgentApiTest, WaitingPollIsAnsweredWithTheWipeOnceAccepted) {
   EXPECT_EQ(wiped.status, 200);
   EXPECT_EQ(body_of(wiped), json::parse(R"({"instruction":{"action":"wait"}})"));
   EXPECT_TRUE(run_until([&] { return condition(cluster.servers(), kUuid, "Clean"); }));
+
+  // The Events of the flow, each once.
+  ASSERT_TRUE(run_until([&] { return has_event(kUuid, "Wiped"); }));
+  EXPECT_EQ(reasons_for(kUuid), (std::vector<std::string>{"Registered", "Accepted", "WipeStarted", "Wiped"}));
+  EXPECT_EQ(events_for(kUuid, "Accepted")[0].at("message"), "spec.accepted set to true");
+  EXPECT_EQ(events_for(kUuid, "WipeStarted")[0].at("message"),
+            "wipe handed to the agent: mode fast, disks /dev/nvme0n1");
+  EXPECT_EQ(events_for(kUuid, "Wiped")[0].at("message"), "mode fast, devices /dev/nvme0n1, took 0s");
+}
+
+TEST_F(AgentApiTest, RegisterRecordsRegisteredThenWhatTheFactsChanged) {
+  AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
+  api.register_routes(router);
+  api.start(cluster, tokens);
+  register_machine();
+  ASSERT_TRUE(run_until([&] { return has_event(kUuid, "Registered"); }));
+  const auto e = events_for(kUuid, "Registered").at(0);
+  const json::object& server = *in(cluster.servers(), kUuid);
+  EXPECT_EQ(e.at("involvedObject").at("uid"), server.at("metadata").at("uid"));
+  EXPECT_EQ(e.at("involvedObject").at("kind"), "Server");
+  EXPECT_EQ(e.at("involvedObject").at("apiVersion"), "metal.sidero.dev/v1alpha2");
+  EXPECT_FALSE(e.at("involvedObject").as_object().contains("namespace")) << "Servers are cluster-scoped";
+  EXPECT_EQ(e.at("metadata").at("namespace"), "default");
+  EXPECT_EQ(e.at("type"), "Normal");
+  EXPECT_EQ(e.at("reportingComponent"), "ironboot.dev/discovery");
+  EXPECT_EQ(e.at("message").as_string(), std::string("registered by the agent: boot MAC ") + kMac + ", uuid " + kUuid);
+
+  // The same facts again: nothing changed, no Event.
+  ASSERT_EQ(router.handle(request("POST", "/agent/v1/register", "", token, register_body())).status, 200);
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(has_event(kUuid, "FactsUpdated"));
+
+  // More memory and a third disk.
+  auto body = json::parse(register_body()).as_object();
+  auto& hw = body["hardware"].as_object();
+  hw["memory"].as_object()["totalSize"] = "1024 GB";
+  hw["storage"].as_object()["deviceCount"] = 3;
+  ASSERT_EQ(router.handle(request("POST", "/agent/v1/register", "", token, json::serialize(body))).status, 200);
+  ASSERT_TRUE(run_until([&] { return has_event(kUuid, "FactsUpdated"); }));
+  EXPECT_EQ(events_for(kUuid, "FactsUpdated")[0].at("message"), "memory 512 GB -> 1024 GB, disks 2 -> 3");
+  EXPECT_EQ(events_for(kUuid, "Registered").size(), 1u);
+  EXPECT_EQ(events_for(kUuid, "Registered")[0].at("count"), 1) << "a refresh is not a register";
+}
+
+TEST_F(AgentApiTest, AutoAcceptRecordsAcceptedButARestartDoesNot) {
+  {
+    AgentApi api(io, AgentApiOptions{true, {}}, clock, [](const json::object*) { return true; });
+    api.register_routes(router);
+    api.start(cluster, tokens);
+    const auto r = router.handle(request("POST", "/agent/v1/register", "", token, register_body()));
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_TRUE(run_until([&] { return has_event(kUuid, "Accepted"); }));
+    EXPECT_EQ(events_for(kUuid, "Accepted")[0].at("message"), "accepted at registration (discovery.auto_accept)");
+  }
+  // A restart: a new cluster context whose informer lists the Server, accepted already.
+  kube::ClusterContext restarted{io, api_events};
+  http::Router second_router;
+  AgentApi again(io, AgentApiOptions{true, {}}, clock, [](const json::object*) { return true; });
+  again.register_routes(second_router);
+  again.start(restarted, tokens);  // subscribed before the first list
+  restarted.start();
+  ASSERT_TRUE(run_until([&] { return restarted.synced() && in(restarted.servers(), kUuid); }));
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(events_for(kUuid, "Accepted").size(), 1u);
+  EXPECT_EQ(events_for(kUuid, "Accepted")[0].at("count"), 1);
+  restarted.stop();
+}
+
+TEST_F(AgentApiTest, RejectedTokensAreRecordedOnTheClaimedServer) {
+  AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
+  api.register_routes(router);
+  api.start(cluster, tokens);
+  register_machine();
+
+  TokenKey other{};
+  other[0] = 1;
+  const std::string forged = TokenAuthority(other, clock).issue(kUuid, kMac);
+  EXPECT_EQ(router.handle(request("POST", "/agent/v1/heartbeat", "", forged, "{}")).status, 401);
+  clock.advance(std::chrono::hours(25));
+  EXPECT_EQ(router.handle(request("POST", "/agent/v1/heartbeat", "", token, "{}")).status, 401);
+  ASSERT_TRUE(run_until([&] { return events_for(kUuid, "AgentTokenRejected").size() == 2; }));
+  const auto rejected = events_for(kUuid, "AgentTokenRejected");
+  EXPECT_EQ(rejected[0].at("type"), "Warning");
+  EXPECT_EQ(rejected[0].at("message"), "token bad-signature; POST /agent/v1/heartbeat from 10.0.0.50");
+  EXPECT_EQ(rejected[1].at("message"), "token expired; POST /agent/v1/heartbeat from 10.0.0.50");
+  for (const auto& e : rejected) {
+    EXPECT_EQ(std::string(e.at("message").as_string()).find(token), std::string::npos) << "no token in Events";
+    EXPECT_EQ(std::string(e.at("message").as_string()).find(forged), std::string::npos);
+  }
+}
+
+TEST_F(AgentApiTest, DuplicateUuidIsAWarningOnTheFirstServer) {
+  AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
+  api.register_routes(router);
+  api.start(cluster, tokens);
+  register_machine();
+  auto body = json::parse(register_body()).as_object();
+  body["bootMac"] = "52:54:00:aa:bb:cc";
+  body["hardware"].as_object()["system"].as_object()["serialNumber"] = "OTHER1";
+  body["hardware"].as_object()["network"].as_object()["interfaces"] = json::array{};
+  const auto r = router.handle(
+      request("POST", "/agent/v1/register", "", tokens.issue(kUuid, "52:54:00:aa:bb:cc"), json::serialize(body)));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(run_until([&] { return has_event(kUuid, "DuplicateUUID"); }));
+  const auto e = events_for(kUuid, "DuplicateUUID")[0];
+  EXPECT_EQ(e.at("type"), "Warning");
+  EXPECT_NE(std::string(e.at("message").as_string()).find("52:54:00:aa:bb:cc"), std::string::npos);
+  // The second machine is registered under its MAC-derived name.
+  const std::string second(body_of(r).at("server").as_string());
+  EXPECT_TRUE(run_until([&] { return has_event(second, "Registered"); }));
 }
 
 TEST_F(AgentApiTest, WipeNoneMarksAnAcceptedServerClean) {

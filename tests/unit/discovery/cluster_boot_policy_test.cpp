@@ -91,6 +91,30 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
   EXPECT_EQ(next.kind, Kind::disk);
   EXPECT_EQ(next.disk_method, DiskBootMethod::http_404) << "the configured default";
   EXPECT_EQ(next.reason, "already booted environment talos");
+
+  // Events: one per real boot, none for the probe or decide_for_server.
+  ASSERT_TRUE(run_until([&] { return has_event(kUuid, "BootFromDisk"); }));
+  EXPECT_EQ(reasons_for(kUuid), (std::vector<std::string>{"BootEnvironment", "BootFromDisk"}));
+  EXPECT_EQ(events_for(kUuid, "BootEnvironment")[0].at("message"), "environment talos served");
+  EXPECT_EQ(events_for(kUuid, "BootEnvironment")[0].at("count"), 1);
+  EXPECT_EQ(events_for(kUuid, "BootFromDisk")[0].at("message"), "boot from disk, method http-404");
+}
+
+TEST_F(ClusterBootPolicyTest, ABootLoopIsOneEventWithACount) {
+  EnvironmentCache environments(io, (root / "data").string(), clock, {});
+  ReconcileRunner reconciler(io, clock, {});
+  ClusterBootPolicy policy(DiskBootMethod::ipxe_exit, clock, reconciler, environments);
+  accepted_clean_server();
+  reconciler.start(cluster);
+  policy.start(cluster);
+  ASSERT_TRUE(run_until([&] { return reconciler.memberships() != nullptr; }));
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(policy.decide(query()).kind, Kind::disk);
+  run_for(std::chrono::milliseconds(200));
+  const auto events = events_for(kUuid, "BootFromDisk");
+  ASSERT_EQ(events.size(), 1u);
+  // The rate limit lets the first 25 through (1 create + bumps), then 1 per 5 minutes.
+  EXPECT_LE(api_events->patches, 24u);
+  EXPECT_GE(events[0].at("count").as_int64(), 2);
 }
 
 TEST_F(ClusterBootPolicyTest, AmbiguousClassesAreRecordedOnTheServer) {

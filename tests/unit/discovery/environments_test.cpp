@@ -108,6 +108,12 @@ TEST_F(EnvironmentCacheTest, ChecksumMismatchIsNotReadyAndNotServed) {
   EXPECT_FALSE(condition(cluster.environments(), "bad", "Ready"));
   EXPECT_EQ(cache.asset_path("bad", true), "");
   EXPECT_EQ(get(router, "/assets/environments/bad/kernel").status, 404);
+  ASSERT_TRUE(run_until([&] { return has_event("bad", "EnvironmentFetchFailed"); }));
+  const auto failed = events_for("bad", "EnvironmentFetchFailed")[0];
+  EXPECT_EQ(failed.at("type"), "Warning");
+  EXPECT_EQ(failed.at("involvedObject").at("kind"), "Environment");
+  EXPECT_EQ(failed.at("involvedObject").at("uid"), in(cluster.environments(), "bad")->at("metadata").at("uid"));
+  EXPECT_EQ(std::string(failed.at("message").as_string()).rfind("ChecksumMismatch: ", 0), 0u);
 
   // Fixing the checksum refetches; deleting forgets it.
   merge("environments", "bad", json::object{{"spec", json::object{{"kernel", json::object{{"sha512", sha512_hex(kernel)}}}}}});

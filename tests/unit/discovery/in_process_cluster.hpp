@@ -1,15 +1,18 @@
 // A cluster context over the in-process API (the embedded handler and store, no sockets) for
 // the tests of the discovery service's parts, as tests/unit/kube/client_test.cpp uses it.
+// core/v1 Event writes are answered by EventCapture, which keeps them for the tests to read.
 #pragma once
 
 #include "kube/api_handler.hpp"
 #include "kube/client.hpp"
+#include "kube/json_ops.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/resource_type.hpp"
 #include "kube/store.hpp"
 #include "kube/objects.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -17,15 +20,56 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ironboot::discovery::testing {
+
+// Answers POST / PATCH of /api/v1/namespaces/<ns>/events like the API (201 / 200 with the
+// object; a PATCH merges into the Event of that name) and passes every other request on.
+class EventCapture : public kube::Transport {
+ public:
+  EventCapture(boost::asio::io_context& io, std::shared_ptr<kube::Transport> inner) : io_(io), inner_(std::move(inner)) {}
+  std::vector<boost::json::object> events;  // in creation order, with their patches applied
+  std::size_t patches = 0;
+
+  void send(kube::HttpRequest r, std::function<void(kube::HttpReply)> done) override {
+    const std::string_view target(r.target);
+    const auto path = target.substr(0, target.find('?'));
+    if (path.rfind("/api/v1/namespaces/", 0) != 0 || path.find("/events") == std::string_view::npos)
+      return inner_->send(std::move(r), std::move(done));
+    kube::HttpReply reply{404, R"({"kind":"Status","code":404,"reason":"NotFound"})", "", {}};
+    auto body = boost::json::parse(r.body);
+    if (r.method == "POST") {
+      events.push_back(body.as_object());
+      reply = {201, r.body, "", {}};
+    } else if (r.method == "PATCH") {
+      const std::string name(path.substr(path.rfind('/') + 1));
+      for (auto& e : events) {
+        if (std::string_view(e.at("metadata").at("name").as_string()) != name) continue;
+        e = kube::merge_patch(e, body).as_object();
+        ++patches;
+        reply = {200, boost::json::serialize(e), "", {}};
+      }
+    }
+    boost::asio::post(io_, [done = std::move(done), reply] { done(reply); });
+  }
+  std::shared_ptr<kube::StreamHandle> stream(kube::HttpRequest r, std::function<void(std::string_view)> on_line,
+                                             std::function<void(kube::HttpReply)> on_end) override {
+    return inner_->stream(std::move(r), std::move(on_line), std::move(on_end));
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  std::shared_ptr<kube::Transport> inner_;
+};
 
 class InProcessCluster : public ::testing::Test {
  protected:
   boost::asio::io_context io;
   kube::Store store;
   kube::ApiHandler handler{store, [] { return std::chrono::system_clock::now(); }, kube::random_uid};
-  kube::ClusterContext cluster{io, kube::make_in_process_transport(io, handler, store)};
+  std::shared_ptr<EventCapture> api_events = std::make_shared<EventCapture>(io, kube::make_in_process_transport(io, handler, store));
+  kube::ClusterContext cluster{io, api_events};
 
   void SetUp() override {
     cluster.start();
@@ -81,6 +125,22 @@ class InProcessCluster : public ::testing::Test {
     const auto p = cache.get(name);
     return p ? p.get() : nullptr;
   }
+  // The Events recorded about `object` (by name) with `reason`, once written.
+  std::vector<boost::json::object> events_for(const std::string& object, const std::string& reason) const {
+    std::vector<boost::json::object> out;
+    for (const auto& e : api_events->events)
+      if (e.at("involvedObject").at("name").as_string() == object && e.at("reason").as_string() == reason) out.push_back(e);
+    return out;
+  }
+  bool has_event(const std::string& object, const std::string& reason) const { return !events_for(object, reason).empty(); }
+  // The reasons of every Event about `object`, in creation order.
+  std::vector<std::string> reasons_for(const std::string& object) const {
+    std::vector<std::string> out;
+    for (const auto& e : api_events->events)
+      if (e.at("involvedObject").at("name").as_string() == object) out.emplace_back(e.at("reason").as_string());
+    return out;
+  }
+
   // True when the cached object has condition `type` with status True (false when absent).
   static bool condition(const kube::Informer& cache, const std::string& name, const char* type) {
     const auto* o = in(cache, name);

@@ -184,5 +184,20 @@ TEST(RegisterPlan, TokenMustMatchReport) {
   EXPECT_FALSE(report_matches_token(zero, {kUuid, "52:54:00:12:34:56", 1}));
 }
 
+TEST(FactsUpdated, NamesTheFiguresThatChanged) {
+  const auto hw = [](const char* memory, int disks, const char* serial) {
+    return json::object{{"system", json::object{{"serialNumber", serial}}},
+                        {"memory", json::object{{"totalSize", memory}}},
+                        {"storage", json::object{{"deviceCount", disks}, {"devices", json::array{}}}}};
+  };
+  EXPECT_EQ(describe_hardware_changes(hw("64 GB", 2, "A"), hw("128 GB", 3, "A")), "memory 64 GB -> 128 GB, disks 2 -> 3");
+  EXPECT_EQ(describe_hardware_changes(hw("64 GB", 2, "A"), hw("64 GB", 2, "B")), "serial 'A' -> 'B'");
+  EXPECT_EQ(describe_hardware_changes(hw("64 GB", 2, "A"), hw("64 GB", 2, "A")), "");
+  auto swapped = hw("64 GB", 2, "A");
+  swapped["storage"].as_object()["devices"] = json::array{json::object{{"serialNumber", "X"}}};
+  EXPECT_EQ(describe_hardware_changes(hw("64 GB", 2, "A"), swapped), "storage changed");
+  EXPECT_EQ(describe_hardware_changes(json::object{}, hw("64 GB", 2, "")), "memory none -> 64 GB, disks none -> 2");
+}
+
 }  // namespace
 }  // namespace ironboot::discovery

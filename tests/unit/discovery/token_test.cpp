@@ -94,6 +94,21 @@ TEST(Token, VerifyRoundTripAndFailures) {
   }
 }
 
+TEST(Token, UnverifiedClaimsNameWhatARefusedTokenClaims) {
+  auto key = counting_key();
+  const std::string token = mint_token(key, kClaims);
+  key[0] ^= 1;
+  TokenError error{};
+  EXPECT_FALSE(verify_token(key, token, 1795499999, error));
+  EXPECT_EQ(error, TokenError::bad_signature);
+  const auto claimed = unverified_claims(token);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->uuid, kClaims.uuid);
+  EXPECT_EQ(claimed->mac, kClaims.mac);
+  EXPECT_FALSE(unverified_claims("v2." + token.substr(3)));
+  EXPECT_FALSE(unverified_claims("v1.!!!.x"));
+}
+
 TEST(Token, AuthorityUsesClockAndLifetime) {
   testing::FakeClock clock(1795491532);
   const TokenAuthority authority(counting_key(), clock);
