@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -71,11 +72,12 @@ void fsync_parent(const std::string& path) {
   }
 }
 
-// Writes `text` to a fresh temporary file beside `path` (mode 0600) and fsyncs it.
+// Writes `text` to a new temporary file beside `path` (mkostemp: mode 0600, a name of its
+// own, so two writers never share one) and fsyncs it. Returns its name.
 std::string write_temporary(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) fail(tmp, std::string("cannot create: ") + std::strerror(errno));
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
   bool ok = ::fchmod(fd, 0600) == 0;
   std::size_t done = 0;
   while (ok && done < text.size()) {
@@ -137,9 +139,7 @@ std::optional<SecretKeyring> read_key_file(const std::string& path) {
 
 }  // namespace
 
-SecretKeyring::~SecretKeyring() {
-  for (auto& k : keys_) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
-}
+SecretKey::~SecretKey() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
 
 std::optional<SecretKeyring> SecretKeyring::parse(std::string_view text, std::string& error) {
   std::vector<SecretKey> keys;

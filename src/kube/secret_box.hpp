@@ -23,6 +23,13 @@ inline constexpr std::size_t kSecretTagBytes = 16;
 struct SecretKey {
   std::string id;  // [A-Za-z0-9._-]{1,64}
   std::array<unsigned char, kSecretKeyBytes> bytes{};
+
+  SecretKey() = default;
+  SecretKey(const SecretKey&) = default;
+  SecretKey& operator=(const SecretKey&) = default;
+  SecretKey(SecretKey&&) = default;
+  SecretKey& operator=(SecretKey&&) = default;
+  ~SecretKey();  // wipes `bytes`
 };
 
 class SecretKeyring {
@@ -34,11 +41,6 @@ class SecretKeyring {
 
   SecretKeyring() = default;
   explicit SecretKeyring(std::vector<SecretKey> keys) : keys_(std::move(keys)) {}
-  SecretKeyring(const SecretKeyring&) = default;
-  SecretKeyring& operator=(const SecretKeyring&) = default;
-  SecretKeyring(SecretKeyring&&) = default;
-  SecretKeyring& operator=(SecretKeyring&&) = default;
-  ~SecretKeyring();
 
   bool empty() const { return keys_.empty(); }
   const SecretKey& current() const { return keys_.front(); }

@@ -165,7 +165,8 @@ TEST(SecretKeyFile, CreatedOnceWithMode0600AndCheckedOnLoad) {
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path), std::filesystem::directory_iterator()), 1)
+      << "no temporary file is left";
   const auto second = load_or_create_secret_keys(path, &created);
   EXPECT_FALSE(created);
   EXPECT_EQ(second.current().id, first.current().id);
