@@ -14,6 +14,7 @@
 #include "common/log.hpp"
 #include "common/version.hpp"
 #include "kube/cluster_service.hpp"
+#include "kube/secrets_key_admin.hpp"
 
 namespace ironboot {
 namespace {
@@ -29,6 +30,19 @@ int check_config(const std::string& path) {
     std::cerr << e.what() << "\n";
     return 1;
   }
+}
+
+// `secrets-key rotate|prune`: works on cluster.embedded.data_dir's secrets.key.
+int secrets_key(const std::string& path, bool rotate) {
+  try {
+    const Config c = load_config_file(path);
+    const std::string& dir = c.cluster.embedded.data_dir;
+    std::cout << (rotate ? kube::rotate_secrets_key(dir) : kube::prune_secrets_keys(dir)) << "\n";
+    return 0;
+  } catch (const std::runtime_error& e) {  // ConfigError included
+    std::cerr << e.what() << "\n";
+  }
+  return 1;
 }
 
 class Daemon {
@@ -174,10 +188,20 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
   auto* kubeconfig = app.add_subcommand("kubeconfig", "Print a kubeconfig for the embedded Kubernetes API");
   kubeconfig->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  auto* secrets_key = app.add_subcommand("secrets-key", "Manage the keys that encrypt Secrets in the embedded API's store");
+  secrets_key->require_subcommand(1);
+  auto* rotate = secrets_key->add_subcommand(
+      "rotate", "Put a new key first in secrets.key; ironboot re-encrypts the store under it on its next start");
+  rotate->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  auto* prune = secrets_key->add_subcommand(
+      "prune", "Remove every key but the current one (refused while the store still needs another)");
+  prune->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return ironboot::serve(config_path);
   if (check->parsed()) return ironboot::check_config(config_path);
+  if (rotate->parsed()) return ironboot::secrets_key(config_path, true);
+  if (prune->parsed()) return ironboot::secrets_key(config_path, false);
   if (kubeconfig->parsed()) {
     try {
       return ironboot::print_embedded_kubeconfig(ironboot::load_config_file(config_path));
