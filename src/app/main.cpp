@@ -174,13 +174,15 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
   auto* kubeconfig = app.add_subcommand("kubeconfig", "Print a kubeconfig for the embedded Kubernetes API");
   kubeconfig->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  bool read_only = false;
+  kubeconfig->add_flag("--read-only", read_only, "Use the read-only token (get, list, watch; no secrets)");
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return ironboot::serve(config_path);
   if (check->parsed()) return ironboot::check_config(config_path);
   if (kubeconfig->parsed()) {
     try {
-      return ironboot::print_embedded_kubeconfig(ironboot::load_config_file(config_path));
+      return ironboot::print_embedded_kubeconfig(ironboot::load_config_file(config_path), read_only);
     } catch (const ironboot::ConfigError& e) {
       std::cerr << e.what() << "\n";
       return 1;
