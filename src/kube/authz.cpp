@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 #include "kube/json_ops.hpp"
@@ -168,11 +169,104 @@ const char* json_kind_name(const json::value& v) {
   }
 }
 
+// Protocol Buffers wire format, as much as the two reviews need: the fields of one message,
+// length-delimited ones handed to `on_bytes`, the rest skipped. False when malformed.
+template <class OnBytes>
+bool for_each_field(std::string_view msg, OnBytes on_bytes) {
+  std::size_t pos = 0;
+  auto varint = [&](std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && pos < msg.size(); shift += 7) {
+      const auto b = static_cast<unsigned char>(msg[pos++]);
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  while (pos < msg.size()) {
+    std::uint64_t key = 0, v = 0;
+    if (!varint(key)) return false;
+    switch (key & 7) {
+      case 0: if (!varint(v)) return false; break;
+      case 1: pos += 8; break;
+      case 5: pos += 4; break;
+      case 2:
+        if (!varint(v) || v > msg.size() - pos) return false;
+        on_bytes(static_cast<std::uint32_t>(key >> 3), msg.substr(pos, v));
+        pos += v;
+        break;
+      default: return false;
+    }
+    if (pos > msg.size()) return false;
+  }
+  return true;
+}
+
+// The string fields `names` (proto field numbers 1..n) of one message.
+std::optional<json::object> proto_strings(std::string_view msg, const std::vector<const char*>& names) {
+  json::object out;
+  const bool ok = for_each_field(msg, [&](std::uint32_t field, std::string_view bytes) {
+    if (field >= 1 && field <= names.size()) out[names[field - 1]] = bytes;
+  });
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+const std::vector<const char*> kResourceAttributeNames = {"namespace", "verb", "group", "version", "resource", "subresource", "name"};
+
+// A review sent as application/vnd.kubernetes.protobuf (what kubectl's typed client sends for
+// built-in kinds): the "k8s\0" envelope's runtime.Unknown {typeMeta, raw}, read into the JSON
+// shape of authorization/v1 (SelfSubjectAccessReviewSpec: 1 resourceAttributes, 2
+// nonResourceAttributes; SelfSubjectRulesReviewSpec: 1 namespace).
+std::optional<json::object> proto_review(std::string_view body, const std::string& kind) {
+  static constexpr std::string_view kMagic{"k8s\0", 4};
+  if (body.substr(0, 4) != kMagic) return std::nullopt;
+  json::object obj;
+  std::string_view raw;
+  bool ok = for_each_field(body.substr(4), [&](std::uint32_t field, std::string_view bytes) {
+    if (field == 1) {
+      if (auto tm = proto_strings(bytes, {"apiVersion", "kind"})) {
+        for (auto& [k, v] : *tm)
+          if (!v.as_string().empty()) obj[k] = v;
+      }
+    } else if (field == 2) {
+      raw = bytes;
+    }
+  });
+  json::object spec;
+  bool nested_ok = true;
+  ok = ok && for_each_field(raw, [&](std::uint32_t field, std::string_view spec_bytes) {
+    if (field != 2) return;  // metadata and status carry nothing a review reads
+    nested_ok = nested_ok && for_each_field(spec_bytes, [&](std::uint32_t f, std::string_view bytes) {
+      std::optional<json::object> attrs;
+      if (kind == "SelfSubjectRulesReview") {
+        if (f == 1) spec["namespace"] = bytes;
+        return;
+      }
+      if (f == 1) attrs = proto_strings(bytes, kResourceAttributeNames);
+      if (f == 2) attrs = proto_strings(bytes, {"path", "verb"});
+      if (f != 1 && f != 2) return;
+      if (!attrs) nested_ok = false;
+      else spec[f == 1 ? "resourceAttributes" : "nonResourceAttributes"] = std::move(*attrs);
+    });
+  });
+  if (!ok || !nested_ok) return std::nullopt;
+  obj["spec"] = std::move(spec);
+  return obj;
+}
+
 // The body as the review kind: an object whose apiVersion and kind, when present, name it.
 // Sets `error` to the 400 kube-apiserver's create handler answers otherwise.
-std::optional<json::object> decode_review(std::string_view body, const std::string& kind, std::optional<ApiResponse>& error) {
+std::optional<json::object> decode_review(std::string_view body, std::string_view content_type, const std::string& kind,
+                                          std::optional<ApiResponse>& error) {
   std::string why;
-  auto parsed = parse_json(body, &why);
+  std::optional<json::value> parsed;
+  if (content_type.rfind("application/vnd.kubernetes.protobuf", 0) == 0) {
+    if (auto obj = proto_review(body, kind)) parsed = json::value(std::move(*obj));
+    else why = "malformed protobuf";
+  } else {
+    parsed = parse_json(body, &why);
+  }
   if (!parsed || !parsed->is_object()) {
     error = bad_request("couldn't get version/kind; json parse error: " +
                         (parsed ? std::string("cannot unmarshal ") + json_kind_name(*parsed) + " into Go value of type struct" : why));
@@ -224,10 +318,10 @@ json::object review_metadata(const json::object& obj) {
   return meta;
 }
 
-ApiResponse access_review(const Principal& principal, std::string_view body) {
+ApiResponse access_review(const Principal& principal, std::string_view body, std::string_view content_type) {
   const std::string kind = "SelfSubjectAccessReview";
   std::optional<ApiResponse> error;
-  auto obj = decode_review(body, kind, error);
+  auto obj = decode_review(body, content_type, kind, error);
   if (!obj) return *error;
   json::object spec;
   if (const auto* s = obj->if_contains("spec"); s && !s->is_null()) {
@@ -246,7 +340,7 @@ ApiResponse access_review(const Principal& principal, std::string_view body) {
   json::object echoed_spec;
   std::string nra_go;  // the nonResourceAttributes as Go's %#v prints them, for the 422
   if (ra) {
-    static const std::vector<const char*> names = {"namespace", "verb", "group", "version", "resource", "subresource", "name"};
+    const auto& names = kResourceAttributeNames;
     auto v = read_strings(ra->as_object(), names, kind, "ResourceAttributes", "spec.resourceAttributes", error);
     if (!v) return *error;
     asked.resource_request = true;
@@ -308,10 +402,10 @@ json::array strings(const std::vector<std::string>& v) {
   return a;
 }
 
-ApiResponse rules_review(const Principal& principal, std::string_view body) {
+ApiResponse rules_review(const Principal& principal, std::string_view body, std::string_view content_type) {
   const std::string kind = "SelfSubjectRulesReview";
   std::optional<ApiResponse> error;
-  auto obj = decode_review(body, kind, error);
+  auto obj = decode_review(body, content_type, kind, error);
   if (!obj) return *error;
   std::string ns;
   if (const auto* s = obj->if_contains("spec"); s && !s->is_null()) {
@@ -394,8 +488,10 @@ bool is_self_subject_review(const RequestInfo& r) {
          (r.resource == kAccessReviews || r.resource == kRulesReviews);
 }
 
-ApiResponse handle_self_subject_review(const Principal& principal, const RequestInfo& request, std::string_view body) {
-  return request.resource == kAccessReviews ? access_review(principal, body) : rules_review(principal, body);
+ApiResponse handle_self_subject_review(const Principal& principal, const RequestInfo& request, std::string_view body,
+                                      std::string_view content_type) {
+  return request.resource == kAccessReviews ? access_review(principal, body, content_type)
+                                            : rules_review(principal, body, content_type);
 }
 
 Gate gate_request(const Principal& principal, const ApiRequest& request) {
@@ -413,7 +509,7 @@ Gate gate_request(const Principal& principal, const ApiRequest& request) {
     g.response = forbidden_response(principal, *g.request);
     return g;
   }
-  if (is_self_subject_review(*g.request)) g.response = handle_self_subject_review(principal, *g.request, request.body);
+  if (is_self_subject_review(*g.request)) g.response = handle_self_subject_review(principal, *g.request, request.body, request.content_type);
   return g;
 }
 

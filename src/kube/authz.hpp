@@ -67,8 +67,11 @@ ApiResponse forbidden_response(const Principal& principal, const RequestInfo& re
 
 // POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews or .../selfsubjectrulesreviews.
 bool is_self_subject_review(const RequestInfo& request);
-// The review's answer: 201 with the object and its status, or a 400/422 Status for a bad body.
-ApiResponse handle_self_subject_review(const Principal& principal, const RequestInfo& request, std::string_view body);
+// The review's answer (always JSON): 201 with the object and its status, or a 400/422 Status
+// for a bad body. The body is JSON, or protobuf when content_type says
+// application/vnd.kubernetes.protobuf (kubectl's typed client sends that).
+ApiResponse handle_self_subject_review(const Principal& principal, const RequestInfo& request, std::string_view body,
+                                       std::string_view content_type = "application/json");
 
 // What the shells do before the handler: decide the request for `principal`. A response when
 // it is settled here (403, a review, an unparsable target for a non-admin), nullopt when the

@@ -238,6 +238,41 @@ TEST(Authz, AccessReviewInvalidBodies) {
             "the API version in the data (v1) does not match the expected API version (authorization.k8s.io/v1)");
 }
 
+std::string bytes(std::initializer_list<int> v) {
+  std::string out;
+  for (int b : v) out += static_cast<char>(b);
+  return out;
+}
+
+TEST(Authz, AccessReviewInProtobuf) {
+  // What kubectl 1.32 sends for `kubectl auth can-i patch servers` (its typed client uses protobuf).
+  std::string body = bytes({'k', '8', 's', 0, 0x0a, 0x32, 0x0a, 0x17}) + "authorization.k8s.io/v1" + bytes({0x12, 0x17}) +
+                     "SelfSubjectAccessReview" + bytes({0x12, 0x51, 0x0a, 0x10, 0x0a, 0, 0x12, 0, 0x1a, 0, 0x22, 0, 0x2a, 0,
+                                                        0x32, 0, 0x38, 0, 0x42, 0, 0x12, 0x33, 0x0a, 0x31, 0x0a, 0x07}) +
+                     "default" + bytes({0x12, 0x05}) + "patch" + bytes({0x1a, 0x10}) + "metal.sidero.dev" +
+                     bytes({0x22, 0, 0x2a, 0x07}) + "servers" +
+                     bytes({0x32, 0, 0x3a, 0, 0x1a, 0x08, 0x08, 0, 0x12, 0, 0x1a, 0, 0x20, 0, 0x1a, 0, 0x22, 0});
+  RequestInfo r = resource("create", "authorization.k8s.io", "selfsubjectaccessreviews");
+  r.version = "v1";
+  for (const Principal* p : {&admin_principal(), &read_only_principal()}) {
+    const ApiResponse res = handle_self_subject_review(*p, r, body, "application/vnd.kubernetes.protobuf");
+    ASSERT_EQ(res.status, 201u) << res.body;
+    auto out = body_of(res);
+    EXPECT_EQ(out.at("spec"), json::parse(R"({"resourceAttributes":{"namespace":"default","verb":"patch","group":"metal.sidero.dev","resource":"servers"}})"));
+    EXPECT_EQ(out.at("status").at("allowed"), p == &admin_principal());
+  }
+  // Truncated: a 400, never a read past the end.
+  const ApiResponse cut = handle_self_subject_review(read_only_principal(), r, body.substr(0, 60), "application/vnd.kubernetes.protobuf");
+  EXPECT_EQ(cut.status, 400u);
+  // The rules review: spec field 1 is the namespace.
+  RequestInfo rr = r;
+  rr.resource = "selfsubjectrulesreviews";
+  const std::string rules = bytes({'k', '8', 's', 0, 0x12, 0x0b, 0x12, 0x09, 0x0a, 0x07}) + "default";
+  const ApiResponse rules_res = handle_self_subject_review(read_only_principal(), rr, rules, "application/vnd.kubernetes.protobuf");
+  ASSERT_EQ(rules_res.status, 201u) << rules_res.body;
+  EXPECT_EQ(body_of(rules_res).at("spec"), (json::object{{"namespace", "default"}}));
+}
+
 TEST(Authz, RulesReviewListsThePolicy) {
   auto admin = review(admin_principal(), "selfsubjectrulesreviews", R"({"spec":{"namespace":"default"}})");
   ASSERT_EQ(admin.status, 201u) << admin.body;
