@@ -155,7 +155,7 @@ def test_auth_can_i_list(cluster, ro):
     verbs = {r["Resources"]: r["Verbs"] for r in rows if r["Resources"]}
     for plural in ("servers", "serverclasses", "environments"):
         assert verbs[f"{plural}.metal.sidero.dev"] == "[get list watch]"
-        assert verbs[f"{plural}/status.metal.sidero.dev"] == "[get]"
+        assert verbs[f"{plural}.metal.sidero.dev/status"] == "[get]"
     assert verbs["selfsubjectaccessreviews.authorization.k8s.io"] == "[create]"
     assert verbs["selfsubjectrulesreviews.authorization.k8s.io"] == "[create]"
     assert not any(name == "secrets" or name.startswith("secrets/") for name in verbs), verbs
