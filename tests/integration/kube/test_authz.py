@@ -12,7 +12,7 @@ import pytest
 import netlab
 from kubectl_output import table
 from kubectl_runner import Kubectl
-from kubelab import LISTEN, server_manifest, write_manifest
+from kubelab import server_manifest, write_manifest
 
 UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
 RO_USER = "ironboot:read-only"
@@ -75,7 +75,7 @@ def test_read_only_gets_and_is_refused_writes(cluster, ro):
     r = ro.run("patch", "server", UUID, "--subresource", "status", "--type", "merge", "-p", '{"status":{"power":"on"}}',
                check=False)
     assert r.returncode == 1
-    assert (f'cannot patch resource "servers/status" in API group "metal.sidero.dev" at the cluster scope'
+    assert ('cannot patch resource "servers/status" in API group "metal.sidero.dev" at the cluster scope'
             in r.stderr), r.stderr
     r = ro.run("delete", "server", UUID, check=False)
     assert r.returncode == 1 and "cannot delete resource \"servers\"" in r.stderr, r.stderr
@@ -87,7 +87,7 @@ def test_read_only_gets_and_is_refused_writes(cluster, ro):
     cluster.kubectl("patch", "server", UUID, "--type", "merge", "-p", '{"spec":{"accepted": true}}')
     assert forbidden_count(cluster) == before + 4
     log = cluster.daemon.read_log()
-    assert f"request forbidden peer=" in log and f"user={RO_USER} verb=patch group=metal.sidero.dev resource=servers" in log
+    assert "request forbidden peer=" in log and f"user={RO_USER} verb=patch group=metal.sidero.dev resource=servers" in log
     assert read_only_token(cluster) not in log and cluster.token() not in log
 
 
