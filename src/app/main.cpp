@@ -188,6 +188,8 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
   auto* kubeconfig = app.add_subcommand("kubeconfig", "Print a kubeconfig for the embedded Kubernetes API");
   kubeconfig->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  bool read_only = false;
+  kubeconfig->add_flag("--read-only", read_only, "Use the read-only token (get, list, watch; no secrets)");
   auto* secrets_key = app.add_subcommand("secrets-key", "Manage the keys that encrypt Secrets in the embedded API's store");
   secrets_key->require_subcommand(1);
   auto* rotate = secrets_key->add_subcommand(
@@ -204,7 +206,7 @@ int main(int argc, char** argv) {
   if (prune->parsed()) return ironboot::secrets_key(config_path, false);
   if (kubeconfig->parsed()) {
     try {
-      return ironboot::print_embedded_kubeconfig(ironboot::load_config_file(config_path));
+      return ironboot::print_embedded_kubeconfig(ironboot::load_config_file(config_path), read_only);
     } catch (const ironboot::ConfigError& e) {
       std::cerr << e.what() << "\n";
       return 1;

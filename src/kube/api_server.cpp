@@ -23,6 +23,7 @@
 #include "http/connections.hpp"
 #include "http/session_skeleton.hpp"
 #include "kube/api_handler.hpp"
+#include "kube/authz.hpp"
 #include "kube/store.hpp"
 #include "kube/store_log.hpp"
 #include "kube/tls_material.hpp"
@@ -93,7 +94,8 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   Store store;
   std::unique_ptr<StoreLog> log;
   ApiHandler handler;
-  std::string token;
+  std::string admin_token;
+  std::string read_only_token;
   std::vector<Change> unpublished;
   std::set<std::shared_ptr<Watcher>> watchers;
   std::vector<std::shared_ptr<CommitWaiter>> waiters;
@@ -117,7 +119,8 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     auto lg = logger("kube");
     try {
       TlsMaterial m = ensure_tls_material(config.data_dir, config.listen);
-      token = m.token;
+      admin_token = m.token;
+      read_only_token = m.read_only_token;
       ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
       ssl_ctx.use_certificate_chain(net::buffer(m.server_cert_pem));
@@ -260,10 +263,31 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
 
   static ApiResponse unauthorized() { return status_error(401, "Unauthorized", "Unauthorized"); }
 
-  bool authorized(const bhttp::request<bhttp::string_body>& req) const {
+  static bool same_token(std::string_view presented, const std::string& token) {
+    return presented.size() == token.size() && CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
+  }
+
+  // The principal a bearer token names, or null (401).
+  const Principal* authenticate(const bhttp::request<bhttp::string_body>& req) const {
     const auto presented = bearer_token(req[bhttp::field::authorization]);
-    return presented && presented->size() == token.size() &&
-           CRYPTO_memcmp(presented->data(), token.data(), token.size()) == 0;
+    if (!presented) return nullptr;
+    if (same_token(*presented, admin_token)) return &admin_principal();
+    if (same_token(*presented, read_only_token)) return &read_only_principal();
+    return nullptr;
+  }
+
+  static void note_forbidden(const Principal& principal, const RequestInfo& r, const std::string& peer) {
+    metrics()
+        .counter("ironboot_kube_forbidden_total", "Embedded API requests refused with 403 by authorization",
+                 {{"user", principal.user}})
+        .inc();
+    if (r.resource_request) {
+      logger("kube")->info(
+          "request forbidden peer={} user={} verb={} group={} resource={} subresource={} namespace={} name={}", peer,
+          principal.user, r.verb, r.group, r.resource, r.subresource, r.namespace_name, r.name);
+    } else {
+      logger("kube")->info("request forbidden peer={} user={} verb={} path={}", peer, principal.user, r.verb, r.path);
+    }
   }
 
   // The stream is shared with a watch's client-gone reader, which may outlive this frame by
@@ -309,15 +333,23 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
       deadline.disarm();  // the handler and the wait for durability have no deadline of their own
       auto req = parser.release();
       ApiResult result;
-      if (!self->authorized(req)) {
+      if (const Principal* principal = self->authenticate(req); !principal) {
         result.response = unauthorized();
       } else {
         ApiRequest api{std::string(req.method_string()), std::string(req.target()),
                        std::string(req[bhttp::field::accept]), std::string(req[bhttp::field::content_type]),
                        std::move(req.body())};
-        result = self->handler.handle(api);
-        lg->debug("request peer={} method={} target={} status={}", peer, api.method, api.target,
-                  result.watch ? 200u : result.response.status);
+        // Authorization first, as kube-apiserver's filter chain: a refused request never
+        // reaches the handler; the self-subject reviews are answered from the same policy.
+        Gate gate = gate_request(*principal, api);
+        if (gate.forbidden) note_forbidden(*principal, *gate.request, peer);
+        if (gate.response) {
+          result.response = std::move(*gate.response);
+        } else {
+          result = self->handler.handle(api);
+        }
+        lg->debug("request peer={} user={} method={} target={} status={}", peer, principal->user, api.method,
+                  api.target, result.watch ? 200u : result.response.status);
       }
       if (result.watch) {
         co_await stream_watch(self, stream, deadline, req.version(), std::move(*result.watch), peer);

@@ -1,6 +1,6 @@
-// The embedded API's I/O shell: TLS listener (Asio SSL + Beast), bearer-token check,
-// group-committed durability before answering writes, and chunked watch streams.
-// Beast stays in api_server.cpp.
+// The embedded API's I/O shell: TLS listener (Asio SSL + Beast), bearer tokens to principals
+// and their authorization (kube/authz.hpp), group-committed durability before answering
+// writes, and chunked watch streams. Beast stays in api_server.cpp.
 #pragma once
 
 #include <cstdint>

@@ -86,10 +86,10 @@ std::unique_ptr<ClusterService> make_cluster_service(boost::asio::io_context& io
   return std::make_unique<ClusterServiceImpl>(io, config);
 }
 
-int print_embedded_kubeconfig(const Config& config) {
+int print_embedded_kubeconfig(const Config& config, bool read_only) {
   try {
     auto m = kube::ensure_tls_material(config.cluster.embedded.data_dir, config.cluster.embedded.listen);
-    std::cout << kube::render_kubeconfig(m, kube::embedded_server_url(config.cluster.embedded.listen));
+    std::cout << kube::render_kubeconfig(m, kube::embedded_server_url(config.cluster.embedded.listen), read_only);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";

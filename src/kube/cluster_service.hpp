@@ -27,8 +27,9 @@ class ClusterService : public Service {
 
 std::unique_ptr<ClusterService> make_cluster_service(boost::asio::io_context& io, const Config& config);
 
-// `ironboot kubeconfig`: prints a kubeconfig for the embedded API (creating its credentials
-// when they do not exist yet). Returns the process exit code.
-int print_embedded_kubeconfig(const Config& config);
+// `ironboot kubeconfig [--read-only]`: prints a kubeconfig for the embedded API with the admin
+// token or the read-only one (creating the credentials when they do not exist yet). Returns
+// the process exit code.
+int print_embedded_kubeconfig(const Config& config, bool read_only = false);
 
 }  // namespace ironboot

@@ -1,9 +1,11 @@
 // The fake Transport: requests go straight to an ApiHandler on the same io_context, with
-// the same semantics as the embedded API over HTTPS but no sockets, TLS or fsync.
+// the same semantics as the embedded API over HTTPS (authorized as the admin token, the one
+// ironboot's own client uses) but no sockets, TLS or fsync.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include "kube/api_handler.hpp"
+#include "kube/authz.hpp"
 #include "kube/client.hpp"
 
 namespace ironboot::kube {
@@ -30,7 +32,7 @@ class InProcessTransport : public Transport {
 
   void send(HttpRequest request, std::function<void(HttpReply)> done) override {
     boost::asio::post(io_, [this, request = std::move(request), done = std::move(done)] {
-      ApiResult r = handler_.handle(ApiRequest{request.method, request.target, request.accept, request.content_type, request.body});
+      ApiResult r = dispatch(request);
       HttpReply reply;
       reply.status = r.watch ? 400 : r.response.status;
       reply.body = r.response.body;
@@ -45,7 +47,7 @@ class InProcessTransport : public Transport {
     boost::asio::post(io_, [this, weak, request = std::move(request), on_line, on_end] {
       auto h = weak.lock();
       if (!h || h->cancelled_) return;
-      ApiResult r = handler_.handle(ApiRequest{request.method, request.target, request.accept, request.content_type, request.body});
+      ApiResult r = dispatch(request);
       if (!r.watch) {
         HttpReply reply;
         reply.status = r.response.status;
@@ -69,6 +71,14 @@ class InProcessTransport : public Transport {
   }
 
  private:
+  // What the HTTPS shell does for a request with the admin token.
+  ApiResult dispatch(const HttpRequest& request) {
+    ApiRequest api{request.method, request.target, request.accept, request.content_type, request.body};
+    Gate gate = gate_request(admin_principal(), api);
+    if (gate.response) return ApiResult{std::move(*gate.response), std::nullopt, false};
+    return handler_.handle(api);
+  }
+
   boost::asio::io_context& io_;
   ApiHandler& handler_;
   Store& store_;

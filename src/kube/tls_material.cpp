@@ -137,6 +137,24 @@ std::string host_of(const std::string& listen) {
   return colon == std::string::npos ? listen : listen.substr(0, colon);
 }
 
+// A bearer token file: 256 random bits as hex, kept while it holds at least 32 characters.
+std::string ensure_token(const std::string& path, const char* what) {
+  std::string token = read_or_empty(path);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.size() >= 32) return token;
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) fail("no randomness for the token");
+  static const char* hex = "0123456789abcdef";
+  token.clear();
+  for (unsigned char b : raw) {
+    token += hex[b >> 4];
+    token += hex[b & 15];
+  }
+  write_private(path, token + "\n");
+  logger("kube")->info("created embedded API {} path={}", what, path);
+  return token;
+}
+
 }  // namespace
 
 TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& listen_host_port) {
@@ -179,20 +197,10 @@ TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& 
     write_private(srv_crt, m.server_cert_pem);
     log->info("created embedded API server certificate path={} san={}", srv_crt, san);
   }
-  m.token = read_or_empty(token_path);
-  while (!m.token.empty() && std::isspace(static_cast<unsigned char>(m.token.back()))) m.token.pop_back();
-  if (m.token.size() < 32) {
-    unsigned char raw[32];
-    if (RAND_bytes(raw, sizeof raw) != 1) fail("no randomness for the token");
-    static const char* hex = "0123456789abcdef";
-    m.token.clear();
-    for (unsigned char b : raw) {
-      m.token += hex[b >> 4];
-      m.token += hex[b & 15];
-    }
-    write_private(token_path, m.token + "\n");
-    log->info("created embedded API token path={}", token_path);
-  }
+  m.token = ensure_token(token_path, "token");
+  // Data dirs from before the read-only token get it on their next start.
+  m.read_only_token = ensure_token(data_dir + "/token-readonly", "read-only token");
+  if (m.read_only_token == m.token) fail("the admin and read-only tokens are the same: remove " + data_dir + "/token-readonly");
   return m;
 }
 
@@ -206,17 +214,19 @@ std::string embedded_server_url(const std::string& listen) {
   return "https://" + host + ":" + port;
 }
 
-std::string render_kubeconfig(const TlsMaterial& m, const std::string& server_url) {
+std::string render_kubeconfig(const TlsMaterial& m, const std::string& server_url, bool read_only) {
   namespace json = boost::json;
+  const std::string user = read_only ? "ironboot-read-only" : "ironboot";
+  const std::string& token = read_only ? m.read_only_token : m.token;
   json::object cfg{
       {"apiVersion", "v1"},
       {"kind", "Config"},
       {"clusters", json::array{json::object{{"name", "ironboot"},
                                             {"cluster", json::object{{"server", server_url},
                                                                      {"certificate-authority-data", base64_encode(m.ca_cert_pem)}}}}}},
-      {"users", json::array{json::object{{"name", "ironboot"}, {"user", json::object{{"token", m.token}}}}}},
-      {"contexts", json::array{json::object{{"name", "ironboot"}, {"context", json::object{{"cluster", "ironboot"}, {"user", "ironboot"}}}}}},
-      {"current-context", "ironboot"}};
+      {"users", json::array{json::object{{"name", user}, {"user", json::object{{"token", token}}}}}},
+      {"contexts", json::array{json::object{{"name", user}, {"context", json::object{{"cluster", "ironboot"}, {"user", user}}}}}},
+      {"current-context", user}};
   return json_to_yaml(cfg);
 }
 
