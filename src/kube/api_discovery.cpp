@@ -26,6 +26,7 @@ json::array short_names(const ResourceType& t) {
 json::object aggregated_apis() {
   json::array resources;
   for (const auto& t : builtin_resource_types()) {
+    if (t.group != kGroup) continue;  // the built-in types are not in this group
     json::object r{{"resource", t.plural}, {"singularResource", t.singular}, {"scope", "Cluster"},
                    {"responseKind", gvk(t)}, {"verbs", verbs()}};
     if (!t.short_names.empty()) r["shortNames"] = short_names(t);
@@ -52,6 +53,7 @@ json::object api_group() {
 json::object resource_list() {
   json::array resources;
   for (const auto& t : builtin_resource_types()) {
+    if (t.group != kGroup) continue;  // the built-in types are not in this group
     json::object r{{"name", t.plural}, {"singularName", t.singular}, {"namespaced", false}, {"kind", t.kind}, {"verbs", verbs()}};
     if (!t.short_names.empty()) r["shortNames"] = short_names(t);
     resources.push_back(std::move(r));
@@ -70,6 +72,7 @@ json::object openapi_group() {
   json::object paths;
   json::object schemas;
   for (const auto& t : builtin_resource_types()) {
+    if (t.group != kGroup) continue;  // the built-in types are not in this group
     const std::string schema_name = std::string("dev.sidero.metal.") + kVersion + "." + t.kind;
     json::object ref_schema{{"$ref", "#/components/schemas/" + schema_name}};
     json::array params{json::object{{"name", "fieldValidation"}, {"in", "query"}, {"schema", json::object{{"type", "string"}}}},
