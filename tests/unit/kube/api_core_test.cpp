@@ -27,6 +27,7 @@ class Core : public ::testing::Test {
                  const std::string& ct = "application/json", const std::string& accept = "application/json") {
     return handler.handle(ApiRequest{method, target, accept, ct, body});
   }
+  static json::value b64(const std::string& s) { return json::value(base64_encode(s)); }
   static json::value body(const ApiResult& r) { return json::parse(r.response.body); }
   static std::string message(const ApiResult& r) { return std::string(body(r).at("message").as_string()); }
   static std::string secret(const std::string& name, const std::string& rest) {
@@ -46,7 +47,8 @@ class Core : public ::testing::Test {
   }
   std::vector<std::string> names(const ApiResult& r) {
     std::vector<std::string> out;
-    for (const auto& i : body(r).at("items").as_array()) {
+    const auto b = body(r);
+    for (const auto& i : b.at("items").as_array()) {
       const auto& m = i.at("metadata").as_object();
       std::string ns = m.contains("namespace") ? std::string(m.at("namespace").as_string()) + "/" : "";
       out.push_back(ns + std::string(m.at("name").as_string()));
@@ -67,7 +69,8 @@ TEST_F(Core, InitialNamespacesExistOnceAndAreActive) {
   EXPECT_FALSE(ns.at("metadata").as_object().contains("generation")) << "built-in types have no generation";
   r = call("GET", "/api/v1/namespaces", "", "", "application/json;as=Table;v=v1;g=meta.k8s.io");
   std::vector<std::string> cols;
-  for (const auto& c : body(r).at("columnDefinitions").as_array()) cols.emplace_back(c.at("name").as_string());
+  const auto table = body(r);
+  for (const auto& c : table.at("columnDefinitions").as_array()) cols.emplace_back(c.at("name").as_string());
   EXPECT_EQ(cols, (std::vector<std::string>{"Name", "Status", "Age"}));
   EXPECT_EQ(body(r).at("rows").at(0).at("cells").at(1), "Active");
 }
@@ -79,17 +82,17 @@ TEST_F(Core, SecretStringDataIsMergedAsBase64AndNeverReturned) {
   auto o = body(r);
   EXPECT_EQ(o.at("metadata").at("namespace"), "ironboot-system");
   EXPECT_EQ(o.at("type"), "Opaque");
-  EXPECT_EQ(o.at("data").at("username"), base64_encode("admin")) << "stringData wins over data";
-  EXPECT_EQ(o.at("data").at("password"), base64_encode("p@ss"));
+  EXPECT_EQ(o.at("data").at("username"), b64("admin")) << "stringData wins over data";
+  EXPECT_EQ(o.at("data").at("password"), b64("p@ss"));
   EXPECT_FALSE(o.as_object().contains("stringData"));
   auto g = body(call("GET", secrets + "/bmc-1"));
   EXPECT_FALSE(g.as_object().contains("stringData"));
-  EXPECT_EQ(g.at("data").at("password"), base64_encode("p@ss"));
+  EXPECT_EQ(g.at("data").at("password"), b64("p@ss"));
   // A patch's stringData is merged too.
   r = call("PATCH", secrets + "/bmc-1", R"({"stringData":{"password":"new"}})", "application/merge-patch+json");
   ASSERT_EQ(r.response.status, 200u) << r.response.body;
-  EXPECT_EQ(body(r).at("data").at("password"), base64_encode("new"));
-  EXPECT_EQ(body(r).at("data").at("username"), base64_encode("admin"));
+  EXPECT_EQ(body(r).at("data").at("password"), b64("new"));
+  EXPECT_EQ(body(r).at("data").at("username"), b64("admin"));
   EXPECT_FALSE(body(r).as_object().contains("stringData"));
   EXPECT_FALSE(body(call("GET", secrets + "/bmc-1")).as_object().contains("stringData"));
 }
@@ -254,7 +257,8 @@ TEST_F(Core, TerminatingNamespaceRefusesNewContent) {
 
 TEST_F(Core, EventsFieldSelectorsAndBothGroups) {
   const std::string server_ref = R"({"kind":"Server","apiVersion":"metal.sidero.dev/v1alpha2","name":"s1","uid":"u-1"})";
-  ASSERT_EQ(call("POST", "/api/v1/namespaces/default/events", event("e1", server_ref)).response.status, 201u);
+  auto created = call("POST", "/api/v1/namespaces/default/events", event("e1", server_ref));
+  ASSERT_EQ(created.response.status, 201u) << created.response.body;
   ASSERT_EQ(call("POST", "/api/v1/namespaces/default/events", event("e2", R"({"kind":"Server","name":"s2","uid":"u-2"})"))
                 .response.status,
             201u);
