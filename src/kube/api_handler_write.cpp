@@ -41,6 +41,15 @@ bool is_namespaces(const ResourceType& t) { return t.group.empty() && t.plural =
 
 // Parses a request body as JSON (or YAML for apply); an error response otherwise.
 std::optional<json::value> parse_body(const ApiRequest& req, ApiResponse& error) {
+  // kubectl's typed clients (create secret/configmap/namespace) send protobuf, which this
+  // API does not decode: 415 like any apiserver without that serializer.
+  if (req.content_type.find("application/vnd.kubernetes.protobuf") == 0) {
+    error = status_error(415, "UnsupportedMediaType",
+                         "the body of the request was in an unknown format - accepted media types include: "
+                         "application/json, application/yaml, application/json-patch+json, "
+                         "application/merge-patch+json, application/apply-patch+yaml");
+    return std::nullopt;
+  }
   std::string err;
   std::optional<json::value> v;
   if (req.content_type.find("yaml") != std::string::npos) v = yaml_to_json(req.body, &err);
