@@ -249,6 +249,8 @@ void validate(const Config& c, const std::string& file) {
     bad("'cluster.kubeconfig' must be set when 'cluster.mode' is kubeconfig");
   }
   if (c.cluster.embedded.data_dir.empty()) bad("'cluster.embedded.data_dir' must not be empty");
+  if (c.cluster.embedded.event_ttl_seconds == 0) bad("'cluster.embedded.event_ttl_seconds' must be at least 1");
+  if (c.cluster.embedded.max_events < 100) bad("'cluster.embedded.max_events' must be at least 100");
 }
 
 }  // namespace
@@ -333,6 +335,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
       auto e = s.section("embedded");
       e.get_endpoint("listen", c.cluster.embedded.listen);
       e.get("data_dir", c.cluster.embedded.data_dir);
+      e.get("event_ttl_seconds", c.cluster.embedded.event_ttl_seconds);
+      e.get("max_events", c.cluster.embedded.max_events);
       e.finish();
     }
     s.finish();

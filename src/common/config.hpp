@@ -78,6 +78,10 @@ struct AgentConfig {
 struct EmbeddedClusterConfig {
   std::string listen = "127.0.0.1:6443";
   std::string data_dir = "/var/lib/ironboot";
+  // Events are deleted this long after they were last seen (kube-apiserver's --event-ttl).
+  std::uint32_t event_ttl_seconds = 3600;
+  // At most this many events are kept; beyond it the oldest are dropped.
+  std::uint32_t max_events = 100000;
 };
 
 struct ClusterConfig {

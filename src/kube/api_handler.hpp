@@ -1,6 +1,8 @@
 // The embedded API's request handling, without sockets: a parsed HTTP request plus the
 // Store in, a response (or a watch plan) out. Implements the apiserver semantics listed in
-// docs/cluster.md for the three metal.sidero.dev resources, discovery, /version and /openapi/v3.
+// docs/cluster.md for the metal.sidero.dev resources and the built-in types (namespaces,
+// secrets, configmaps, events, leases), discovery, /version and /openapi/v3. Requests are
+// routed by their RequestInfo (request_info.hpp); per-type rules are in api_core_types.hpp.
 #pragma once
 
 #include <chrono>
@@ -33,8 +35,11 @@ struct ApiResponse {
 
 struct WatchPlan {
   const ResourceType* type = nullptr;
+  std::string namespace_name;  // "" for all namespaces (and for cluster-scoped types)
   bool table = false;
   bool send_initial = false;  // resourceVersion unset or "0": every object as ADDED first
+  // sendInitialEvents=true: a BOOKMARK annotated k8s.io/initial-events-end follows them.
+  bool initial_events_end = false;
   std::uint64_t since = 0;
   LabelSelector labels;
   FieldSelector fields;
@@ -48,6 +53,12 @@ struct ApiResult {
   bool wrote = false;              // the store changed: answer only once it is durable
 };
 
+// Events are kept for `ttl` after they were last seen and at most `max_events` of them.
+struct EventLimits {
+  std::chrono::seconds ttl{3600};
+  std::size_t max_events = 100000;
+};
+
 class ApiHandler {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -57,29 +68,41 @@ class ApiHandler {
 
   ApiResult handle(const ApiRequest& request);
 
+  // Creates the namespaces that exist from the start (default, kube-system, kube-public,
+  // ironboot-system) when the store lacks them. True when it wrote.
+  bool ensure_initial_namespaces();
+  void set_event_limits(EventLimits limits) { event_limits_ = limits; }
+  // Deletes the events last seen more than the TTL ago; how many it deleted.
+  std::size_t expire_events();
+
   // Events a new watch sends before live changes (ADDED for all, or the history since RV).
   std::vector<std::string> initial_events(const WatchPlan& plan) const;
   // One newline-terminated JSON event, or "" when the watcher does not see this change.
   std::string encode_change(const WatchPlan& plan, const Change& change) const;
   std::string encode_bookmark(const WatchPlan& plan) const;
 
+ // One resource request (its RequestInfo, type and body), for the handler's own files
+ // (api_handler_util.hpp).
+  struct Call;
+
  private:
-  ApiResult handle_resource(const ApiRequest& req, const ResourceType& type, const std::string& name, bool status,
-                            const std::map<std::string, std::string>& query);
-  ApiResult list(const ApiRequest& req, const ResourceType& type, const std::map<std::string, std::string>& query);
-  ApiResult get(const ApiRequest& req, const ResourceType& type, const std::string& name);
-  ApiResult create(const ApiRequest& req, const ResourceType& type, const std::map<std::string, std::string>& query,
-                   std::optional<boost::json::object> body_override = std::nullopt);
-  ApiResult write(const ApiRequest& req, const ResourceType& type, const std::string& name, bool status,
-                  const std::map<std::string, std::string>& query);
-  ApiResult remove(const ResourceType& type, const std::string& name);
-  ApiResult store_update(const ResourceType& type, const std::string& name, bool status, boost::json::object next,
-                         const StoredObject& current, bool dry_run);
+  ApiResult list(const Call& call);
+  ApiResult get(const Call& call);
+  ApiResult create(const Call& call, std::optional<boost::json::object> body_override = std::nullopt);
+  ApiResult write(const Call& call);
+  ApiResult remove(const Call& call);
+  ApiResult remove_namespace(const Call& call, const StoredObject& current);
+  ApiResult store_update(const Call& call, boost::json::object next, const StoredObject& current, bool dry_run);
+  std::optional<ApiResponse> check_namespace_accepts(const Call& call) const;
+  bool cap_events();
+  std::string served_json(const ResourceType& type, const StoredObject& stored) const;
   std::string encode_object(const WatchPlan& plan, const char* type, const StoredObject& stored) const;
+  bool plan_sees(const WatchPlan& plan, const boost::json::object& object) const;
 
   Store& store_;
   Clock clock_;
   UidSource uid_;
+  EventLimits event_limits_;
 };
 
 // A Status failure response.

@@ -51,6 +51,7 @@ constexpr auto kBookmarkInterval = std::chrono::seconds(20);
 constexpr std::size_t kMaxBody = 8 * 1024 * 1024;
 constexpr std::size_t kMaxWatchBacklog = 20000;
 constexpr std::size_t kMaxConnections = 4096;
+constexpr auto kEventSweepInterval = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -114,6 +115,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::shared_ptr<CommitWaiter>> batch_waiters;
   std::vector<Change> batch_changes;
   CommitMetrics commit_metrics;
+  net::steady_timer event_sweep{io};
 
   std::string start() {
     auto lg = logger("kube");
@@ -132,6 +134,9 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     store.set_journal(log.get());
     syncer = std::thread([this] { sync_loop(); });
     store.add_listener([this](const Change& c) { unpublished.push_back(c); });
+    handler.set_event_limits({std::chrono::seconds(config.event_ttl_seconds), config.max_events});
+    if (handler.ensure_initial_namespaces()) schedule_flush();
+    schedule_event_sweep();
     std::string host;
     std::uint16_t port = 0;
     auto hp = parse_host_port(config.listen);
@@ -150,9 +155,21 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     return {};
   }
 
+  // Expired events are deleted once a minute (durable like any delete; watchers see them go).
+  void schedule_event_sweep() {
+    event_sweep.expires_after(kEventSweepInterval);
+    event_sweep.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      if (self->handler.expire_events() > 0) self->schedule_flush();
+      self->schedule_event_sweep();
+    });
+  }
+
   void stop() {
     if (stopped) return;
     stopped = true;
+    event_sweep.cancel();
     listener.close();
     if (syncer.joinable()) {
       {

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "kube/json_ops.hpp"
 
@@ -13,7 +14,8 @@ namespace ironboot::kube {
 
 namespace json = boost::json;
 
-const std::vector<std::string>& embedded_crd_texts();  // generated from assets/crds
+const std::vector<std::string>& embedded_crd_texts();   // generated from assets/crds
+const std::vector<std::string>& embedded_type_texts();  // generated from src/kube/types
 
 namespace {
 
@@ -78,6 +80,13 @@ ResourceType parse_crd(const std::string& yaml_text) {
     if (const auto* sub = ver.if_contains("subresources"); sub && sub->is_object())
       t.status_subresource = sub->as_object().contains("status");
     t.schema = ver.at("schema").at("openAPIV3Schema").as_object();
+    if (const auto* sel = ver.if_contains("selectableFields"); sel && sel->is_array()) {
+      for (const auto& f : sel->as_array()) {
+        const std::string jp = f.is_object() ? str_at(f.as_object(), "jsonPath") : std::string();
+        if (jp.size() < 2 || jp[0] != '.') throw std::runtime_error("bad selectableFields jsonPath " + jp);
+        t.selectable_fields.push_back(jp.substr(1));
+      }
+    }
     if (const auto* cols = ver.if_contains("additionalPrinterColumns"); cols && cols->is_array()) {
       for (const auto& c : cols->as_array()) {
         const auto& co = c.as_object();
@@ -89,6 +98,9 @@ ResourceType parse_crd(const std::string& yaml_text) {
         pc.json_path = str_at(co, "jsonPath");
         pc.path = split_json_path(pc.json_path);
         if (const auto* p = co.if_contains("priority"); p && p->is_int64()) pc.priority = static_cast<int>(p->as_int64());
+        pc.rule = str_at(co, "x-ironboot-value");
+        if (!pc.rule.empty() && pc.rule != "data-count" && pc.rule != "event-last-seen" && pc.rule != "event-object")
+          throw std::runtime_error("unknown printer column rule " + pc.rule);
         t.columns.push_back(std::move(pc));
       }
     }
@@ -102,6 +114,10 @@ const std::vector<ResourceType>& builtin_resource_types() {
   static const std::vector<ResourceType> types = [] {
     std::vector<ResourceType> out;
     for (const auto& text : embedded_crd_texts()) out.push_back(parse_crd(text));
+    for (const auto& text : embedded_type_texts()) {
+      out.push_back(parse_crd(text));
+      out.back().builtin = true;
+    }
     return out;
   }();
   return types;
@@ -268,7 +284,53 @@ ValidationReport validate_and_prune(const ResourceType& type, json::object& obje
   return report;
 }
 
+namespace {
+
+const json::value* path_value(const json::object& o, std::initializer_list<const char*> path) {
+  const json::object* obj = &o;
+  const json::value* cur = nullptr;
+  for (const char* seg : path) {
+    if (!obj) return nullptr;
+    cur = obj->if_contains(seg);
+    if (!cur) return nullptr;
+    obj = cur->is_object() ? &cur->as_object() : nullptr;
+  }
+  return cur;
+}
+
+std::string path_string(const json::object& o, std::initializer_list<const char*> path) {
+  const json::value* v = path_value(o, path);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+json::value rule_value(const std::string& rule, const json::object& o, std::chrono::system_clock::time_point now) {
+  if (rule == "data-count") {
+    std::size_t n = 0;
+    for (const char* key : {"data", "binaryData"})
+      if (const auto* v = o.if_contains(key); v && v->is_object()) n += v->get_object().size();
+    return static_cast<std::int64_t>(n);
+  }
+  if (rule == "event-object") {
+    const char* ref = o.contains("regarding") ? "regarding" : "involvedObject";
+    const std::string kind = ascii_lowercase(path_string(o, {ref, "kind"}));
+    const std::string name = path_string(o, {ref, "name"});
+    return json::value(name.empty() ? kind : kind + "/" + name);
+  }
+  // event-last-seen, as kubectl prints it: the series' last observation, else lastTimestamp
+  // (deprecatedLastTimestamp), else eventTime; "<unknown>" without any.
+  std::string when = path_string(o, {"series", "lastObservedTime"});
+  if (when.empty()) when = path_string(o, {"lastTimestamp"});
+  if (when.empty()) when = path_string(o, {"deprecatedLastTimestamp"});
+  if (when.empty()) when = path_string(o, {"eventTime"});
+  auto t = parse_rfc3339(when);
+  if (!t) return json::value("<unknown>");
+  return json::value(human_duration(std::chrono::duration_cast<std::chrono::seconds>(now - *t)));
+}
+
+}  // namespace
+
 json::value column_value(const PrinterColumn& column, const json::object& object, std::chrono::system_clock::time_point now) {
+  if (!column.rule.empty()) return rule_value(column.rule, object, now);
   const json::value* cur = nullptr;
   const json::object* obj = &object;
   for (const auto& seg : column.path) {
@@ -331,8 +393,12 @@ json::object partial_object_metadata(const json::object& object) {
 json::object render_table(const ResourceType& type, const std::vector<std::shared_ptr<const json::object>>& objects,
                           std::chrono::system_clock::time_point now) {
   json::array defs;
-  defs.push_back(json::object{{"name", "Name"}, {"type", "string"}, {"format", "name"},
-                              {"description", "Name must be unique within a namespace."}, {"priority", 0}});
+  // A type that lists its own Name column (events: a wide-only column at the end, as kubectl
+  // shows them) does not get the leading one.
+  const bool own_name = std::any_of(type.columns.begin(), type.columns.end(), [](const PrinterColumn& c) { return c.name == "Name"; });
+  if (!own_name)
+    defs.push_back(json::object{{"name", "Name"}, {"type", "string"}, {"format", "name"},
+                                {"description", "Name must be unique within a namespace."}, {"priority", 0}});
   for (const auto& c : type.columns)
     defs.push_back(json::object{{"name", c.name}, {"type", c.type == "date" ? "date" : c.type}, {"format", c.format},
                                 {"description", c.description}, {"priority", c.priority}});
@@ -341,7 +407,7 @@ json::object render_table(const ResourceType& type, const std::vector<std::share
     json::array cells;
     const auto* meta = obj->if_contains("metadata");
     const json::value* name = meta && meta->is_object() ? meta->as_object().if_contains("name") : nullptr;
-    cells.push_back(name ? *name : json::value(""));
+    if (!own_name) cells.push_back(name ? *name : json::value(""));
     for (const auto& c : type.columns) cells.push_back(column_value(c, *obj, now));
     rows.push_back(json::object{{"cells", std::move(cells)}, {"object", partial_object_metadata(*obj)}});
   }

@@ -26,6 +26,11 @@ struct PrinterColumn {
   std::string json_path;                 // as written in the CRD
   std::vector<std::string> path;         // ".spec.bmc.endpoint" -> {spec, bmc, endpoint}
   int priority = 0;
+  // A value a JSONPath cannot express, for the built-in types (`x-ironboot-value` in
+  // src/kube/types): "data-count" (entries of data + binaryData, kubectl's DATA),
+  // "event-last-seen" (age of series.lastObservedTime, lastTimestamp, else eventTime),
+  // "event-object" (lower-case kind/name of involvedObject or regarding). Empty: the path.
+  std::string rule;
 };
 
 struct ResourceType {
@@ -43,6 +48,10 @@ struct ResourceType {
   std::vector<std::string> verbs;
   boost::json::object schema;  // openAPIV3Schema
   std::vector<PrinterColumn> columns;
+  // A Kubernetes built-in type (src/kube/types), not a CRD: no metadata.generation.
+  bool builtin = false;
+  // Field selector labels beyond metadata.name and metadata.namespace (selectableFields).
+  std::vector<std::string> selectable_fields;
 
   // "v1" for the core group, else "group/version": the objects' apiVersion.
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
@@ -54,7 +63,9 @@ struct ResourceType {
 // std::runtime_error (startup only).
 ResourceType parse_crd(const std::string& yaml_text);
 
-// Every served type: the metal.sidero.dev CRDs first, then the built-in Kubernetes types.
+// Every served type: the metal.sidero.dev CRDs first, then the built-in Kubernetes types
+// (namespaces, secrets, configmaps, events in core/v1 and events.k8s.io/v1, leases, the
+// authorization reviews).
 const std::vector<ResourceType>& builtin_resource_types();
 // By group, version and plural: the type a request path names, or null.
 const ResourceType* find_resource_type(const std::string& group, const std::string& version, const std::string& plural);

@@ -263,24 +263,38 @@ std::optional<LabelSelector> label_selector_from_json(const json::value& selecto
   return sel;
 }
 
-bool FieldSelector::matches(std::string_view name) const {
-  if (name_equals && name != *name_equals) return false;
-  if (name_not_equals && name == *name_not_equals) return false;
+bool FieldSelector::matches(const std::function<std::string(const std::string&)>& value_of) const {
+  for (const auto& r : requirements)
+    if ((value_of(r.field) == r.value) != r.equals) return false;
   return true;
 }
 
-std::optional<FieldSelector> parse_field_selector(std::string_view text, std::string* error) {
+bool FieldSelector::matches(std::string_view name) const {
+  return matches([&](const std::string& field) { return field == "metadata.name" ? std::string(name) : std::string(); });
+}
+
+std::optional<std::string> FieldSelector::pinned(std::string_view field) const {
+  for (const auto& r : requirements)
+    if (r.equals && r.field == field) return r.value;
+  return std::nullopt;
+}
+
+std::optional<FieldSelector> parse_field_selector(std::string_view text, std::string* error,
+                                                  const std::vector<std::string>& supported) {
   FieldSelector sel;
   text = trim(text);
   if (text.empty()) return sel;
   auto terms = split_terms(text);
-  if (!terms) return std::nullopt;
+  if (!terms) {
+    if (error) *error = "invalid field selector: " + std::string(text);
+    return std::nullopt;
+  }
   for (auto term : *terms) {
-    bool negate = false;
+    FieldRequirement r;
     std::size_t op = term.find("!=");
     std::size_t vstart = 0;
     if (op != std::string_view::npos) {
-      negate = true;
+      r.equals = false;
       vstart = op + 2;
     } else {
       op = term.find("==");
@@ -290,13 +304,17 @@ std::optional<FieldSelector> parse_field_selector(std::string_view text, std::st
         vstart = op + 1;
       }
     }
-    if (op == std::string_view::npos || trim(term.substr(0, op)) != "metadata.name") {
-      if (error) *error = "field label not supported: " + std::string(term);
+    if (op == std::string_view::npos) {
+      if (error) *error = "invalid selector: '" + std::string(text) + "'; can't understand '" + std::string(term) + "'";
       return std::nullopt;
     }
-    std::string value(trim(term.substr(vstart)));
-    if (negate) sel.name_not_equals = value;
-    else sel.name_equals = value;
+    r.field = std::string(trim(term.substr(0, op)));
+    if (std::find(supported.begin(), supported.end(), r.field) == supported.end()) {
+      if (error) *error = "field label not supported: " + r.field;
+      return std::nullopt;
+    }
+    r.value = std::string(trim(term.substr(vstart)));
+    sel.requirements.push_back(std::move(r));
   }
   return sel;
 }

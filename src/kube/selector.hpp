@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,12 +52,28 @@ std::optional<LabelSelector> label_selector_from_json(const boost::json::value& 
 std::optional<LabelSelector> label_map_from_json(const boost::json::value& map, const std::string& path,
                                                  FieldError& error);
 
-// Field selectors: only metadata.name (=, ==, !=) is supported, as for custom resources.
-struct FieldSelector {
-  std::optional<std::string> name_equals;
-  std::optional<std::string> name_not_equals;
-  bool matches(std::string_view name) const;
+// Field selectors (?fieldSelector=): terms "label=value", "label==value", "label!=value",
+// ANDed, over the labels a resource type supports (metadata.name everywhere; see
+// field_labels in the API handler).
+struct FieldRequirement {
+  std::string field;
+  bool equals = true;  // false: !=
+  std::string value;
 };
-std::optional<FieldSelector> parse_field_selector(std::string_view text, std::string* error);
+
+struct FieldSelector {
+  std::vector<FieldRequirement> requirements;
+  bool empty() const { return requirements.empty(); }
+  // `value_of(label)` is the object's value for a field label.
+  bool matches(const std::function<std::string(const std::string&)>& value_of) const;
+  // For a selector on metadata.name only (other labels compare as "").
+  bool matches(std::string_view name) const;
+  // The value an "=" term pins `field` to, if there is one (to narrow a list).
+  std::optional<std::string> pinned(std::string_view field) const;
+};
+// nullopt and `error` = "field label not supported: x" when a term names a label not in
+// `supported`.
+std::optional<FieldSelector> parse_field_selector(std::string_view text, std::string* error,
+                                                  const std::vector<std::string>& supported = {"metadata.name"});
 
 }  // namespace ironboot::kube

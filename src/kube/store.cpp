@@ -8,14 +8,22 @@ namespace json = boost::json;
 
 namespace {
 
-std::string name_of(const json::object& o) {
+std::string meta_string(const json::object& o, const char* key) {
   const auto* m = o.if_contains("metadata");
   if (!m || !m->is_object()) return {};
-  const auto* n = m->as_object().if_contains("name");
+  const auto* n = m->as_object().if_contains(key);
   return n && n->is_string() ? std::string(n->as_string()) : std::string();
 }
 
 }  // namespace
+
+std::string store_key(const std::string& namespace_name, const std::string& name) {
+  return namespace_name.empty() ? name : namespace_name + "/" + name;
+}
+
+std::string store_key_of(const json::object& object) {
+  return store_key(meta_string(object, "namespace"), meta_string(object, "name"));
+}
 
 StoredObject Store::find(const std::string& resource, const std::string& name) const {
   auto r = objects_.find(resource);
@@ -43,7 +51,7 @@ StoredObject Store::put(const std::string& resource, json::object object) {
   object["metadata"].as_object()["resourceVersion"] = std::to_string(rv);
   Change change;
   change.resource = resource;
-  change.name = name_of(object);
+  change.name = store_key_of(object);
   change.rv = rv;
   auto& slot = objects_[resource][change.name];
   change.previous = slot.object;
@@ -106,7 +114,7 @@ void Store::remove_listener(int id) { listeners_.erase(id); }
 
 void Store::restore_put(const std::string& resource, json::object object, std::uint64_t rv) {
   object["metadata"].as_object()["resourceVersion"] = std::to_string(rv);
-  const std::string name = name_of(object);
+  const std::string name = store_key_of(object);
   auto text = std::make_shared<const std::string>(json::serialize(object));
   objects_[resource][name] = StoredObject{std::make_shared<const json::object>(std::move(object)), std::move(text)};
   if (rv > rv_) rv_ = rv;

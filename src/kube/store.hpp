@@ -30,7 +30,7 @@ enum class ChangeType { Added, Modified, Deleted };
 struct Change {
   ChangeType type = ChangeType::Added;
   std::string resource;  // plural, e.g. "servers"
-  std::string name;
+  std::string name;      // the store key: "name", or "namespace/name" for namespaced objects
   ObjectPtr object;      // the new object (for Deleted: the last state, with the deleting RV)
   JsonText json;         // serialized `object`
   ObjectPtr previous;    // null for Added
@@ -44,6 +44,11 @@ class Journal {
   virtual void record(const Change& change) = 0;
 };
 
+// Where an object lives in its resource's map: its name, or "namespace/name" when it has a
+// metadata.namespace (so one namespace's objects are one contiguous, sorted range).
+std::string store_key(const std::string& namespace_name, const std::string& name);
+std::string store_key_of(const boost::json::object& object);
+
 class Store {
  public:
   using Listener = std::function<void(const Change&)>;
@@ -51,18 +56,20 @@ class Store {
   explicit Store(std::size_t history_limit = 50000) : history_limit_(history_limit) {}
 
   std::uint64_t resource_version() const { return rv_; }
-  ObjectPtr get(const std::string& resource, const std::string& name) const;
+  // By store key (store_key()).
+  ObjectPtr get(const std::string& resource, const std::string& key) const;
   // Null members when there is no such object.
-  StoredObject find(const std::string& resource, const std::string& name) const;
-  // Sorted by name. An unknown resource is an empty map.
+  StoredObject find(const std::string& resource, const std::string& key) const;
+  // Sorted by store key. An unknown resource is an empty map.
   const std::map<std::string, StoredObject>& objects(const std::string& resource) const;
   std::size_t size() const;
 
   // Commits a create or update: assigns the next resourceVersion (also written into
   // metadata.resourceVersion), journals it, keeps it in the history and notifies listeners.
   StoredObject put(const std::string& resource, boost::json::object object);
-  // Removes an object; returns its last state stamped with the deleting resourceVersion.
-  StoredObject erase(const std::string& resource, const std::string& name);
+  // Removes an object (by store key); returns its last state stamped with the deleting
+  // resourceVersion.
+  StoredObject erase(const std::string& resource, const std::string& key);
 
   // Changes with rv > since, oldest first. False when `since` is older than the history.
   bool changes_since(std::uint64_t since, std::vector<Change>& out) const;

@@ -161,6 +161,18 @@ TEST(Config, MissingFileIsAnError) {
   EXPECT_THROW(load_config_file("/nonexistent/ironboot.yaml"), ConfigError);
 }
 
+TEST(Config, EmbeddedEventRetention) {
+  const Config d = parse_config("", "t");
+  EXPECT_EQ(d.cluster.embedded.event_ttl_seconds, 3600u);
+  EXPECT_EQ(d.cluster.embedded.max_events, 100000u);
+  const Config c = parse_config("cluster: {embedded: {event_ttl_seconds: 60, max_events: 50000}}\n", "t");
+  EXPECT_EQ(c.cluster.embedded.event_ttl_seconds, 60u);
+  EXPECT_EQ(c.cluster.embedded.max_events, 50000u);
+  EXPECT_THROW(parse_config("cluster: {embedded: {event_ttl_seconds: 0}}\n", "t"), ConfigError);
+  EXPECT_THROW(parse_config("cluster: {embedded: {max_events: 99}}\n", "t"), ConfigError);
+  EXPECT_THROW(parse_config("cluster: {embedded: {max_events: -1}}\n", "t"), ConfigError);
+}
+
 TEST(Config, ShippedExampleIsValid) {
   // Tests run from the source root.
   const Config c = load_config_file("assets/ironboot.yaml");

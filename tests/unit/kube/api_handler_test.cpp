@@ -232,7 +232,7 @@ TEST_F(Api, DiscoveryDocuments) {
   r = call("GET", "/openapi/v3/apis/metal.sidero.dev/v1alpha2");
   auto patch = body(r).at("paths").at("/apis/metal.sidero.dev/v1alpha2/servers/{name}").at("patch");
   EXPECT_EQ(patch.at("x-kubernetes-group-version-kind").at("kind"), "Server");
-  EXPECT_EQ(call("GET", "/api/v1/events").response.status, 404u);
+  EXPECT_EQ(call("GET", "/api/v1/pods").response.status, 404u);
 }
 
 }  // namespace
