@@ -62,8 +62,13 @@ TEST(Authz, EveryVerbOnServersForBothPrincipals) {
   }
 }
 
+// The self-subject reviews are create-only and every principal may create them (checked on
+// their own below); the loops over served types leave them out.
+bool is_review(const ResourceType& t) { return t.group == "authorization.k8s.io"; }
+
 TEST(Authz, ReadOnlyReadsEveryServedTypeButSecrets) {
   for (const ResourceType& t : builtin_resource_types()) {
+    if (is_review(t)) continue;
     const bool secret = t.group.empty() && t.plural == "secrets";
     for (const auto& verb : kReadVerbs) {
       const bool served = std::find(t.verbs.begin(), t.verbs.end(), verb) != t.verbs.end();
@@ -285,6 +290,7 @@ TEST(Authz, RulesReviewListsThePolicy) {
   const auto& rules = ro.at("status").at("resourceRules").as_array();
   // Every served type appears with exactly its read verbs; secrets nowhere.
   for (const ResourceType& t : builtin_resource_types()) {
+    if (is_review(t)) continue;
     bool found = false;
     for (const auto& rule : rules) {
       const auto& res = rule.at("resources").as_array();
