@@ -9,6 +9,7 @@
 #include "kube/api_handler.hpp"
 #include "kube/api_handler_util.hpp"
 #include "kube/json_ops.hpp"
+#include "kube/strategic_merge.hpp"
 #include "kube/names.hpp"
 
 namespace ironboot::kube {
@@ -259,7 +260,9 @@ ApiResult ApiHandler::write(const Call& c) {
     }
     check_rv = true;
   } else {
-    if (ct.find("strategic-merge-patch") != std::string::npos) {
+    const bool strategic = ct.find("application/strategic-merge-patch+json") == 0;
+    // Custom resources have no patch strategies: kube-apiserver refuses strategic merge for them.
+    if (strategic && !type.builtin) {
       return reply(status_error(415, "UnsupportedMediaType",
                                 "the body of the request was in an unknown format - accepted media types include: "
                                 "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"));
@@ -276,6 +279,12 @@ ApiResult ApiHandler::write(const Call& c) {
     json::value doc = to_served(type, *old);
     if (ct.find("application/json-patch+json") == 0) {
       if (auto err = apply_json_patch(doc, *patch)) {
+        return reply(status_error(422, "Invalid", "the server rejected our request due to an error in our request: " + *err, &type, name));
+      }
+    } else if (strategic) {
+      if (!patch->is_object()) return reply(status_error(400, "BadRequest", "a strategic merge patch must be an object"));
+      check_rv = !meta_str(patch->as_object(), "resourceVersion").empty();
+      if (auto err = apply_strategic_merge_patch(doc, *patch)) {
         return reply(status_error(422, "Invalid", "the server rejected our request due to an error in our request: " + *err, &type, name));
       }
     } else if (ct.find("application/merge-patch+json") == 0 || apply) {

@@ -452,3 +452,31 @@ TEST_F(Core, RequestParametersReadLikeKubeApiserver) {
 
 }  // namespace
 }  // namespace ironboot::kube
+
+namespace ironboot::kube {
+namespace {
+
+// What kubectl apply and the Python client's patch_namespaced_* send for built-in kinds.
+TEST_F(Core, StrategicMergePatchOnBuiltInTypes) {
+  ASSERT_EQ(call("POST", secrets, secret("smp", R"("data":{"a":"MQ=="},"metadata":{"name":"smp","finalizers":["x"]})")).response.status,
+            201u);
+  auto r = call("PATCH", secrets + "/smp",
+                R"({"metadata":{"labels":{"bmc":"yes"},"finalizers":["y"]},"stringData":{"b":"2"}})",
+                "application/strategic-merge-patch+json");
+  ASSERT_EQ(r.response.status, 200u) << r.response.body;
+  auto o = body(r);
+  EXPECT_EQ(o.at("metadata").at("labels").at("bmc"), "yes");
+  EXPECT_EQ(o.at("metadata").at("finalizers"), json::parse(R"(["x","y"])")) << "ObjectMeta finalizers merge";
+  EXPECT_EQ(o.at("data").at("a"), "MQ==");
+  EXPECT_EQ(o.at("data").at("b"), b64("2"));
+  // A malformed directive is the client's error, and changes nothing.
+  r = call("PATCH", secrets + "/smp", R"({"data":{"$patch":"explode"}})", "application/strategic-merge-patch+json");
+  EXPECT_EQ(r.response.status, 422u);
+  EXPECT_EQ(body(call("GET", secrets + "/smp")).at("data").at("b"), b64("2"));
+  // Custom resources still refuse it, as kube-apiserver does.
+  r = call("PATCH", "/apis/metal.sidero.dev/v1alpha2/servers/x", "{}", "application/strategic-merge-patch+json");
+  EXPECT_EQ(r.response.status, 415u);
+}
+
+}  // namespace
+}  // namespace ironboot::kube
