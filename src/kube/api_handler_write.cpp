@@ -19,6 +19,17 @@ using namespace handler_detail;
 
 namespace {
 
+// kube-apiserver decodes a built-in type's body into the type the URL names: a body without
+// apiVersion and kind (the Python client sends them so) is that type. Custom resources are
+// decoded as unstructured objects and must name them.
+void default_type_meta(const ResourceType& type, json::object& obj) {
+  if (!type.builtin) return;
+  if (str_field(obj, "apiVersion").empty() && str_field(obj, "kind").empty()) {
+    obj["apiVersion"] = type.api_version();
+    obj["kind"] = type.kind;
+  }
+}
+
 constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
 
 bool has_finalizers(const json::object& o) {
@@ -160,6 +171,7 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
     if (!body->is_object()) return reply(status_error(400, "BadRequest", "the request body must be an object"));
     obj = std::move(body->as_object());
   }
+  default_type_meta(type, obj);
   if (str_field(obj, "apiVersion") != type.api_version() || str_field(obj, "kind") != type.kind) {
     return reply(status_error(400, "BadRequest", "the API version in the data (" + str_field(obj, "apiVersion") + ", kind " +
                                                      str_field(obj, "kind") + ") does not match the expected " +
@@ -240,6 +252,7 @@ ApiResult ApiHandler::write(const Call& c) {
     if (!body) return reply(error);
     if (!body->is_object()) return reply(status_error(400, "BadRequest", "the request body must be an object"));
     next = std::move(body->as_object());
+    default_type_meta(type, next);
     if (str_field(next, "apiVersion") != type.api_version() || str_field(next, "kind") != type.kind)
       return reply(status_error(400, "BadRequest", "the API version or kind in the data does not match " +
                                                        type.api_version() + " " + type.kind));

@@ -450,6 +450,7 @@ TEST_F(Core, RequestParametersReadLikeKubeApiserver) {
       << "answered by the authorization layer, not stored here";
 }
 
+
 }  // namespace
 }  // namespace ironboot::kube
 
@@ -476,6 +477,20 @@ TEST_F(Core, StrategicMergePatchOnBuiltInTypes) {
   // Custom resources still refuse it, as kube-apiserver does.
   r = call("PATCH", "/apis/metal.sidero.dev/v1alpha2/servers/x", "{}", "application/strategic-merge-patch+json");
   EXPECT_EQ(r.response.status, 415u);
+}
+
+
+TEST_F(Core, BuiltInBodiesWithoutTypeMetaAreTheUrlsType) {
+  auto r = call("POST", secrets, R"({"metadata":{"name":"no-tm"},"stringData":{"a":"b"}})");
+  ASSERT_EQ(r.response.status, 201u) << r.response.body;
+  EXPECT_EQ(body(r).at("kind"), "Secret");
+  EXPECT_EQ(body(r).at("apiVersion"), "v1");
+  // A different kind is still refused; custom resources must name theirs.
+  EXPECT_EQ(call("POST", secrets, R"({"kind":"ConfigMap","metadata":{"name":"x"}})").response.status, 400u);
+  EXPECT_EQ(call("POST", "/apis/metal.sidero.dev/v1alpha2/servers",
+                 R"({"metadata":{"name":"4c4c4544-0035-4410-8057-b4c04f4a3532"},"spec":{"accepted":false}})")
+                .response.status,
+            400u);
 }
 
 }  // namespace
