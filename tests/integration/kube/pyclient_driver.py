@@ -138,9 +138,14 @@ def events(api_client):
     ref = client.V1ObjectReference(api_version=f"{GROUP}/{VERSION}", kind="Server", name="py-server",
                                    uid="0b4d5d7e-1c2b-4c3d-9e8f-000000000001")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    # With eventTime set (new-style, as client-go's events recorder writes them): this client
+    # cannot read an events.k8s.io/v1 Event whose eventTime is null (it insists on one), which
+    # a real apiserver returns for old-style core/v1 Events too.
     ev = client.CoreV1Event(metadata=client.V1ObjectMeta(name="py-server.1"), involved_object=ref, reason="Registered",
                             message="registered by a test", type="Normal", count=1,
                             first_timestamp=now, last_timestamp=now,
+                            event_time=time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+                            action="Register", reporting_component="pytest", reporting_instance="pytest-1",
                             source=client.V1EventSource(component="pytest"))
     core.create_namespaced_event("default", ev)
     listed = core.list_namespaced_event("default", field_selector="involvedObject.name=py-server")
