@@ -2,6 +2,7 @@
 leases) with the real kubectl, and over raw HTTPS where a check needs the exact wire form."""
 
 import base64
+import calendar
 import json
 import queue
 import re
@@ -69,19 +70,36 @@ def test_initial_namespaces_and_secret_over_https(cluster):
     assert code == 200
 
 
-def test_lease_update_and_stale_conflict_over_https(cluster):
+def micro_time(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+def test_lease_taken_over_after_expiry_and_stale_holder_refused(cluster):
+    """Leader election as client-go's leaderelection does it: node-a holds a 2 s lease and
+    stops renewing; node-b sees it expired, takes it over with the resourceVersion it read;
+    node-a, waking up with its old resourceVersion, is refused (409) and learns it lost."""
     leases = "/apis/coordination.k8s.io/v1/namespaces/ironboot-system/leases"
+    now = time.time()
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "ironboot-leader"},
-             "spec": {"holderIdentity": "node-a", "leaseDurationSeconds": 15,
-                      "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 0}}
-    code, created = api(cluster, "POST", leases, lease)
-    assert code == 201, created
-    renewed = json.loads(json.dumps(created))
-    renewed["spec"]["renewTime"] = "2026-01-01T00:00:10.000000Z"
-    code, body = api(cluster, "PUT", f"{leases}/ironboot-leader", renewed)
-    assert code == 200 and body["spec"]["renewTime"] == "2026-01-01T00:00:10.000000Z"
-    code, body = api(cluster, "PUT", f"{leases}/ironboot-leader", renewed)  # the old resourceVersion
-    assert code == 409 and body["reason"] == "Conflict"
+             "spec": {"holderIdentity": "node-a", "leaseDurationSeconds": 2, "acquireTime": micro_time(now),
+                      "renewTime": micro_time(now), "leaseTransitions": 0}}
+    code, held = api(cluster, "POST", leases, lease)
+    assert code == 201, held
+    time.sleep(2.2)
+    code, seen = api(cluster, "GET", f"{leases}/ironboot-leader")
+    renew = calendar.timegm(time.strptime(seen["spec"]["renewTime"][:19], "%Y-%m-%dT%H:%M:%S"))
+    assert renew + seen["spec"]["leaseDurationSeconds"] < time.time(), "node-b sees the lease expired"
+    takeover = json.loads(json.dumps(seen))
+    takeover["spec"].update({"holderIdentity": "node-b", "acquireTime": micro_time(time.time()),
+                             "renewTime": micro_time(time.time()), "leaseTransitions": 1})
+    code, body = api(cluster, "PUT", f"{leases}/ironboot-leader", takeover)
+    assert code == 200 and body["spec"]["holderIdentity"] == "node-b" and body["spec"]["leaseTransitions"] == 1
+    late = json.loads(json.dumps(held))  # node-a's renewal, from the resourceVersion it created
+    late["spec"]["renewTime"] = micro_time(time.time())
+    code, body = api(cluster, "PUT", f"{leases}/ironboot-leader", late)
+    assert code == 409 and body["reason"] == "Conflict", body
+    code, body = api(cluster, "GET", f"{leases}/ironboot-leader")
+    assert body["spec"]["holderIdentity"] == "node-b"
 
 
 def test_kubectl_create_secret_and_read_back(cluster):
