@@ -3,8 +3,10 @@ the real kubectl pointed at it with a kubeconfig printed by `ironboot kubeconfig
 
 import json
 import os
+import queue
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -118,3 +120,20 @@ def write_manifest(obj):
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f)
     return path
+
+
+def line_reader(proc):
+    """Lines of a running kubectl, read on a thread (a pipe's buffer hides lines from select)."""
+    lines = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line)
+    threading.Thread(target=pump, daemon=True).start()
+
+    def next_line(timeout=15):
+        try:
+            return lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no line from kubectl -w")
+    return next_line

@@ -4,13 +4,11 @@ leases) with the real kubectl, and over raw HTTPS where a check needs the exact 
 import base64
 import calendar
 import json
-import queue
 import re
-import threading
 import time
 
 from kubectl_output import table
-from kubelab import server_manifest, write_manifest
+from kubelab import line_reader, server_manifest, write_manifest
 
 UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
 
@@ -30,20 +28,6 @@ def event(name, involved, reason="Registered", message="registered by discovery"
             "firstTimestamp": now, "lastTimestamp": now, "count": 1}
 
 
-def line_reader(proc):
-    lines = queue.Queue()
-
-    def pump():
-        for line in proc.stdout:
-            lines.put(line)
-    threading.Thread(target=pump, daemon=True).start()
-
-    def next_line(timeout=15):
-        try:
-            return lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("no line from kubectl -w")
-    return next_line
 
 
 def test_initial_namespaces_and_secret_over_https(cluster):

@@ -1,13 +1,11 @@
 """The real kubectl against the embedded API: every command operators use, with the output checked."""
 
 import json
-import queue
 import re
-import threading
 import time
 
 from kubectl_output import table
-from kubelab import server_manifest, write_manifest
+from kubelab import line_reader, server_manifest, write_manifest
 
 UUID = "4c4c4544-0035-4410-8057-b4c04f4a3532"
 UUID2 = "b5a0d4a2-1111-4a5b-9c3d-000000000002"
@@ -159,21 +157,6 @@ def test_finalizers_delay_deletion(cluster):
     assert cluster.kubectl("get", "server", UUID, check=False).returncode != 0
 
 
-def line_reader(proc):
-    """Lines of a running kubectl, read on a thread (a pipe's buffer hides lines from select)."""
-    lines = queue.Queue()
-
-    def pump():
-        for line in proc.stdout:
-            lines.put(line)
-    threading.Thread(target=pump, daemon=True).start()
-
-    def next_line(timeout=15):
-        try:
-            return lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("no line from kubectl get -w")
-    return next_line
 
 
 def test_watch_table_stream(cluster):
