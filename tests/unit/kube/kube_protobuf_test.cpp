@@ -255,6 +255,11 @@ TEST_F(ProtobufHandler, CreatesAndUpdatesFromProtobuf) {
            envelope("v1", "ConfigMap", ld(1, ld(1, "c1") + ld(6, rv)) + entry(2, "a", "c")));
   ASSERT_EQ(r.response.status, 200u) << r.response.body;
   EXPECT_EQ(body(r).at("data"), json::parse(R"({"a":"c"})"));
+  for (const std::string target : {"/api/v1/namespaces/default/configmaps/c1", "/api/v1/namespaces/default/configmaps"}) {
+    r = call("GET", target, "", "");
+    EXPECT_EQ(r.response.status, 200u) << target;
+    EXPECT_EQ(r.response.content_type, "application/json") << target;
+  }
 }
 
 TEST_F(ProtobufHandler, Refusals) {
