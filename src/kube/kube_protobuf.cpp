@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <iterator>
@@ -161,9 +162,12 @@ constexpr bool within_depth() {
 }
 static_assert(within_depth(), "a descriptor nests deeper than the decoder's depth limit");
 
-// metav1.Time JSON is years 0001..9999 (Go refuses to marshal others).
-constexpr std::int64_t kMinSeconds = -62135596800;
-constexpr std::int64_t kMaxSeconds = 253402300799;
+// The seconds a system_clock time_point holds (libstdc++: nanoseconds, years 1678..2262),
+// within metav1.Time's years 0001..9999; format_rfc3339 takes a time_point.
+constexpr std::int64_t kClockSeconds =
+    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 1;
+constexpr std::int64_t kMinSeconds = std::max<std::int64_t>(-62135596800, -kClockSeconds);
+constexpr std::int64_t kMaxSeconds = std::min<std::int64_t>(253402300799, kClockSeconds);
 
 // ---- Wire format ----
 

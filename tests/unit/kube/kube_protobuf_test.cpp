@@ -241,6 +241,9 @@ TEST(KubeProtobuf, MalformedInputIsAnError) {
   EXPECT_EQ(error_of(secret(ld(2, tag(3, 3)))), "protobuf: Secret.data: map entry: groups are not supported");
   EXPECT_EQ(error_of(secret(ld(1, ld(8, ld(1, ""))))), "protobuf: ObjectMeta.creationTimestamp: malformed Time");
   EXPECT_EQ(error_of(secret(ld(1, ld(8, vi(1, 1ull << 40))))), "protobuf: ObjectMeta.creationTimestamp: Time out of range");
+  // Year 9000: a valid metav1.Time, past what system_clock holds.
+  EXPECT_EQ(error_of(secret(ld(1, ld(8, vi(1, 221845392000))))), "protobuf: ObjectMeta.creationTimestamp: Time out of range");
+  EXPECT_EQ(error_of(secret(ld(1, ld(8, vi(1, 1) + vi(2, 1000000000))))), "protobuf: ObjectMeta.creationTimestamp: Time out of range");
   EXPECT_EQ(error_of(secret(tag(20, 6))), "protobuf: Secret field 20: invalid wire type 6");
   EXPECT_EQ(error_of(std::string(kMaxProtobufBody + 1, 'k')), "protobuf: the body is larger than 8388608 bytes");
   // Every truncation of valid bodies either decodes or fails cleanly (ASan/UBSan in the fuzz build).
