@@ -9,8 +9,9 @@
 #include "kube/api_handler.hpp"
 #include "kube/api_handler_util.hpp"
 #include "kube/json_ops.hpp"
-#include "kube/strategic_merge.hpp"
+#include "kube/kube_protobuf.hpp"
 #include "kube/names.hpp"
+#include "kube/strategic_merge.hpp"
 
 namespace ironboot::kube {
 
@@ -51,15 +52,23 @@ bool spec_changed(const json::object& a, const json::object& b) {
 
 bool is_namespaces(const ResourceType& t) { return t.group.empty() && t.plural == "namespaces"; }
 
-// Parses a request body as JSON (or YAML for apply); an error response otherwise.
-std::optional<json::value> parse_body(const ApiRequest& req, ApiResponse& error) {
-  // kubectl's typed clients (create secret/configmap/namespace) send protobuf, which this
-  // API does not decode: 415 like any apiserver without that serializer.
-  if (req.content_type.find("application/vnd.kubernetes.protobuf") == 0) {
-    error = status_error(415, "UnsupportedMediaType",
-                         "the body of the request was in an unknown format - accepted media types include: "
-                         "application/json, application/yaml, application/json-patch+json, "
-                         "application/merge-patch+json, application/apply-patch+yaml");
+// Parses a request body as JSON (or YAML for apply), or for a create or update (`type` given)
+// as protobuf, kubectl's typed clients' encoding; an error response otherwise.
+std::optional<json::value> parse_body(const ApiRequest& req, ApiResponse& error, const ResourceType* type = nullptr) {
+  if (is_kube_protobuf(req.content_type)) {
+    if (!type) {
+      // Not a patch type: kube-apiserver's patch handler lists what it takes.
+      error = status_error(415, "UnsupportedMediaType",
+                           "the body of the request was in an unknown format - accepted media types include: "
+                           "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml");
+      return std::nullopt;
+    }
+    std::string err;
+    ProtobufError why = ProtobufError::malformed;
+    auto obj = decode_kube_protobuf(req.body, &err, type->api_version(), type->kind, &why);
+    if (obj) return json::value(std::move(*obj));
+    error = why == ProtobufError::unsupported_kind ? status_error(415, "UnsupportedMediaType", err)
+                                                   : status_error(400, "BadRequest", "the request body is not valid: " + err);
     return std::nullopt;
   }
   std::string err;
@@ -166,7 +175,7 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
   if (body_override) {
     obj = std::move(*body_override);
   } else {
-    auto body = parse_body(c.req, error);
+    auto body = parse_body(c.req, error, &type);
     if (!body) return reply(error);
     if (!body->is_object()) return reply(status_error(400, "BadRequest", "the request body must be an object"));
     obj = std::move(body->as_object());
@@ -206,6 +215,8 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
   if (store_.get(type.plural, key)) {
     return reply(status_error(409, "AlreadyExists", type.group_resource() + " \"" + name + "\" already exists", &type, name));
   }
+  // Before `m` is taken: erasing a member moves another into its slot.
+  if (type.status_subresource) obj.erase("status");
   auto& m = meta_of(obj);
   m.erase("resourceVersion");
   m.erase("deletionTimestamp");
@@ -215,7 +226,6 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
   m["creationTimestamp"] = format_rfc3339(clock_());
   if (!type.builtin) m["generation"] = 1;
   else m.erase("generation");
-  if (type.status_subresource) obj.erase("status");
   if (is_namespaces(type)) {
     // As kube-apiserver: the name label, the kubernetes finalizer, phase Active.
     auto& labels = m["labels"];
@@ -227,7 +237,8 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
     obj["status"] = json::object{{"phase", "Active"}};
   }
   if (dry_run(c)) {
-    m["resourceVersion"] = std::to_string(store_.resource_version());
+    // meta_of again: the inserts above may have moved obj's members.
+    meta_of(obj)["resourceVersion"] = std::to_string(store_.resource_version());
     return reply(json_response(201, to_served(type, obj)));
   }
   StoredObject stored = store_.put(type.plural, std::move(obj));
@@ -248,7 +259,7 @@ ApiResult ApiHandler::write(const Call& c) {
   json::object next;
   bool check_rv = false;
   if (put) {
-    auto body = parse_body(c.req, error);
+    auto body = parse_body(c.req, error, &type);
     if (!body) return reply(error);
     if (!body->is_object()) return reply(status_error(400, "BadRequest", "the request body must be an object"));
     next = std::move(body->as_object());

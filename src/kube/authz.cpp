@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "kube/json_ops.hpp"
+#include "kube/kube_protobuf.hpp"
 #include "kube/resource_type.hpp"
 
 namespace ironboot::kube {
@@ -169,91 +170,7 @@ const char* json_kind_name(const json::value& v) {
   }
 }
 
-// Protocol Buffers wire format, as much as the two reviews need: the fields of one message,
-// length-delimited ones handed to `on_bytes`, the rest skipped. False when malformed.
-template <class OnBytes>
-bool for_each_field(std::string_view msg, OnBytes on_bytes) {
-  std::size_t pos = 0;
-  auto varint = [&](std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64 && pos < msg.size(); shift += 7) {
-      const auto b = static_cast<unsigned char>(msg[pos++]);
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return true;
-    }
-    return false;
-  };
-  while (pos < msg.size()) {
-    std::uint64_t key = 0, v = 0;
-    if (!varint(key)) return false;
-    switch (key & 7) {
-      case 0: if (!varint(v)) return false; break;
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
-      case 2:
-        if (!varint(v) || v > msg.size() - pos) return false;
-        on_bytes(static_cast<std::uint32_t>(key >> 3), msg.substr(pos, v));
-        pos += v;
-        break;
-      default: return false;
-    }
-    if (pos > msg.size()) return false;
-  }
-  return true;
-}
-
-// The string fields `names` (proto field numbers 1..n) of one message.
-std::optional<json::object> proto_strings(std::string_view msg, const std::vector<const char*>& names) {
-  json::object out;
-  const bool ok = for_each_field(msg, [&](std::uint32_t field, std::string_view bytes) {
-    if (field >= 1 && field <= names.size()) out[names[field - 1]] = bytes;
-  });
-  if (!ok) return std::nullopt;
-  return out;
-}
-
 const std::vector<const char*> kResourceAttributeNames = {"namespace", "verb", "group", "version", "resource", "subresource", "name"};
-
-// A review sent as application/vnd.kubernetes.protobuf (what kubectl's typed client sends for
-// built-in kinds): the "k8s\0" envelope's runtime.Unknown {typeMeta, raw}, read into the JSON
-// shape of authorization/v1 (SelfSubjectAccessReviewSpec: 1 resourceAttributes, 2
-// nonResourceAttributes; SelfSubjectRulesReviewSpec: 1 namespace).
-std::optional<json::object> proto_review(std::string_view body, const std::string& kind) {
-  static constexpr std::string_view kMagic{"k8s\0", 4};
-  if (body.substr(0, 4) != kMagic) return std::nullopt;
-  json::object obj;
-  std::string_view raw;
-  bool ok = for_each_field(body.substr(4), [&](std::uint32_t field, std::string_view bytes) {
-    if (field == 1) {
-      if (auto tm = proto_strings(bytes, {"apiVersion", "kind"})) {
-        for (auto& [k, v] : *tm)
-          if (!v.as_string().empty()) obj[k] = v;
-      }
-    } else if (field == 2) {
-      raw = bytes;
-    }
-  });
-  json::object spec;
-  bool nested_ok = true;
-  ok = ok && for_each_field(raw, [&](std::uint32_t field, std::string_view spec_bytes) {
-    if (field != 2) return;  // metadata and status carry nothing a review reads
-    nested_ok = nested_ok && for_each_field(spec_bytes, [&](std::uint32_t f, std::string_view bytes) {
-      std::optional<json::object> attrs;
-      if (kind == "SelfSubjectRulesReview") {
-        if (f == 1) spec["namespace"] = bytes;
-        return;
-      }
-      if (f == 1) attrs = proto_strings(bytes, kResourceAttributeNames);
-      if (f == 2) attrs = proto_strings(bytes, {"path", "verb"});
-      if (f != 1 && f != 2) return;
-      if (!attrs) nested_ok = false;
-      else spec[f == 1 ? "resourceAttributes" : "nonResourceAttributes"] = std::move(*attrs);
-    });
-  });
-  if (!ok || !nested_ok) return std::nullopt;
-  obj["spec"] = std::move(spec);
-  return obj;
-}
 
 // The body as the review kind: an object whose apiVersion and kind, when present, name it.
 // Sets `error` to the 400 kube-apiserver's create handler answers otherwise.
@@ -261,9 +178,16 @@ std::optional<json::object> decode_review(std::string_view body, std::string_vie
                                           std::optional<ApiResponse>& error) {
   std::string why;
   std::optional<json::value> parsed;
-  if (content_type.rfind("application/vnd.kubernetes.protobuf", 0) == 0) {
-    if (auto obj = proto_review(body, kind)) parsed = json::value(std::move(*obj));
-    else why = "malformed protobuf";
+  if (is_kube_protobuf(content_type)) {
+    // kubectl's typed client (`kubectl auth can-i`) sends protobuf; a typeMeta left empty
+    // names the kind the URL does.
+    ProtobufError failure = ProtobufError::malformed;
+    if (auto obj = decode_kube_protobuf(body, &why, kAuthorizationApiVersion, kind, &failure)) {
+      parsed = json::value(std::move(*obj));
+    } else if (failure == ProtobufError::unsupported_kind) {
+      error = bad_request("the object provided is unrecognized (must be of type " + kind + ")");
+      return std::nullopt;
+    }
   } else {
     parsed = parse_json(body, &why);
   }

@@ -1,8 +1,12 @@
 #include "kube/fuzz_entry.hpp"
 
+#include <boost/json.hpp>
+
 #include <string>
+#include <utility>
 
 #include "kube/api_handler.hpp"
+#include "kube/kube_protobuf.hpp"
 
 namespace ironboot::kube {
 
@@ -46,6 +50,26 @@ void fuzz_api_request(const std::uint8_t* data, std::size_t size) {
   }
   ApiResult r = handler.handle(req);
   if (r.watch) handler.initial_events(*r.watch);
+}
+
+namespace json = boost::json;
+
+void fuzz_kube_protobuf(const std::uint8_t* data, std::size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  for (const auto& [api_version, kind] : {std::pair<std::string_view, std::string_view>{"", ""},
+                                          {"v1", "Secret"},
+                                          {"authorization.k8s.io/v1", "SelfSubjectAccessReview"}}) {
+    std::string error;
+    auto obj = decode_kube_protobuf(body, &error, api_version, kind);
+    if (!obj) {
+      if (error.empty()) __builtin_trap();
+      continue;
+    }
+    boost::system::error_code ec;
+    const json::value again = json::parse(json::serialize(*obj), ec);
+    if (ec || again != json::value(*obj) || !obj->at("apiVersion").is_string() || !obj->at("kind").is_string())
+      __builtin_trap();
+  }
 }
 
 }  // namespace ironboot::kube

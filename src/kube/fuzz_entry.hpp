@@ -9,4 +9,8 @@ namespace ironboot::kube {
 
 void fuzz_api_request(const std::uint8_t* data, std::size_t size);
 
+// One fuzz input through the protobuf request codec (kube_protobuf.hpp), with and without the
+// URL's type as defaults; a decoded object must serialize to JSON that parses again.
+void fuzz_kube_protobuf(const std::uint8_t* data, std::size_t size);
+
 }  // namespace ironboot::kube

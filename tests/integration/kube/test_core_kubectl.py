@@ -87,8 +87,8 @@ def test_lease_taken_over_after_expiry_and_stale_holder_refused(cluster):
 
 
 def test_kubectl_create_secret_and_read_back(cluster):
-    # `kubectl create secret|configmap` send protobuf bodies (typed client): answered 415 until
-    # the API decodes protobuf; `get` needs core/v1 in discovery.
+    # `kubectl create secret|configmap` send protobuf bodies (typed client); `get` needs
+    # core/v1 in discovery.
     r = cluster.kubectl("create", "secret", "generic", "bmc-1", "-n", "ironboot-system",
                         "--from-literal=username=admin", "--from-literal=password=hunter2")
     assert r.stdout.strip() == "secret/bmc-1 created"
@@ -101,6 +101,30 @@ def test_kubectl_create_secret_and_read_back(cluster):
     assert r.stdout.strip() == "configmap/boot created"
     rows = table(cluster.kubectl("get", "configmaps", "-n", "ironboot-system").stdout)
     assert (rows[0]["NAME"], rows[0]["DATA"]) == ("boot", "2")
+    r = cluster.kubectl("get", "configmap", "boot", "-n", "ironboot-system", "-o", "jsonpath={.data.a}{.data.b}")
+    assert r.stdout == "12"
+
+
+def test_kubectl_create_namespace_and_typed_creates_in_it(cluster):
+    # Protobuf bodies too (decoded by src/kube/kube_protobuf.cpp): the namespace gets the
+    # name label, the kubernetes finalizer and phase Active like any other.
+    r = cluster.kubectl("create", "namespace", "team-a")
+    assert r.stdout.strip() == "namespace/team-a created"
+    ns = json.loads(cluster.kubectl("get", "ns", "team-a", "-o", "json").stdout)
+    assert ns["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-a"}
+    assert ns["spec"] == {"finalizers": ["kubernetes"]} and ns["status"] == {"phase": "Active"}
+    r = cluster.kubectl("create", "configmap", "cfg", "-n", "team-a", "--from-literal=k=v w")
+    assert r.stdout.strip() == "configmap/cfg created"
+    r = cluster.kubectl("create", "secret", "generic", "tok", "-n", "team-a", "--type=example.com/token",
+                        "--from-literal=t=\u00e9")
+    assert r.stdout.strip() == "secret/tok created"
+    cm = json.loads(cluster.kubectl("get", "configmap", "cfg", "-n", "team-a", "-o", "json").stdout)
+    assert cm["data"] == {"k": "v w"} and cm["metadata"]["namespace"] == "team-a"
+    secret = json.loads(cluster.kubectl("get", "secret", "tok", "-n", "team-a", "-o", "json").stdout)
+    assert secret["type"] == "example.com/token"
+    assert base64.b64decode(secret["data"]["t"]) == "\u00e9".encode()
+    r = cluster.kubectl("create", "namespace", "team-a", check=False)
+    assert r.returncode != 0 and 'namespaces "team-a" already exists' in r.stderr
 
 
 def test_kubectl_namespaces_and_delete(cluster):

@@ -7,13 +7,23 @@
 
 #include "kube/fuzz_entry.hpp"
 
-TEST(FuzzCorpus, KubeApi) {
+namespace {
+
+// Runs every file of tests/fuzz/corpus/<dir> through `entry`; the number of files.
+template <class Entry>
+int run_corpus(const char* dir, Entry entry) {
   int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("tests/fuzz/corpus/kube_api")) {
+  for (const auto& e : std::filesystem::directory_iterator(std::string("tests/fuzz/corpus/") + dir)) {
     std::ifstream in(e.path(), std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    ironboot::kube::fuzz_api_request(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    entry(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     ++n;
   }
-  EXPECT_GE(n, 16);
+  return n;
 }
+
+}  // namespace
+
+TEST(FuzzCorpus, KubeApi) { EXPECT_GE(run_corpus("kube_api", ironboot::kube::fuzz_api_request), 16); }
+
+TEST(FuzzCorpus, KubeProtobuf) { EXPECT_GE(run_corpus("kube_protobuf", ironboot::kube::fuzz_kube_protobuf), 8); }
