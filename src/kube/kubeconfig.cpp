@@ -222,7 +222,7 @@ std::optional<ClusterCredentials> in_cluster_credentials(std::string* error, con
   c.server = "https://" + (c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host) + ":" + c.port;
   c.token_file = sa_dir + "/token";
   c.token = read_text_file(c.token_file);
-  while (!c.token.empty() && std::isspace(static_cast<unsigned char>(c.token.back()))) c.token.pop_back();
+  c.token = std::string(trim(c.token));  // as client-go's strings.TrimSpace
   c.ca_pem = read_text_file(sa_dir + "/ca.crt");
   if (c.token.empty() || c.ca_pem.empty()) {
     if (error) *error = "cannot read the service account token or ca.crt under " + sa_dir;

@@ -14,6 +14,7 @@
 #include <deque>
 #include <stdexcept>
 
+#include "common/text.hpp"
 #include "common/base64.hpp"
 #include "common/log.hpp"
 #include "kube/client.hpp"
@@ -121,7 +122,7 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
     }
     if (!creds_.token_file.empty() && (force_refresh || now - token_read_at_ >= kTokenFileRefresh || file_token_.empty())) {
       std::string t = read_text_file(creds_.token_file);
-      while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+      t = std::string(trim(t));  // as client-go's strings.TrimSpace
       if (!t.empty()) file_token_ = t;
       token_read_at_ = now;
     }

@@ -1,6 +1,7 @@
 #include "kube/tls_material.hpp"
 
 #include "common/files.hpp"
+#include "common/text.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -140,7 +141,7 @@ std::string host_of(const std::string& listen) {
 // A bearer token file: 256 random bits as hex, kept while it holds at least 32 characters.
 std::string ensure_token(const std::string& path, const char* what) {
   std::string token = read_or_empty(path);
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  token = std::string(trim(token));
   if (token.size() >= 32) return token;
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) fail("no randomness for the token");
