@@ -31,7 +31,7 @@ struct ClusterCredentials {
   std::string username;
   std::string password;
   std::optional<ExecPlugin> exec;
-  std::string namespace_;       // context namespace (unused: the kinds are cluster-scoped)
+  std::string namespace_;       // context namespace (unused: ironboot names the namespace of every namespaced request)
 };
 
 // Reads a kubeconfig. `path` empty: $KUBECONFIG (colon list, first file setting a key wins),

@@ -207,3 +207,19 @@ def test_kubectl_leases(cluster):
     stale = {**lease, "metadata": {**lease["metadata"], "resourceVersion": "1"}}
     r = cluster.kubectl("replace", "-f", write_manifest(stale), check=False)
     assert r.returncode != 0 and "the object has been modified" in r.stderr
+
+
+def test_namespace_defaults_from_the_kubeconfig_context(cluster):
+    # kubectl takes the namespace of its current context when -n is not given.
+    cluster.kubectl("config", "set-context", "--current", "--namespace=ironboot-system")
+    try:
+        r = cluster.kubectl("create", "configmap", "ctx-default", "--from-literal=a=1")
+        assert r.stdout.strip() == "configmap/ctx-default created"
+        code, body = api(cluster, "GET", "/api/v1/namespaces/ironboot-system/configmaps/ctx-default")
+        assert code == 200 and body["metadata"]["namespace"] == "ironboot-system"
+        rows = table(cluster.kubectl("get", "configmaps").stdout)
+        assert [r["NAME"] for r in rows] == ["ctx-default"]
+        rows = table(cluster.kubectl("get", "configmaps", "-A").stdout)
+        assert ("ironboot-system", "ctx-default") in [(r["NAMESPACE"], r["NAME"]) for r in rows]
+    finally:
+        cluster.kubectl("config", "set-context", "--current", "--namespace=")
