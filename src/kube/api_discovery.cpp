@@ -6,6 +6,7 @@
 
 #include "common/text.hpp"
 #include "kube/api_openapi.hpp"
+#include "kube/request_info.hpp"
 
 namespace ironboot::kube {
 
@@ -88,18 +89,6 @@ ApiResponse ok(const json::value& v, std::string type = "application/json") {
 }
 
 ApiResponse not_found() { return status_error(404, "NotFound", "the server could not find the requested resource"); }
-
-// "a/b/c" -> {a, b, c}; empty segments (a trailing slash) dropped.
-std::vector<std::string> split_path(std::string_view rest) {
-  std::vector<std::string> out;
-  while (!rest.empty()) {
-    const auto slash = rest.find('/');
-    if (slash != 0) out.emplace_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
-  }
-  return out;
-}
 
 // Whether one media range ("application/json;g=x;v=y") has the parameter key=value.
 bool media_param_is(std::string_view range, std::string_view key, std::string_view value) {
@@ -243,13 +232,13 @@ std::optional<ApiResponse> discovery_response(const std::string& method, const s
   }
   // /api/{version}, /apis/{group}, /apis/{group}/{version}; longer paths are resources.
   if (path.rfind("/api/", 0) == 0) {
-    const auto parts = split_path(std::string_view(path).substr(5));
+    const auto parts = path_segments(std::string_view(path).substr(5));
     if (parts.size() != 1) return std::nullopt;
     if (auto list = api_resource_list(types, "", parts[0])) return ok(*list);
     return not_found();
   }
   if (path.rfind("/apis/", 0) == 0) {
-    const auto parts = split_path(std::string_view(path).substr(6));
+    const auto parts = path_segments(std::string_view(path).substr(6));
     if (parts.size() == 1) {
       if (auto g = api_group(types, parts[0])) return ok(*g);
       return not_found();

@@ -15,21 +15,18 @@ std::optional<RequestInfo> fail(std::string* error, const char* why) {
   return std::nullopt;
 }
 
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t pos = 0;
-  while (pos < path.size()) {
-    while (pos < path.size() && path[pos] == '/') ++pos;
-    if (pos >= path.size()) break;
-    const auto slash = path.find('/', pos);
-    parts.push_back(path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
-    if (slash == std::string::npos) break;
-    pos = slash;
-  }
-  return parts;
-}
-
 }  // namespace
+
+std::vector<std::string> path_segments(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    if (slash != 0) out.emplace_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
 
 std::optional<RequestInfo> parse_request_info(std::string_view method, std::string_view target, std::string* error) {
   auto parsed = boost::urls::parse_origin_form(target);
@@ -39,7 +36,7 @@ std::optional<RequestInfo> parse_request_info(std::string_view method, std::stri
   for (const auto& p : parsed->params()) info.query.emplace(std::string(p.key), std::string(p.value));
   info.verb = ascii_lowercase(std::string(method));
 
-  const std::vector<std::string> parts = split_path(info.path);
+  const std::vector<std::string> parts = path_segments(info.path);
   // /api/v1/... (core) or /apis/{group}/{version}/...; anything shorter is discovery.
   std::size_t at = 0;
   if (parts.size() >= 3 && parts[0] == "api") {

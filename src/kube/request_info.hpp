@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ironboot::kube {
 
@@ -26,6 +27,9 @@ struct RequestInfo {
   std::string subresource;     // "status", ... ("" for the main resource)
   std::map<std::string, std::string> query;  // decoded; a repeated key keeps its first value
 };
+
+// "/a//b/c/" -> {a, b, c}: the non-empty segments of a path.
+std::vector<std::string> path_segments(std::string_view path);
 
 // Nullopt with `error` set when the target is not a valid origin-form URL or a resource path
 // has an empty segment where a name is required.

@@ -96,3 +96,15 @@ TEST(RequestInfo, RejectsWhatIsNoResourcePath) {
 
 }  // namespace
 }  // namespace ironboot::kube
+
+namespace ironboot::kube {
+namespace {
+
+TEST(RequestInfo, PathSegmentsDropEmptyOnes) {
+  EXPECT_EQ(path_segments("/a//b/c/"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(path_segments("/").empty());
+  EXPECT_TRUE(path_segments("").empty());
+}
+
+}  // namespace
+}  // namespace ironboot::kube
