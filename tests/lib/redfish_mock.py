@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PROFILES = ("dmtf", "dell", "supermicro-x10", "hpe", "ifmatch", "sessioncap2", "nopowercycle")
@@ -258,6 +259,8 @@ class Handler(BaseHTTPRequestHandler):
         mock = self.server.mock
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if mock.delay:
+            time.sleep(mock.delay)  # a slow BMC (hundreds of ms per answer are common)
         entry = {"method": method, "path": self.path, "headers": dict(self.headers.items()),
                  "body": raw.decode("utf-8", "replace")}
         with mock.state.lock:
@@ -412,7 +415,8 @@ class RedfishMock:
 
     def __init__(self, profile="dmtf", port=0, tls=True, user="admin", password="password", chassis_program=None,
                  log_path=None, cert_dir=None, cert_san="IP:127.0.0.1,DNS:localhost", stale_etag_once=False,
-                 ifmatch_bare=False):
+                 ifmatch_bare=False, delay=0.0):
+        self.delay = delay
         self.state = MockState(profile, user, password, chassis_program, stale_etag_once, ifmatch_bare)
         self.requests = []
         self.log_path = log_path
@@ -478,9 +482,10 @@ def main(argv=None):
     p.add_argument("--cert-san", default="IP:127.0.0.1,DNS:localhost")
     p.add_argument("--stale-etag-once", action="store_true", help="the ETag changes right after the first GET of the system")
     p.add_argument("--ifmatch-bare", action="store_true", help="ETag sent quoted, If-Match accepted only unquoted")
+    p.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     a = p.parse_args(argv)
     mock = RedfishMock(a.profile, a.port, not a.http, a.user, a.password, a.chassis_program, a.log, a.cert_dir,
-                       a.cert_san, a.stale_etag_once, a.ifmatch_bare)
+                       a.cert_san, a.stale_etag_once, a.ifmatch_bare, a.delay)
     if a.port_file:
         with open(a.port_file + ".tmp", "w") as f:
             f.write(str(mock.port))

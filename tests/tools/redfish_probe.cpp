@@ -5,10 +5,14 @@
 //   redfish_probe --host 127.0.0.1 --port 8443 [--http] [--system-path /redfish/v1/Systems/1]
 //                 --user admin --password password [--ca-file F] [--insecure]
 //                 [--auth auto|basic|session] [--etag auto|on|off] [--timeout-ms N]
-//                 OP...
+//                 [--all-at-once] [--close-after-ms N] OP...
+// --all-at-once queues every operation at once (the client runs them in order);
+// --close-after-ms calls close() after N ms: what is pending completes "Cancelled", what was
+// not started yet is reported with reason "NotRun".
 //   OP: status | on | off | soft-off | cycle | hard-reset
 //       | boot:pxe|disk[:once|:continuous][:uefi|:legacy]
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -81,6 +85,8 @@ int main(int argc, char** argv) {
   BmcCredentials credentials;
   RedfishOptions options;
   std::vector<Op> ops;
+  bool all_at_once = false;
+  int close_after_ms = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -109,6 +115,10 @@ int main(int argc, char** argv) {
       else usage("bad --etag " + v);
     } else if (arg == "--timeout-ms") {
       options.request_timeout = options.connect_timeout = std::chrono::milliseconds(std::stoi(value()));
+    } else if (arg == "--all-at-once") {
+      all_at_once = true;
+    } else if (arg == "--close-after-ms") {
+      close_after_ms = std::stoi(value());
     } else if (arg.starts_with("--")) {
       usage("unknown option " + arg);
     } else {
@@ -122,26 +132,52 @@ int main(int argc, char** argv) {
   boost::asio::io_context io;
   auto client = make_redfish_client(io, endpoint, credentials, options);
   bool all_ok = true;
-  std::size_t next = 0;
+  bool closed_early = false;
+  std::size_t next = 0, completed = 0;
+  boost::asio::steady_timer close_timer(io);
+  auto finish = [&]() {
+    close_timer.cancel();
+    client->close();
+  };
   std::function<void()> run_next;
-  auto report = [&](const Op& op, const BmcStatus& st, const char* power) {
+  auto print = [&](const Op& op, const BmcStatus& st, const char* power) {
     boost::json::object line{{"op", op.text}, {"ok", st.ok()}, {"reason", st.reason}, {"message", st.message}};
     if (power) line["power"] = power;
     std::cout << boost::json::serialize(line) << std::endl;
     all_ok = all_ok && st.ok();
-    run_next();
   };
-  run_next = [&]() {
-    if (next == ops.size()) {
-      client->close();
-      return;
-    }
-    const Op& op = ops[next++];
+  auto report = [&](const Op& op, const BmcStatus& st, const char* power) {
+    print(op, st, power);
+    ++completed;
+    if (!all_at_once) run_next();
+    else if (completed == ops.size() && !closed_early) finish();
+  };
+  auto issue = [&](const Op& op) {
     if (op.is_status) client->power_status([&op, &report](BmcStatus st, PowerState p) { report(op, st, to_string(p)); });
     else if (op.is_boot) client->set_next_boot(op.boot, [&op, &report](BmcStatus st) { report(op, st, nullptr); });
     else client->power(op.action, [&op, &report](BmcStatus st) { report(op, st, nullptr); });
   };
-  run_next();
+  run_next = [&]() {
+    if (closed_early) {
+      for (; next < ops.size(); ++next) print(ops[next], BmcStatus::failure("NotRun", "closed before it started"), nullptr);
+      return;
+    }
+    if (next == ops.size()) return finish();
+    issue(ops[next++]);
+  };
+  if (close_after_ms >= 0) {
+    close_timer.expires_after(std::chrono::milliseconds(close_after_ms));
+    close_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      closed_early = true;
+      client->close();
+    });
+  }
+  if (all_at_once) {
+    for (; next < ops.size(); ++next) issue(ops[next]);
+  } else {
+    run_next();
+  }
   io.run();
   return all_ok ? 0 : 1;
 }

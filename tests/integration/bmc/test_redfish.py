@@ -29,7 +29,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists(PROBE), reason="build tests/t
 
 
 def probe(mock, *ops, trust=True, insecure=False, auth=None, etag=None, user="admin", password="password",
-          timeout_ms=None, host="127.0.0.1", port=None, http=False, system_path=None, ca_file=None):
+          timeout_ms=None, host="127.0.0.1", port=None, http=False, system_path=None, ca_file=None,
+          all_at_once=False, close_after_ms=None):
     cmd = [PROBE, "--host", host, "--port", str(port or mock.port), "--user", user, "--password", password]
     if http:
         cmd.append("--http")
@@ -45,10 +46,14 @@ def probe(mock, *ops, trust=True, insecure=False, auth=None, etag=None, user="ad
         cmd += ["--timeout-ms", str(timeout_ms)]
     if system_path:
         cmd += ["--system-path", system_path]
+    if all_at_once:
+        cmd.append("--all-at-once")
+    if close_after_ms is not None:
+        cmd += ["--close-after-ms", str(close_after_ms)]
     out = subprocess.run(cmd + list(ops), capture_output=True, text=True, timeout=60)
     assert out.returncode in (0, 1), out.stderr
     results = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["op"] for r in results] == list(ops), out.stdout + out.stderr
+    assert sorted(r["op"] for r in results) == sorted(ops), out.stdout + out.stderr
     return results
 
 
@@ -312,6 +317,36 @@ def test_session_cap_is_busy_and_never_leaks(mock_factory):
         ok(probe(mock, "status", "on", "status"))
         assert len(mock.snapshot()["sessions"]) == 1
     assert mock.snapshot()["power"] == "On"
+
+
+# ---- one operation at a time, and close() -------------------------------------------------
+
+def test_queued_operations_run_in_order_on_one_session(mock_factory):
+    mock = mock_factory("sessioncap2")
+    r = ok(probe(mock, "status", "on", "boot:pxe", "cycle", "off", "status", all_at_once=True))
+    assert [x["op"] for x in r] == ["status", "on", "boot:pxe", "cycle", "off", "status"]
+    assert r[-1]["power"] == "off"
+    assert len(mock.requests_to("POST", "/SessionService/Sessions")) == 1
+    assert mock.snapshot()["sessions"] == []
+
+
+def test_close_cancels_pending_operations(mock_factory):
+    mock = mock_factory("dmtf", delay=0.3)
+    r = probe(mock, "status", "on", "off", all_at_once=True, close_after_ms=100)
+    assert sorted(x["reason"] for x in r) == ["Cancelled"] * 3, r
+    assert mock.snapshot()["power"] == "Off"
+
+
+def test_close_during_login_still_logs_out(mock_factory):
+    # close() lands while the session POST is in flight: the session it creates is deleted.
+    mock = mock_factory("dmtf", delay=0.5)
+    r = probe(mock, "status", "on", auth="session", close_after_ms=750)
+    assert [x["reason"] for x in r] == ["Cancelled", "NotRun"], r
+    created = [p for p in mock.requests_to("POST", "/SessionService/Sessions") if p["status"] == 201]
+    assert len(created) == 1, mock.requests
+    assert [d["path"] for d in mock.requests_to("DELETE")] == ["/redfish/v1/SessionService/Sessions/1"]
+    assert mock.snapshot()["sessions"] == []
+    assert mock.snapshot()["power"] == "Off"
 
 
 # ---- transport failures ---------------------------------------------------------------------
