@@ -77,8 +77,9 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
     queue_.clear();
     for (auto& job : pending) net::post(io_, [job = std::move(job)]() mutable { finish(job, cancelled_status(), PowerState::Unknown); });
     timer_.cancel();
-    // A login in flight is left to finish so its session can be deleted, never leaked.
-    if (!logging_in_) http_.disconnect();
+    // An operation in flight is cut off; a login in flight is left to finish so the session
+    // it creates can be deleted, never leaked. An idle connection stays for the logout.
+    if (in_operation_ && !logging_in_) http_.disconnect();
     if (session_) {
       logout_sessions_.push_back(*session_);
       session_.reset();
@@ -122,7 +123,9 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
       self->queue_.pop_front();
       self->job_generation_ = self->generation_;
       PowerState power = PowerState::Unknown;
+      self->in_operation_ = true;
       BmcStatus status = co_await self->execute(job, power);
+      self->in_operation_ = false;
       if (self->cancelled()) status = cancelled_status();
       if (!status.ok()) power = PowerState::Unknown;
       finish(job, std::move(status), power);
@@ -399,6 +402,7 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
   std::string system_path_;
   std::optional<Session> session_;
   std::vector<Session> logout_sessions_;
+  bool in_operation_ = false;
   bool logging_in_ = false;
   bool basic_fallback_ = false;
   bool if_match_required_ = false;

@@ -262,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
         if mock.delay:
             time.sleep(mock.delay)  # a slow BMC (hundreds of ms per answer are common)
         entry = {"method": method, "path": self.path, "headers": dict(self.headers.items()),
-                 "body": raw.decode("utf-8", "replace")}
+                 "body": raw.decode("utf-8", "replace"), "client_port": self.client_address[1]}
         with mock.state.lock:
             mock.requests.append(entry)
             try:

@@ -262,8 +262,10 @@ def test_session_auth_logs_out_on_close(mock_factory):
     assert [d["path"] for d in deletes] == ["/redfish/v1/SessionService/Sessions/1"]
     assert deletes[0]["status"] == 204
     assert mock.snapshot()["sessions"] == []
-    # The requests reused one keep-alive connection: no Basic credentials, only the token.
+    # No Basic credentials, only the token; every request, the logout too, on one keep-alive
+    # connection.
     assert all("Authorization" not in r["headers"] for r in mock.requests)
+    assert len({r["client_port"] for r in mock.requests}) == 1
 
 
 def test_wrong_password(mock_factory):
