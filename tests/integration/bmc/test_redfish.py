@@ -10,7 +10,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -455,3 +454,29 @@ def test_chassis_program_holds_the_power(mock_factory, tmp_path):
     # The Once override was used: the cycle of an off machine powers it on from disk.
     assert sets[2:] == ["set boot none", "set power 1", "set boot none", "set reset 1", "set shutdown 1"]
     assert state["power"] == 0
+
+
+def test_mock_as_a_program_with_a_json_log(tmp_path):
+    # How other tests (a QEMU VM behind the mock) run it: a process, a port file, a log file.
+    port_file, log = tmp_path / "port", tmp_path / "log.json"
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "lib", "redfish_mock.py"), "--profile", "hpe",
+                             "--port-file", str(port_file), "--log", str(log), "--cert-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "no port"
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        out = subprocess.run([PROBE, "--host", "127.0.0.1", "--port", str(port), "--user", "admin", "--password", "password",
+                              "--ca-file", str(tmp_path / "redfish-mock.crt"), "boot:pxe", "on"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        record = json.loads(log.read_text())
+        assert record["state"]["power"] == "On" and record["state"]["boots"] == ["Pxe"]
+        methods = [(r["method"], r["status"]) for r in record["requests"]]
+        assert ("PATCH", 400) in methods and ("PATCH", 204) in methods and ("DELETE", 204) in methods
+        assert all({"method", "path", "headers", "body"} <= set(r) for r in record["requests"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
