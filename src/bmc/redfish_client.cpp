@@ -241,7 +241,9 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
   net::awaitable<BmcStatus> load_system_path() {
     if (!system_path_.empty()) co_return BmcStatus::success();
     if (!endpoint_.system_path.empty()) {
-      system_path_ = endpoint_.system_path;
+      system_path_ = uri_path(endpoint_.system_path);
+      if (system_path_.empty())
+        co_return BmcStatus::failure("Unsupported", "the system path " + endpoint_.system_path + " is not a URI path");
       co_return BmcStatus::success();
     }
     if (root_->systems_path.empty()) co_return BmcStatus::failure("Unsupported", "the service root has no Systems");

@@ -100,8 +100,9 @@ std::string uri_path(std::string_view reference) {
   if (reference.empty() || !clean_text(reference)) return {};
   if (reference.front() == '/') {
     if (reference.size() > 1 && reference[1] == '/') return {};  // network-path reference
-    auto end = reference.find_first_of("?#");
-    return std::string(reference.substr(0, end));
+    // Only what is a valid request target: no spaces, non-ASCII bytes percent-encoded.
+    auto origin = boost::urls::parse_origin_form(reference.substr(0, reference.find('#')));
+    return origin ? std::string(origin->encoded_path()) : std::string();
   }
   auto url = boost::urls::parse_absolute_uri(reference);
   if (!url) return {};

@@ -257,6 +257,9 @@ TEST(RedfishUri, PathsOnly) {
   EXPECT_EQ(uri_path("ftp://bmc/redfish/v1/"), "");
   EXPECT_EQ(uri_path("//other/redfish"), "");
   EXPECT_EQ(uri_path("redfish/v1"), "");
+  EXPECT_EQ(uri_path("/redfish/v1/Systems/a b"), "");  // would break the request line
+  EXPECT_EQ(uri_path("/redfish/v1/Systems/\xc3\xa9"), "");
+  EXPECT_EQ(uri_path("/redfish/v1/Systems/%C3%A9"), "/redfish/v1/Systems/%C3%A9");
   EXPECT_EQ(uri_path(""), "");
 }
 
