@@ -157,6 +157,11 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
 
   net::awaitable<BmcStatus> login() {
     const std::string path = root_ && !root_->sessions_path.empty() ? root_->sessions_path : kDefaultSessions;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < login_not_before_) {
+      const auto wait = std::chrono::duration_cast<std::chrono::seconds>(login_not_before_ - now).count() + 1;
+      co_return BmcStatus::failure("Busy", "the BMC had no session left; retrying the login in " + std::to_string(wait) + " s");
+    }
     boost::json::object creds{{"UserName", credentials_.username}, {"Password", credentials_.password}};
     logging_in_ = true;
     auto a = co_await send(verb::post, path, {}, boost::json::serialize(creds));
@@ -173,10 +178,15 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
       co_return BmcStatus::success();
     }
     const auto error = parse_error(a.body);
-    if (is_session_limit(a.status, error))
+    if (is_session_limit(a.status, error)) {
+      // Not again before the BMC's Retry-After (5 s when it sends none, at most a minute):
+      // every login attempt costs a full BMC its session bookkeeping too.
+      const auto backoff = std::min<std::chrono::seconds>(a.retry_after.value_or(std::chrono::seconds(5)), std::chrono::seconds(60));
+      login_not_before_ = std::chrono::steady_clock::now() + backoff;
       co_return BmcStatus::failure("Busy", "POST " + path + ": HTTP " + std::to_string(a.status) +
                                                " the BMC has as many sessions as it allows (" + error.summary() +
                                                "); retry later");
+    }
     if (options_.auth == RedfishOptions::Auth::Auto && (a.status == 404 || a.status == 405 || a.status == 501)) {
       basic_fallback_ = true;  // no session service after all
       co_return BmcStatus::success();
@@ -404,6 +414,7 @@ class RedfishClient : public BmcClient, public std::enable_shared_from_this<Redf
   std::string system_path_;
   std::optional<Session> session_;
   std::vector<Session> logout_sessions_;
+  std::chrono::steady_clock::time_point login_not_before_{};
   bool in_operation_ = false;
   bool logging_in_ = false;
   bool basic_fallback_ = false;

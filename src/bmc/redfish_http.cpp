@@ -182,6 +182,11 @@ net::awaitable<HttpAnswer> RedfishHttp::request(http::verb method, std::string t
     if (auto it = res.find(http::field::etag); it != res.end()) answer.etag = std::string(it->value());
     if (auto it = res.find(http::field::location); it != res.end()) answer.location = std::string(it->value());
     if (auto it = res.find("X-Auth-Token"); it != res.end()) answer.auth_token = std::string(it->value());
+    if (auto it = res.find(http::field::retry_after); it != res.end()) {
+      const std::string_view v = it->value();
+      if (!v.empty() && v.size() <= 6 && v.find_first_not_of("0123456789") == std::string_view::npos)
+        answer.retry_after = std::chrono::seconds(std::stol(std::string(v)));
+    }
     if (!res.keep_alive() && conn_ == conn) disconnect();
     co_return answer;
   }

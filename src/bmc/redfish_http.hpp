@@ -12,6 +12,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@ struct HttpAnswer {
   int status = 0;
   std::string body;
   std::string etag, location, auth_token;
+  std::optional<std::chrono::seconds> retry_after;  // Retry-After in seconds, when sent so
 };
 
 class RedfishHttp {

@@ -307,8 +307,11 @@ def test_session_cap_is_busy_and_never_leaks(mock_factory):
         r = probe(mock, "status", "on")
         assert [x["reason"] for x in r] == ["Busy", "Busy"], r
         assert "retry later" in r[0]["message"]
+        assert "retrying the login in" in r[1]["message"]
     assert len(mock.snapshot()["sessions"]) == 2
     assert mock.snapshot()["power"] == "Off"
+    # Within one client the second operation does not knock again before Retry-After (30 s).
+    assert len(mock.requests_to("POST", "/SessionService/Sessions")) == 2 + 3
     # One of them logs out: the next run works and gives its session back.
     location, token = held.pop()
     ctx = ssl.create_default_context(cafile=mock.cert)
