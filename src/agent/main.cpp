@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/api.hpp"
+#include "agent/bmc.hpp"
 #include "agent/collect.hpp"
 #include "agent/fs_root.hpp"
 #include "agent/http_client.hpp"
@@ -150,6 +151,53 @@ WipeReport wipe_disks(AgentApi& api, const std::string& mode, bool allow_usb) {
   return report;
 }
 
+// The BMC's LAN settings through /dev/ipmi0; none without a BMC (not an error).
+std::optional<BmcLan> discover_bmc(const FsRoot& fs) {
+  std::string error;
+  // ipmi_si may already be loaded by its ACPI/SMBIOS alias; ipmi_devintf has none.
+  sys::run({kModprobe, "-q", "-a", "ipmi_si", "ipmi_devintf"}, error);
+  for (int i = 0; i < 30 && !fs.exists("/dev/ipmi0"); ++i) {
+    if (!fs.exists("/sys/class/ipmi") || fs.list("/sys/class/ipmi").empty()) break;  // no interface found
+    std::this_thread::sleep_for(100ms);
+  }
+  auto bmc = open_ipmi_device("/dev/ipmi0", error);
+  if (!bmc) {
+    say("bmc: none (" + error + ")");
+    return std::nullopt;
+  }
+  auto lan = read_bmc_lan(*bmc, error);
+  if (!lan) {
+    say("bmc: no LAN settings (" + error + ")");
+    return std::nullopt;
+  }
+  say("bmc: channel " + std::to_string(lan->channel) + " " + lan->ip_source + " " + lan->address + "/" + lan->netmask +
+      " gw " + lan->gateway + " mac " + lan->mac);
+  return lan;
+}
+
+// Creates the ironboot BMC user ironboot asked for; the credentials, or nullopt.
+std::optional<BmcCredentials> set_up_bmc_user(const BmcLan& lan) {
+  std::string error;
+  auto bmc = open_ipmi_device("/dev/ipmi0", error);
+  if (!bmc) {
+    say("bmc setup: " + error);
+    return std::nullopt;
+  }
+  std::string password = random_bmc_password();
+  if (password.empty()) {
+    say("bmc setup: no randomness for a password");
+    return std::nullopt;
+  }
+  auto setup = setup_bmc_user(*bmc, lan.channel, kBmcUserName, password);
+  if (!setup.error.empty()) {
+    say("bmc setup: " + setup.error);
+    return std::nullopt;
+  }
+  say(std::string("bmc setup: user ") + kBmcUserName + (setup.reused ? " reused" : " created") + " in slot " +
+      std::to_string(setup.user_id) + ", administrator on channel " + std::to_string(lan.channel));
+  return BmcCredentials{kBmcUserName, password};
+}
+
 std::string wait_for_address(const std::string& ifname, std::vector<std::string>& addrs) {
   int udhcpc = -1;
   auto deadline = std::chrono::steady_clock::now() + 120s;
@@ -207,6 +255,7 @@ int init_main() {
   say("network: " + ifname + " has " + join(addrs));
 
   auto facts = collect_facts(fs, system_addresses(), mac);
+  facts.bmc = discover_bmc(fs);
   describe_facts(facts);
 
   BeastHttpClient http(*endpoint.endpoint, cmdline.token);
@@ -220,6 +269,16 @@ int init_main() {
   auto reg = api.register_until_accepted(body);
   if (!reg) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
   say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
+  if (reg->bmc_setup && facts.bmc) {
+    // Once per boot: the next register carries the credentials.
+    if (auto credentials = set_up_bmc_user(*facts.bmc)) {
+      say("register: again, with the BMC credentials");
+      auto again = api.register_until_accepted(register_body(facts, credentials));
+      if (!again) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
+      reg = again;
+      say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
+    }
+  }
   api.addresses(addrs);
 
   std::atomic<bool> stop{false};
@@ -274,7 +333,9 @@ int init_main() {
     if (poll.not_found) {
       say("ironboot does not know this agent any more: registering again");
       api.pause(api.failure_delay(++failures));
-      reg = api.register_until_accepted(register_body(collect_facts(fs, system_addresses(), mac)));
+      auto fresh = collect_facts(fs, system_addresses(), mac);
+      fresh.bmc = facts.bmc;
+      reg = api.register_until_accepted(register_body(fresh));
       if (!reg) {
         stop = true;
         heartbeats.join();
