@@ -18,7 +18,7 @@ struct Cmdline {
   std::string mac;       // ironboot.mac=, normalised to aa:bb:cc:dd:ee:ff ("" when absent/invalid)
   std::vector<std::string> consoles;  // console=
   bool debug = false;    // ironboot.debug
-  bool wipe_usb = false; // ironboot.wipe_usb=1: USB disks count as local (agent.args)
+  bool wipe_usb = false; // ironboot.wipe_usb=1: USB disks count as local (agent.kernel_args)
 };
 
 // /proc/cmdline; double quotes group words as the kernel does.

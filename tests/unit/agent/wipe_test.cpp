@@ -324,6 +324,38 @@ TEST(SecureWipe, FrozenAtaFallsBackToZeroFill) {
   EXPECT_NE(out.note.find("frozen"), std::string::npos);
 }
 
+// A SAS disk that supports SANITIZE block erase (SBC leaves what it reads back unspecified).
+class FakeSas final : public FakeDevice {
+ public:
+  explicit FakeSas(std::uint64_t size) : FakeDevice(size, false) {}
+  ScsiResult scsi(std::span<const std::uint8_t> cdb, erase::DataDirection, std::span<std::uint8_t> data,
+                  std::uint32_t) override {
+    cdbs.emplace_back(cdb.begin(), cdb.end());
+    ScsiResult r;
+    if (cdb[0] == 0xa3) {
+      std::fill(data.begin(), data.end(), 0);
+      data[1] = cdb[5] == 2 ? 0x03 : 0x01;  // block erase supported, crypto erase not
+    } else if (cdb[0] == 0x48) {
+      mark(0, size(), false);
+    } else {
+      r.status = 2;
+    }
+    return r;
+  }
+  std::vector<std::vector<std::uint8_t>> cdbs;
+};
+
+TEST(SecureWipe, ScsiSanitizeThenZeroFill) {
+  FakeSas dev(32 * kMiB);
+  auto out = wipe_device(dev, "secure", "scsi", nullptr);
+  EXPECT_EQ(out.error, "");
+  EXPECT_EQ(out.method, "scsi-sanitize-block-erase+zero-fill");
+  EXPECT_TRUE(out.verified);
+  ASSERT_EQ(dev.cdbs.size(), 2u);
+  EXPECT_EQ(dev.cdbs[1], (std::vector<std::uint8_t>{0x48, 0x02, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_TRUE(dev.all_zero());
+}
+
 TEST(SecureWipe, ScsiWithoutSanitizeAndVirtioZeroFill) {
   FakeDevice scsi(32 * kMiB, false);  // every SG_IO fails: ENOTTY
   auto out = wipe_device(scsi, "secure", "scsi", nullptr);
