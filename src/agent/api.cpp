@@ -61,7 +61,7 @@ std::optional<AgentApi::Registered> AgentApi::register_until_accepted(const std:
     }
     if (r.response && r.response->status == 200) {
       auto parsed = parse_instruction_body(r.response->body);
-      if (parsed.instruction) return Registered{parsed.server, *parsed.instruction};
+      if (parsed.instruction) return Registered{parsed.server, *parsed.instruction, parsed.bmc_setup};
       say_("register: answer not understood (" + parsed.error + ")");
     } else {
       say_("register: " + describe(r));
@@ -113,9 +113,8 @@ bool AgentApi::progress(const std::string& device, std::uint64_t done, std::uint
   return r.response && r.response->status / 100 == 2;
 }
 
-std::optional<Instruction> AgentApi::wiped(const std::string& mode, const std::vector<std::string>& devices,
-                                           unsigned attempts) {
-  auto body = wiped_body(mode, devices);
+std::optional<Instruction> AgentApi::wiped(const WipeReport& report, unsigned attempts) {
+  auto body = wiped_body(report);
   for (unsigned attempt = 0; attempts == 0 || attempt < attempts; ++attempt) {
     auto r = post("/agent/v1/wiped", body, kRequestTimeout);
     if (r.response && r.response->status == 200) {

@@ -42,6 +42,7 @@ class AgentApi {
   struct Registered {
     std::string server;
     Instruction instruction;
+    bool bmc_setup = false;  // ironboot asks for a BMC user (docs/agent.md)
   };
   // Retries (with backoff) until ironboot accepts the registration or `attempts` is spent
   // (0 = forever). nullopt when attempts ran out, or after kUnauthorizedLimit 401 answers in
@@ -66,8 +67,7 @@ class AgentApi {
   std::optional<Instruction> heartbeat();  // nullopt on failure
   bool progress(const std::string& device, std::uint64_t done, std::uint64_t total);
   // Retries until accepted or attempts are spent; the answer's next instruction.
-  std::optional<Instruction> wiped(const std::string& mode, const std::vector<std::string>& devices,
-                                   unsigned attempts = 0);
+  std::optional<Instruction> wiped(const WipeReport& report, unsigned attempts = 0);
   bool addresses(const std::vector<std::string>& ipv4);
 
  private:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,14 @@ struct Hardware {
   std::vector<NetInterface> interfaces;
 };
 
+// The BMC's LAN settings as it reports them in-band (IPMI Get LAN Configuration Parameters).
+struct BmcLan {
+  unsigned channel = 0;
+  std::string ip_source;  // static | dhcp | bios | other | unspecified
+  std::string address, netmask, gateway, mac;
+  unsigned port = 623;    // RMCP+ (the standard port; IPMI has no parameter for it)
+};
+
 struct Facts {
   std::string boot_mode;  // "UEFI" or "BIOS"
   std::string boot_mac;
@@ -81,6 +90,7 @@ struct Facts {
   FirmwareInfo firmware;
   BoardInfo baseboard, chassis;
   std::vector<PciDevice> pci;
+  std::optional<BmcLan> bmc;       // none without /dev/ipmi0
   std::vector<std::string> notes;  // collector errors, for the console
 };
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/api.hpp"
+#include "agent/bmc.hpp"
 #include "agent/collect.hpp"
 #include "agent/fs_root.hpp"
 #include "agent/http_client.hpp"
@@ -93,27 +94,26 @@ void describe_facts(const Facts& f) {
   for (const auto& n : f.notes) say("note: " + n);
 }
 
-// Wipes every eligible disk in parallel; the device names when all succeeded.
-std::optional<std::vector<std::string>> wipe_disks(AgentApi& api, const std::string& mode) {
+// Wipes every local, eligible disk in parallel, each verified; what was wiped, what failed
+// and what was skipped, for the `wiped` report.
+WipeReport wipe_disks(AgentApi& api, const std::string& mode, bool allow_usb) {
   DirFsRoot fs;
-  std::vector<Disk> disks;
-  for (auto& d : collect_disks(fs)) {
-    if (wipe_eligible(d)) {
-      disks.push_back(d);
-    } else {
-      say("wipe: skipping " + d.device_name + " (removable, read-only, optical or empty)");
-    }
-  }
-  say("wipe: mode=" + mode + " disks=" + std::to_string(disks.size()));
-  std::vector<std::string> errors(disks.size());
+  auto plan = plan_wipe(fs, allow_usb);
+  for (const auto& s : plan.skipped) say("wipe: skipping " + s.device + " (" + s.reason + ")");
+  say("wipe: mode=" + mode + " disks=" + std::to_string(plan.targets.size()));
+  WipeReport report{mode, {}, plan.skipped};
+  report.disks.resize(plan.targets.size());
   std::vector<std::thread> workers;
-  for (std::size_t i = 0; i < disks.size(); ++i) {
+  for (std::size_t i = 0; i < plan.targets.size(); ++i) {
     workers.emplace_back([&, i] {
-      const auto& name = disks[i].device_name;
+      const auto& name = plan.targets[i].disk.device_name;
+      auto& result = report.disks[i];
+      result.device = name;
+      result.transport = plan.targets[i].transport;
       std::string error;
       auto dev = open_block_device(name, error);
       if (!dev) {
-        errors[i] = error;
+        result.error = error;
         return;
       }
       auto started = std::chrono::steady_clock::now();
@@ -131,27 +131,71 @@ std::optional<std::vector<std::string>> wipe_disks(AgentApi& api, const std::str
           api.progress(name, done, total);
         }
       };
-      auto outcome = wipe_device(*dev, mode, progress);
+      WipeOptions options;
+      options.seed = std::hash<std::string>{}(name) ^ static_cast<std::uint64_t>(started.time_since_epoch().count());
+      options.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+      auto outcome = wipe_device(*dev, mode, result.transport, progress, options);
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-      if (outcome.error.empty()) {
-        say("wipe: " + name + " done by " + outcome.method + " in " + std::to_string(ms.count()) + " ms");
-      } else {
-        errors[i] = name + ": " + outcome.error;
-      }
+      if (!outcome.note.empty()) say("wipe: " + name + ": " + outcome.note);
+      result.method = outcome.method;
+      result.verified = outcome.verified;
+      result.error = outcome.error;
+      if (outcome.error.empty())
+        say("wipe: " + name + " (" + result.transport + ") done by " + outcome.method + ", verified, in " +
+            std::to_string(ms.count()) + " ms");
     });
   }
   for (auto& t : workers) t.join();
-  std::vector<std::string> names;
-  bool ok = true;
-  for (std::size_t i = 0; i < disks.size(); ++i) {
-    if (!errors[i].empty()) {
-      say("wipe: FAILED " + errors[i]);
-      ok = false;
-    }
-    names.push_back(disks[i].device_name);
+  for (const auto& d : report.disks)
+    if (!d.error.empty()) say("wipe: FAILED " + d.device + ": " + d.error);
+  return report;
+}
+
+// The BMC's LAN settings through /dev/ipmi0; none without a BMC (not an error).
+std::optional<BmcLan> discover_bmc(const FsRoot& fs) {
+  std::string error;
+  // ipmi_si may already be loaded by its ACPI/SMBIOS alias; ipmi_devintf has none.
+  sys::run({kModprobe, "-q", "-a", "ipmi_si", "ipmi_devintf"}, error);
+  for (int i = 0; i < 30 && !fs.exists("/dev/ipmi0"); ++i) {
+    if (!fs.exists("/sys/class/ipmi") || fs.list("/sys/class/ipmi").empty()) break;  // no interface found
+    std::this_thread::sleep_for(100ms);
   }
-  if (!ok) return std::nullopt;
-  return names;
+  auto bmc = open_ipmi_device("/dev/ipmi0", error);
+  if (!bmc) {
+    say("bmc: none (" + error + ")");
+    return std::nullopt;
+  }
+  auto lan = read_bmc_lan(*bmc, error);
+  if (!lan) {
+    say("bmc: no LAN settings (" + error + ")");
+    return std::nullopt;
+  }
+  say("bmc: channel " + std::to_string(lan->channel) + " " + lan->ip_source + " " + lan->address + "/" + lan->netmask +
+      " gw " + lan->gateway + " mac " + lan->mac);
+  return lan;
+}
+
+// Creates the ironboot BMC user ironboot asked for; the credentials, or nullopt.
+std::optional<BmcCredentials> set_up_bmc_user(const BmcLan& lan) {
+  std::string error;
+  auto bmc = open_ipmi_device("/dev/ipmi0", error);
+  if (!bmc) {
+    say("bmc setup: " + error);
+    return std::nullopt;
+  }
+  std::string password = random_bmc_password();
+  if (password.empty()) {
+    say("bmc setup: no randomness for a password");
+    return std::nullopt;
+  }
+  auto setup = setup_bmc_user(*bmc, lan.channel, kBmcUserName, password);
+  if (!setup.error.empty()) {
+    say("bmc setup: " + setup.error);
+    return std::nullopt;
+  }
+  say(std::string("bmc setup: user ") + kBmcUserName + (setup.reused ? " reused" : " created") + " in slot " +
+      std::to_string(setup.user_id) + ", administrator on channel " + std::to_string(lan.channel));
+  return BmcCredentials{kBmcUserName, password};
 }
 
 std::string wait_for_address(const std::string& ifname, std::vector<std::string>& addrs) {
@@ -211,6 +255,7 @@ int init_main() {
   say("network: " + ifname + " has " + join(addrs));
 
   auto facts = collect_facts(fs, system_addresses(), mac);
+  facts.bmc = discover_bmc(fs);
   describe_facts(facts);
 
   BeastHttpClient http(*endpoint.endpoint, cmdline.token);
@@ -224,6 +269,16 @@ int init_main() {
   auto reg = api.register_until_accepted(body);
   if (!reg) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
   say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
+  if (reg->bmc_setup && facts.bmc) {
+    // Once per boot: the next register carries the credentials.
+    if (auto credentials = set_up_bmc_user(*facts.bmc)) {
+      say("register: again, with the BMC credentials");
+      auto again = api.register_until_accepted(register_body(facts, credentials));
+      if (!again) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
+      reg = again;
+      say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
+    }
+  }
   api.addresses(addrs);
 
   std::atomic<bool> stop{false};
@@ -244,15 +299,17 @@ int init_main() {
         heartbeats.join();
         finish(current.action == Action::poweroff, "instructed");
       case Action::wipe: {
-        auto wiped = wipe_disks(api, current.mode);
-        if (!wiped) {
-          say("wipe: not reported as done; retrying in 60 s");
-          std::this_thread::sleep_for(60s);
-          break;  // the next poll repeats the wipe instruction
-        }
-        say("wipe: reporting " + std::to_string(wiped->size()) + " wiped disk(s)");
-        auto next = api.wiped(current.mode, *wiped);
+        auto report = wipe_disks(api, current.mode, cmdline.wipe_usb);
+        std::size_t failed = 0;
+        for (const auto& d : report.disks) failed += d.error.empty() ? 0 : 1;
+        say("wipe: reporting " + std::to_string(report.disks.size() - failed) + " wiped, " + std::to_string(failed) +
+            " failed, " + std::to_string(report.skipped.size()) + " skipped disk(s)");
+        auto next = api.wiped(report);
         current = next.value_or(Instruction{});
+        if (failed != 0 && current.action == Action::wipe) {
+          say("wipe: failed; trying again in 60 s");
+          std::this_thread::sleep_for(60s);
+        }
         say("instruction: " + action_name(current.action));
         continue;
       }
@@ -276,7 +333,9 @@ int init_main() {
     if (poll.not_found) {
       say("ironboot does not know this agent any more: registering again");
       api.pause(api.failure_delay(++failures));
-      reg = api.register_until_accepted(register_body(collect_facts(fs, system_addresses(), mac)));
+      auto fresh = collect_facts(fs, system_addresses(), mac);
+      fresh.bmc = facts.bmc;
+      reg = api.register_until_accepted(register_body(fresh));
       if (!reg) {
         stop = true;
         heartbeats.join();

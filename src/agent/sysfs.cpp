@@ -135,6 +135,49 @@ bool is_virtual_block(std::string_view name) {
   return false;
 }
 
+BlockTransport classify_block_transport(std::string_view name, std::string_view path,
+                                        std::string_view nvme_transport) {
+  static constexpr std::pair<std::string_view, std::string_view> virtual_prefixes[] = {
+      {"loop", "loop"}, {"zram", "zram"}, {"ram", "ram"}, {"dm-", "dm"}, {"md", "md"},
+      {"nbd", "nbd"},   {"rbd", "rbd"},   {"fd", "fd"}};
+  for (auto [prefix, kind] : virtual_prefixes)
+    if (name.substr(0, prefix.size()) == prefix) return {std::string(kind), false};
+  // Path segments, outermost first; the first that names a bus decides.
+  std::vector<std::string_view> segments;
+  for (std::size_t at = 0; at <= path.size();) {
+    auto slash = path.find('/', at);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > at) segments.push_back(path.substr(at, slash - at));
+    at = slash + 1;
+  }
+  auto starts = [](std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; };
+  auto nvme = [&]() -> BlockTransport {
+    std::string t(trim_value(nvme_transport));
+    if (t.empty() || t == "pcie") return {"nvme", true};
+    return {"nvme-" + t, false};
+  };
+  bool has_host = false, under_virtual = false;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    auto s = segments[i];
+    if (s == "virtual" && i > 0 && segments[i - 1] == "devices") under_virtual = true;
+    if (s == "nvme-fabrics") {
+      std::string t(trim_value(nvme_transport));
+      return {"nvme-" + (t.empty() || t == "pcie" ? std::string("fabrics") : t), false};
+    }
+    if (s == "nvme-subsystem" || s == "nvme") return nvme();
+    if (starts(s, "usb")) return {"usb", false};
+    if (starts(s, "rport-") || starts(s, "fc_")) return {"fc", false};
+    if (starts(s, "session") && has_host) return {"iscsi", false};
+    if (starts(s, "virtio")) return {"virtio", true};
+    if (starts(s, "ata") && s.size() > 3 && std::isdigit(static_cast<unsigned char>(s[3]))) return {"ata", true};
+    if (s == "mmc_host") return {"mmc", true};
+    if (starts(s, "host") && s.size() > 4 && std::isdigit(static_cast<unsigned char>(s[4]))) has_host = true;
+    if (starts(s, "target") && has_host && !under_virtual) return {"scsi", true};
+  }
+  if (under_virtual) return {"virtual", false};
+  return {"unknown", false};
+}
+
 std::optional<Disk> make_disk(const BlockAttrs& a) {
   auto sectors = parse_uint(a.size);
   if (!sectors || *sectors > (std::uint64_t{1} << 54)) return std::nullopt;

@@ -53,6 +53,19 @@ struct BlockAttrs {
 // Whether a /sys/block entry is a virtual device not worth reporting or wiping.
 bool is_virtual_block(std::string_view name);
 
+// How a block device is attached, from the target of its /sys/block/X link
+// ("../devices/pci0000:00/0000:00:04.0/nvme/nvme0/nvme0n1") and, for NVMe, the controller's
+// /sys/class/nvme/nvmeN/transport ("pcie", "tcp", "rdma", "fc", "loop"; "" when unknown).
+// kind: ata, nvme, virtio, scsi (a local HBA: SAS, RAID), mmc — local; usb, fc, iscsi,
+// nvme-tcp/-rdma/-fc/-loop, nbd, rbd, loop, md, dm, zram, ram, fd, virtual, unknown — not.
+struct BlockTransport {
+  std::string kind;
+  bool local = false;
+  bool operator==(const BlockTransport&) const = default;
+};
+BlockTransport classify_block_transport(std::string_view name, std::string_view sysfs_path,
+                                        std::string_view nvme_transport);
+
 // A disk from its attributes; nullopt when the size is missing or malformed.
 std::optional<Disk> make_disk(const BlockAttrs& a);
 

@@ -90,7 +90,12 @@ int run(const std::vector<std::string>& argv, std::string& error) {
 std::vector<std::string> load_modules_for_devices(const FsRoot& fs, const std::string& modprobe,
                                                   std::chrono::milliseconds settle) {
   std::set<std::string> tried;
-  for (int round = 0; round < 6; ++round) {
+  // Devices keep appearing for a while after their bus driver loads (usb-storage waits a
+  // second before it scans its SCSI target, whose disk then needs sd_mod): stop only after
+  // kQuietRounds rounds in a row found nothing new.
+  constexpr int kQuietRounds = 6;
+  int quiet = 0;
+  for (int round = 0; round < 30 && quiet < kQuietRounds; ++round) {
     std::vector<std::string> fresh;
     for (const auto& bus : fs.list("/sys/bus")) {
       std::string dir = "/sys/bus/" + bus + "/devices";
@@ -99,7 +104,12 @@ std::vector<std::string> load_modules_for_devices(const FsRoot& fs, const std::s
         if (!alias.empty() && tried.insert(alias).second) fresh.push_back(alias);
       }
     }
-    if (fresh.empty()) break;
+    if (fresh.empty()) {
+      ++quiet;
+      std::this_thread::sleep_for(settle);
+      continue;
+    }
+    quiet = 0;
     std::vector<std::string> argv{modprobe, "-q", "-a"};
     argv.insert(argv.end(), fresh.begin(), fresh.end());
     std::string error;

@@ -23,7 +23,8 @@ int run(const std::vector<std::string>& argv, std::string& error);
 int spawn(const std::vector<std::string>& argv);
 
 // Coldplug: modprobes the modalias of every device on every bus, again while new devices
-// appear (a storage controller's driver reveals its disks). Returns the modules now loaded.
+// appear (a storage controller's driver reveals its disks), until six rounds of `settle`
+// in a row bring nothing new. Returns the modules now loaded.
 std::vector<std::string> load_modules_for_devices(const FsRoot& fs, const std::string& modprobe,
                                                   std::chrono::milliseconds settle);
 

@@ -38,6 +38,7 @@ Cmdline parse_cmdline(std::string_view text) {
     else if (key == "ironboot.mac") c.mac = normalize_mac(value);
     else if (key == "console") c.consoles.push_back(value);
     else if (key == "ironboot.debug") c.debug = value.empty() || value == "1" || value == "true";
+    else if (key == "ironboot.wipe_usb") c.wipe_usb = value.empty() || value == "1" || value == "true";
   }
   return c;
 }
@@ -125,6 +126,7 @@ InstructionResult parse_instruction_body(std::string_view body) {
   if (!v.is_object()) return {std::nullopt, "body is not an object", ""};
   const json::object* o = &v.as_object();
   if (auto* s = o->if_contains("server"); s && s->is_string()) r.server = std::string(s->as_string());
+  if (auto* b = o->if_contains("bmcSetup"); b && b->is_bool()) r.bmc_setup = b->as_bool();
   if (auto* inner = o->if_contains("instruction")) {
     if (!inner->is_object()) return {std::nullopt, "instruction is not an object", r.server};
     o = &inner->as_object();
@@ -140,8 +142,8 @@ InstructionResult parse_instruction_body(std::string_view body) {
   else return {std::nullopt, "unknown action", r.server};
   if (in.action == Action::wipe) {
     if (auto* m = o->if_contains("mode")) {
-      if (!m->is_string() || (m->as_string() != "fast" && m->as_string() != "full"))
-        return {std::nullopt, "wipe mode must be fast or full", r.server};
+      if (!m->is_string() || (m->as_string() != "fast" && m->as_string() != "full" && m->as_string() != "secure"))
+        return {std::nullopt, "wipe mode must be fast, full or secure", r.server};
       in.mode = std::string(m->as_string());
     }
   }
@@ -154,7 +156,7 @@ std::string storage_total_text(std::uint64_t bytes) {
   return std::to_string((bytes + 500'000'000) / 1'000'000'000) + " GB";
 }
 
-std::string register_body(const Facts& f) {
+std::string register_body(const Facts& f, const std::optional<BmcCredentials>& credentials) {
   const Hardware& h = f.hardware;
   json::object system{{"uuid", h.system.uuid},
                       {"manufacturer", h.system.manufacturer},
@@ -233,6 +235,14 @@ std::string register_body(const Facts& f) {
       {"firmware", json::object{{"vendor", f.firmware.vendor}, {"version", f.firmware.version}, {"date", f.firmware.date}}},
       {"pci", std::move(pci)},
   };
+  if (f.bmc) {
+    body["bmc"] = json::object{{"channel", f.bmc->channel}, {"ipSource", f.bmc->ip_source},
+                               {"address", f.bmc->address}, {"netmask", f.bmc->netmask},
+                               {"gateway", f.bmc->gateway}, {"mac", f.bmc->mac},
+                               {"port", f.bmc->port}};
+  }
+  if (credentials)
+    body["bmcCredentials"] = json::object{{"username", credentials->username}, {"password", credentials->password}};
   return json::serialize(body);
 }
 
@@ -240,10 +250,25 @@ std::string progress_body(const std::string& device, std::uint64_t done, std::ui
   return json::serialize(json::object{{"device", device}, {"done", done}, {"total", total}});
 }
 
-std::string wiped_body(const std::string& mode, const std::vector<std::string>& devices) {
-  json::array d;
-  for (const auto& s : devices) d.push_back(json::string(s));
-  return json::serialize(json::object{{"mode", mode}, {"devices", std::move(d)}});
+std::string wiped_body(const WipeReport& report) {
+  json::array devices, wiped, failed, skipped;
+  for (const auto& d : report.disks) {
+    if (d.error.empty()) {
+      devices.push_back(json::string(d.device));
+      wiped.push_back(json::object{{"device", d.device}, {"transport", d.transport}, {"method", d.method},
+                                   {"verified", d.verified}});
+    } else {
+      failed.push_back(json::object{{"device", d.device}, {"transport", d.transport}, {"method", d.method},
+                                    {"verified", d.verified}, {"error", d.error}});
+    }
+  }
+  for (const auto& s : report.skipped)
+    skipped.push_back(json::object{{"device", s.device}, {"transport", s.transport}, {"reason", s.reason}});
+  return json::serialize(json::object{{"mode", report.mode},
+                                      {"devices", std::move(devices)},
+                                      {"wiped", std::move(wiped)},
+                                      {"failed", std::move(failed)},
+                                      {"skipped", std::move(skipped)}});
 }
 
 std::string addresses_body(const std::vector<std::string>& ipv4_addresses) {

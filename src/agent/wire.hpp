@@ -18,6 +18,7 @@ struct Cmdline {
   std::string mac;       // ironboot.mac=, normalised to aa:bb:cc:dd:ee:ff ("" when absent/invalid)
   std::vector<std::string> consoles;  // console=
   bool debug = false;    // ironboot.debug
+  bool wipe_usb = false; // ironboot.wipe_usb=1: USB disks count as local (agent.kernel_args)
 };
 
 // /proc/cmdline; double quotes group words as the kernel does.
@@ -44,7 +45,7 @@ enum class Action { wait, wipe, reboot, poweroff };
 
 struct Instruction {
   Action action = Action::wait;
-  std::string mode = "fast";  // wipe only: fast | full
+  std::string mode = "fast";  // wipe only: fast | full | secure
   bool operator==(const Instruction&) const = default;
 };
 
@@ -52,6 +53,7 @@ struct InstructionResult {
   std::optional<Instruction> instruction;
   std::string error;
   std::string server;  // register answers name the Server
+  bool bmc_setup = false;  // register answers: "bmcSetup": true asks for a BMC user
 };
 
 // An instruction, or an object holding one under "instruction" (register, heartbeat, wiped).
@@ -59,10 +61,31 @@ InstructionResult parse_instruction_body(std::string_view body);
 
 std::string action_name(Action a);
 
-// Request bodies.
-std::string register_body(const Facts& facts);
+struct BmcCredentials {
+  std::string username, password;
+};
+
+// What one disk's wipe came to; error "" = wiped and verified.
+struct DiskWipeResult {
+  std::string device, transport, method, error;
+  bool verified = false;
+};
+struct SkippedDisk {
+  std::string device, transport, reason;
+  bool operator==(const SkippedDisk&) const = default;
+};
+struct WipeReport {
+  std::string mode;
+  std::vector<DiskWipeResult> disks;
+  std::vector<SkippedDisk> skipped;
+};
+
+// Request bodies. The register body carries facts.bmc as "bmc" when there is one, and
+// "bmcCredentials" when the agent has just set a BMC user up.
+std::string register_body(const Facts& facts, const std::optional<BmcCredentials>& credentials = std::nullopt);
 std::string progress_body(const std::string& device, std::uint64_t done, std::uint64_t total);
-std::string wiped_body(const std::string& mode, const std::vector<std::string>& devices);
+// "devices": the wiped ones (as before); "wiped", "failed", "skipped": per disk, with why.
+std::string wiped_body(const WipeReport& report);
 std::string addresses_body(const std::vector<std::string>& ipv4_addresses);
 
 // "512 GB": memory in binary GB from MB; storage in decimal GB from bytes (as vendors label).

@@ -23,7 +23,7 @@ struct Spelling {
 
 constexpr Spelling<ClusterMode> kClusterModes[] = {
     {ClusterMode::embedded, "embedded"}, {ClusterMode::kubeconfig, "kubeconfig"}, {ClusterMode::in_cluster, "in-cluster"}};
-constexpr Spelling<WipeMode> kWipeModes[] = {{WipeMode::none, "none"}, {WipeMode::fast, "fast"}, {WipeMode::full, "full"}};
+constexpr Spelling<WipeMode> kWipeModes[] = {{WipeMode::none, "none"}, {WipeMode::fast, "fast"}, {WipeMode::full, "full"}, {WipeMode::secure, "secure"}};
 constexpr Spelling<DiskBootMethod> kDiskBootMethods[] = {{DiskBootMethod::ipxe_exit, "ipxe-exit"},
                                                          {DiskBootMethod::http_404, "http-404"},
                                                          {DiskBootMethod::ipxe_sanboot, "ipxe-sanboot"}};

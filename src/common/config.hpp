@@ -14,7 +14,7 @@ namespace ironboot {
 // Settings with a fixed set of spellings. One table per enum (config.cpp) holds the spellings
 // that parse_* and to_string use, for the YAML file, the Kubernetes objects and the logs alike.
 enum class ClusterMode { embedded, kubeconfig, in_cluster };    // embedded | kubeconfig | in-cluster
-enum class WipeMode { none, fast, full };                         // none | fast | full
+enum class WipeMode { none, fast, full, secure };                 // none | fast | full | secure
 enum class DiskBootMethod { ipxe_exit, http_404, ipxe_sanboot };  // ipxe-exit | http-404 | ipxe-sanboot
 
 // nullopt for any other spelling (the match is exact: case matters).

@@ -383,9 +383,14 @@ http::Response AgentApi::handle_wiped(const http::Request& request) {
   std::string devices;
   for (const auto& d : report.devices) devices += (devices.empty() ? "" : ", ") + d;
   const std::string took = wipe_duration(*srv, clock_.now());
-  events_.normal(*srv, "Wiped",
-                 "mode " + report.mode + ", devices " + (devices.empty() ? std::string("none") : devices) +
-                     (took.empty() ? "" : ", took " + took));
+  std::string failed;
+  for (const auto& f : report.failed) failed += (failed.empty() ? "" : ", ") + f;
+  if (!failed.empty())
+    events_.warning(*srv, "WipeFailed", "mode " + report.mode + ", failed " + failed);
+  else
+    events_.normal(*srv, "Wiped",
+                   "mode " + report.mode + ", devices " + (devices.empty() ? std::string("none") : devices) +
+                       (took.empty() ? "" : ", took " + took));
   write_server_status(caller.server_name,
                       [report, stamp](const json::object& current) { return status_for_wiped(current, report, stamp); });
   // Answer with what follows once the write lands (normally reboot).

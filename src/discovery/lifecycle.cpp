@@ -78,13 +78,28 @@ json::object status_for_wipe_started(const json::object& server, std::string_vie
 std::optional<json::object> status_for_wiped(const json::object& server, const WipedReport& report,
                                              std::string_view now) {
   if (!objects::spec_bool(server, "accepted")) return std::nullopt;
-  std::string devices;
-  for (const auto& d : report.devices) devices += (devices.empty() ? "" : ", ") + d;
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& d : v) out += (out.empty() ? "" : ", ") + d;
+    return out;
+  };
+  const std::string devices = join(report.devices);
+  const std::string skipped = report.skipped.empty() ? "" : "; skipped " + join(report.skipped);
+  if (!report.failed.empty()) {
+    // Never clean: the next instruction is the wipe again.
+    const std::string why = report.mode + ": failed " + join(report.failed) + skipped;
+    auto conditions = objects::with_condition(conditions_of(server), Condition{"Wiping", false, "Failed", why}, now);
+    conditions = objects::with_condition(&conditions, Condition{"WipeFailed", true, "WipeFailed", why}, now);
+    conditions = objects::with_condition(&conditions, Condition{"Clean", false, "WipeFailed", why}, now);
+    return json::object{{"status", json::object{{"isClean", false}, {"conditions", std::move(conditions)}}}};
+  }
   auto conditions = objects::with_condition(conditions_of(server),
                                             Condition{"Wiping", false, "Done", "mode " + report.mode}, now);
+  if (objects::condition_is_true(server, "WipeFailed"))
+    conditions = objects::with_condition(&conditions, Condition{"WipeFailed", false, "Wiped", ""}, now);
   conditions = objects::with_condition(
-      &conditions, Condition{"Clean", true, "Wiped", report.mode + ": " + (devices.empty() ? "no disks" : devices)},
-      now);
+      &conditions,
+      Condition{"Clean", true, "Wiped", report.mode + ": " + (devices.empty() ? "no disks" : devices) + skipped}, now);
   conditions = objects::with_condition(&conditions, Condition{"PXEBooted", false, "Wiped", ""}, now);
   return json::object{{"status", json::object{{"isClean", true}, {"conditions", std::move(conditions)}}}};
 }

@@ -1,5 +1,7 @@
 #include "discovery/reports.hpp"
 
+#include <tuple>
+
 #include "discovery/uuid.hpp"
 #include "serverclass/hardware_schema.hpp"
 
@@ -240,7 +242,8 @@ Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes) {
   const auto* mode = obj->if_contains("mode");
   if (!mode) return RequestError{400, "mode: required"};
   if (!check.string(*mode, "mode", report.mode)) return *check.error();
-  if (report.mode != "fast" && report.mode != "full") return RequestError{400, "mode: must be fast or full"};
+  if (report.mode != "fast" && report.mode != "full" && report.mode != "secure")
+    return RequestError{400, "mode: must be fast, full or secure"};
   if (const auto* devices = obj->if_contains("devices")) {
     const json::array* list = nullptr;
     if (!check.list(*devices, "devices", list)) return *check.error();
@@ -248,6 +251,23 @@ Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes) {
       std::string d;
       if (!check.string((*list)[i], "devices[" + std::to_string(i) + "]", d)) return *check.error();
       report.devices.push_back(std::move(d));
+    }
+  }
+  // Per-disk detail (docs/agent-api.md): failed [{device, error}], skipped [{device, reason}].
+  for (auto [key, detail, out] : {std::tuple{"failed", "error", &report.failed}, {"skipped", "reason", &report.skipped}}) {
+    const auto* entries = obj->if_contains(key);
+    if (!entries) continue;
+    const json::array* list = nullptr;
+    if (!check.list(*entries, key, list)) return *check.error();
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string path = std::string(key) + "[" + std::to_string(i) + "]";
+      const auto* entry = (*list)[i].if_object();
+      if (!entry) return RequestError{400, path + ": must be an object"};
+      std::string device, why;
+      if (const auto* v = entry->if_contains("device"); !v || !check.string(*v, path + ".device", device))
+        return check.error() ? *check.error() : RequestError{400, path + ".device: required"};
+      if (const auto* v = entry->if_contains(detail); v && !check.string(*v, path + "." + detail, why)) return *check.error();
+      out->push_back(std::string(key) == "failed" ? device + ": " + why : device + " (" + why + ")");
     }
   }
   return report;

@@ -42,8 +42,10 @@ struct RegisterReport {
 };
 
 struct WipedReport {
-  std::string mode;  // fast | full
+  std::string mode;  // fast | full | secure
   std::vector<std::string> devices;
+  std::vector<std::string> failed;   // "/dev/sdb: verification: non-zero data at offset 0"
+  std::vector<std::string> skipped;  // "/dev/sda (usb)"
 };
 
 struct ProgressReport {

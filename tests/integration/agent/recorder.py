@@ -1,5 +1,9 @@
 """A stand-in for ironboot's agent API, for the image test: records every request as a
-JSON line and answers from a small script (register -> wipe fast, wiped -> poweroff).
+JSON line and answers from a small script:
+  REGISTER_ACTION wipe / wipe:MODE: register -> wipe (fast / MODE), wiped -> poweroff;
+  bmc: the first register -> "bmcSetup": true and wait, a register carrying
+       bmcCredentials -> poweroff;
+  anything else: register -> that action.
 
 Usage: recorder.py ADDRESS PORT LOGFILE REGISTER_ACTION
 """
@@ -34,8 +38,18 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(min(length, 1 << 20)).decode(errors="replace")
         self._record(body)
         if self.path == "/agent/v1/register":
-            uuid = json.loads(body).get("uuid", "")
-            instruction = {"action": "wipe", "mode": "fast"} if REGISTER_ACTION == "wipe" else {"action": REGISTER_ACTION}
+            report = json.loads(body)
+            uuid = report.get("uuid", "")
+            if REGISTER_ACTION == "bmc":
+                if "bmcCredentials" in report:
+                    self._answer(200, {"server": uuid, "instruction": {"action": "poweroff"}})
+                else:
+                    self._answer(200, {"server": uuid, "bmcSetup": True, "instruction": {"action": "wait"}})
+                return
+            if REGISTER_ACTION.startswith("wipe"):
+                instruction = {"action": "wipe", "mode": (REGISTER_ACTION.split(":") + ["fast"])[1]}
+            else:
+                instruction = {"action": REGISTER_ACTION}
             self._answer(200, {"server": uuid, "instruction": instruction})
         elif self.path == "/agent/v1/wiped":
             self._answer(200, {"instruction": {"action": "poweroff"}})

@@ -81,6 +81,36 @@ TEST(Instruction, ParsesEveryForm) {
   EXPECT_FALSE(parse_instruction_body("").instruction);
 }
 
+TEST(Instruction, SecureWipeAndBmcSetup) {
+  auto secure = parse_instruction_body(R"({"action":"wipe","mode":"secure"})");
+  ASSERT_TRUE(secure.instruction);
+  EXPECT_EQ(secure.instruction->mode, "secure");
+  auto reg = parse_instruction_body(R"({"server":"s1","bmcSetup":true,"instruction":{"action":"wait"}})");
+  ASSERT_TRUE(reg.instruction);
+  EXPECT_TRUE(reg.bmc_setup);
+  EXPECT_FALSE(parse_instruction_body(R"({"server":"s1","instruction":{"action":"wait"}})").bmc_setup);
+  EXPECT_FALSE(parse_instruction_body(R"({"bmcSetup":"yes","action":"wait"})").bmc_setup);
+}
+
+TEST(Cmdline, WipeUsbIsOptIn) {
+  EXPECT_FALSE(parse_cmdline("ironboot.endpoint=http://10.0.0.1").wipe_usb);
+  EXPECT_TRUE(parse_cmdline("ironboot.wipe_usb=1").wipe_usb);
+  EXPECT_TRUE(parse_cmdline("ironboot.wipe_usb").wipe_usb);
+  EXPECT_FALSE(parse_cmdline("ironboot.wipe_usb=0").wipe_usb);
+}
+
+TEST(Bodies, RegisterCarriesTheBmcAndItsCredentials) {
+  Facts f;
+  EXPECT_FALSE(json::parse(register_body(f)).as_object().contains("bmc"));
+  f.bmc = BmcLan{1, "static", "10.0.0.5", "255.255.255.0", "10.0.0.1", "52:54:00:aa:bb:cc", 623};
+  auto v = json::parse(register_body(f)).as_object();
+  EXPECT_EQ(v.at("bmc"), json::parse(R"({"channel":1,"ipSource":"static","address":"10.0.0.5",
+    "netmask":"255.255.255.0","gateway":"10.0.0.1","mac":"52:54:00:aa:bb:cc","port":623})"));
+  EXPECT_FALSE(v.contains("bmcCredentials"));
+  v = json::parse(register_body(f, BmcCredentials{"ironboot", "0123456789abcdef"})).as_object();
+  EXPECT_EQ(v.at("bmcCredentials"), json::parse(R"({"username":"ironboot","password":"0123456789abcdef"})"));
+}
+
 TEST(Bodies, RegisterHasTheDocumentedShape) {
   Facts f;
   f.boot_mac = "52:54:00:12:34:56";
@@ -139,8 +169,19 @@ TEST(Bodies, RegisterHasTheDocumentedShape) {
 TEST(Bodies, SmallRequests) {
   EXPECT_EQ(json::parse(progress_body("/dev/sda", 1048576, 500107862016)),
             json::parse(R"({"device":"/dev/sda","done":1048576,"total":500107862016})"));
-  EXPECT_EQ(json::parse(wiped_body("fast", {"/dev/sda", "/dev/nvme0n1"})),
-            json::parse(R"({"mode":"fast","devices":["/dev/sda","/dev/nvme0n1"]})"));
+  WipeReport report{"secure",
+                    {{"/dev/vda", "virtio", "zero-fill", "", true},
+                     {"/dev/nvme0n1", "nvme", "nvme-format-user-data-erase", "", true},
+                     {"/dev/sdb", "ata", "zero", "verification: non-zero data at offset 4096", false}},
+                    {{"/dev/sda", "usb", "usb (ironboot.wipe_usb not set)"}, {"/dev/loop0", "loop", "loop"}}};
+  EXPECT_EQ(json::parse(wiped_body(report)), json::parse(R"J({"mode":"secure",
+    "devices":["/dev/vda","/dev/nvme0n1"],
+    "wiped":[{"device":"/dev/vda","transport":"virtio","method":"zero-fill","verified":true},
+             {"device":"/dev/nvme0n1","transport":"nvme","method":"nvme-format-user-data-erase","verified":true}],
+    "failed":[{"device":"/dev/sdb","transport":"ata","method":"zero","verified":false,
+               "error":"verification: non-zero data at offset 4096"}],
+    "skipped":[{"device":"/dev/sda","transport":"usb","reason":"usb (ironboot.wipe_usb not set)"},
+               {"device":"/dev/loop0","transport":"loop","reason":"loop"}]})J"));
   EXPECT_EQ(json::parse(addresses_body({"10.0.0.50"})),
             json::parse(R"({"addresses":[{"type":"InternalIP","address":"10.0.0.50"}]})"));
   EXPECT_EQ(memory_total_text(1536), "2 GB");

@@ -50,7 +50,7 @@ TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
   accepted = apply_status(accepted, wiping);
   EXPECT_TRUE(objects::condition_is_true(accepted, "Wiping"));
 
-  const auto wiped = status_for_wiped(accepted, WipedReport{"fast", {"/dev/sda", "/dev/nvme0n1"}}, kNow);
+  const auto wiped = status_for_wiped(accepted, WipedReport{"fast", {"/dev/sda", "/dev/nvme0n1"}, {}, {}}, kNow);
   ASSERT_TRUE(wiped);
   accepted = apply_status(accepted, *wiped);
   EXPECT_TRUE(accepted.at("status").at("isClean").as_bool());
@@ -70,9 +70,33 @@ TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
   EXPECT_FALSE(objects::condition_is_true(unaccepted, "Clean"));
   EXPECT_EQ(next_instruction(&unaccepted, fast, true), Instruction::wait());
   // A wiped report arriving after un-accept does not make it clean.
-  EXPECT_FALSE(status_for_wiped(unaccepted, WipedReport{"fast", {}}, kNow));
+  EXPECT_FALSE(status_for_wiped(unaccepted, WipedReport{"fast", {}, {}, {}}, kNow));
   // No change in acceptance: nothing to write.
   EXPECT_FALSE(status_after_spec_change(&accepted, accepted, fast, kNow));
+}
+
+TEST(Lifecycle, AFailedWipeIsNeverClean) {
+  const LifecycleOptions secure{WipeMode::secure};
+  auto s = server(false, false);
+  s["spec"].as_object()["accepted"] = true;
+  EXPECT_EQ(next_instruction(&s, secure, true), Instruction::wipe("secure"));
+  WipedReport failed{"secure", {"/dev/vda"}, {"/dev/nvme0n1: verification: non-zero data at offset 0"}, {"/dev/sda (usb)"}};
+  const auto patch = status_for_wiped(s, failed, kNow);
+  ASSERT_TRUE(patch);
+  auto after = apply_status(s, *patch);
+  EXPECT_FALSE(after.at("status").at("isClean").as_bool());
+  EXPECT_FALSE(objects::condition_is_true(after, "Clean"));
+  EXPECT_TRUE(objects::condition_is_true(after, "WipeFailed"));
+  EXPECT_EQ(objects::find_condition(after, "WipeFailed")->at("message"),
+            "secure: failed /dev/nvme0n1: verification: non-zero data at offset 0; skipped /dev/sda (usb)");
+  EXPECT_EQ(next_instruction(&after, secure, true), Instruction::wipe("secure"));  // wiped again
+  // The next wipe works: clean, the skipped disk named, WipeFailed cleared.
+  const auto ok = status_for_wiped(after, WipedReport{"secure", {"/dev/vda", "/dev/nvme0n1"}, {}, {"/dev/sda (usb)"}}, kNow);
+  ASSERT_TRUE(ok);
+  after = apply_status(after, *ok);
+  EXPECT_TRUE(after.at("status").at("isClean").as_bool());
+  EXPECT_FALSE(objects::condition_is_true(after, "WipeFailed"));
+  EXPECT_EQ(objects::find_condition(after, "Clean")->at("message"), "secure: /dev/vda, /dev/nvme0n1; skipped /dev/sda (usb)");
 }
 
 TEST(Lifecycle, WipeNoneMarksCleanOnAccept) {

@@ -108,7 +108,18 @@ TEST(AgentBodies, WipedProgressAddresses) {
   auto wiped = parse_wiped(R"({"mode":"fast","devices":["/dev/sda","/dev/nvme0n1"]})");
   ASSERT_TRUE(std::holds_alternative<WipedReport>(wiped));
   EXPECT_EQ(std::get<WipedReport>(wiped).devices.size(), 2u);
-  EXPECT_EQ(std::get<RequestError>(parse_wiped(R"({"mode":"quick"})")).message, "mode: must be fast or full");
+  EXPECT_EQ(std::get<RequestError>(parse_wiped(R"({"mode":"quick"})")).message, "mode: must be fast, full or secure");
+  auto detailed = parse_wiped(R"({"mode":"secure","devices":["/dev/vda"],
+    "wiped":[{"device":"/dev/vda","transport":"virtio","method":"zero-fill","verified":true}],
+    "failed":[{"device":"/dev/nvme0n1","transport":"nvme","error":"verification: non-zero data at offset 0"}],
+    "skipped":[{"device":"/dev/sda","transport":"usb","reason":"usb"}]})");
+  ASSERT_TRUE(std::holds_alternative<WipedReport>(detailed));
+  EXPECT_EQ(std::get<WipedReport>(detailed).failed,
+            (std::vector<std::string>{"/dev/nvme0n1: verification: non-zero data at offset 0"}));
+  EXPECT_EQ(std::get<WipedReport>(detailed).skipped, (std::vector<std::string>{"/dev/sda (usb)"}));
+  EXPECT_EQ(std::get<RequestError>(parse_wiped(R"({"mode":"fast","failed":[1]})")).message, "failed[0]: must be an object");
+  EXPECT_EQ(std::get<RequestError>(parse_wiped(R"({"mode":"fast","skipped":[{"reason":"usb"}]})")).message,
+            "skipped[0].device: required");
   EXPECT_EQ(std::get<RequestError>(parse_wiped(R"({"mode":"full","devices":[1]})")).message,
             "devices[0]: must be a string");
 
