@@ -93,7 +93,7 @@ void Session::start_session(Clock::time_point now, Output& out) {
     return;
   }
   kuid_ = *user_key(config_.password);
-  suite_ = *cipher_suite(known_suite_.value_or(17));
+  suite_ = *ipmi::cipher_suite(known_suite_.value_or(17));
   suite_fallback_done_ = known_suite_.has_value();
   do {
     console_sid_ = random32();
@@ -253,7 +253,7 @@ void Session::on_open_session(const Packet& packet, Clock::time_point now, Outpu
   if (m->status != 0) {
     if (!suite_fallback_done_ && suite_.id == 17 && m->status != 0x01) {
       out.notes.push_back(rmcp_text("cipher suite 17 refused", m->status) + "; trying cipher suite 3");
-      suite_ = *cipher_suite(3);
+      suite_ = *ipmi::cipher_suite(3);
       suite_fallback_done_ = true;
       send_open_session(now, out);
       return;
