@@ -137,6 +137,7 @@ int run(const BmcArgs& args, const std::string& command) {
   boost::asio::io_context io{1};
   const bool many = !args.hosts_file.empty();
   int failures = 0;
+  std::size_t remaining = targets.size();
   std::vector<std::shared_ptr<bmc::IpmiClient>> clients;
   const auto started = std::chrono::steady_clock::now();
   for (const Target& target : targets) {
@@ -148,7 +149,7 @@ int run(const BmcArgs& args, const std::string& command) {
     clients.push_back(client);
     const std::string prefix = many ? target.host + ":" + std::to_string(target.port) + " " : "";
     bmc::IpmiClient* raw = client.get();
-    start_command(*client, args, command, [&failures, prefix, raw](const bmc::BmcStatus& status, const std::string& text) {
+    start_command(*client, args, command, [&, prefix, raw](const bmc::BmcStatus& status, const std::string& text) {
       if (status.ok()) {
         std::cout << prefix << text << "\n";
       } else {
@@ -157,6 +158,8 @@ int run(const BmcArgs& args, const std::string& command) {
       }
       if (raw->cipher_suite()) logger("bmc")->info("{}cipher suite {}", prefix, *raw->cipher_suite());
       raw->close();  // Close Session: the BMC frees it now instead of after its timeout
+      // The last answer ends the run: the clients' sockets (and their pending reads) go.
+      if (--remaining == 0) clients.clear();
     });
   }
   io.run();

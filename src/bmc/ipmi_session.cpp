@@ -193,6 +193,7 @@ void Session::send_step(Clock::time_point now, Output& out) {
 }
 
 void Session::on_datagram(std::span<const std::uint8_t> datagram, Clock::time_point now, Output& out) {
+  if (phase_ == Phase::Idle) return;  // no session: e.g. the answer to Close Session
   const bool keyed = phase_ == Phase::Privilege || phase_ == Phase::Active;
   auto packet = decode_packet(datagram, keyed ? &keys_ : nullptr);
   if (!packet) {
