@@ -25,6 +25,7 @@ import sys
 import time
 
 QEMU = os.environ.get("VM_CHASSIS_QEMU", "qemu-system-x86_64")
+STARTING_GRACE = 20.0
 
 
 def read(path, default=""):
@@ -53,8 +54,27 @@ def qemu_pid(state):
     return pid
 
 
+def starting(state):
+    """True while a QEMU started less than STARTING_GRACE s ago has not written its pid file."""
+    mark = read(os.path.join(state, "starting"))
+    try:
+        return time.time() - float(mark) < STARTING_GRACE
+    except ValueError:
+        return False
+
+
+def powered(state):
+    if qemu_pid(state) is not None:
+        return True
+    return starting(state) and not read(os.path.join(state, "qemu.pid"))
+
+
 def start(state):
     boot = read(os.path.join(state, "boot"), "default")
+    try:
+        os.unlink(os.path.join(state, "qemu.pid"))
+    except FileNotFoundError:
+        pass
     cmd = [QEMU, "-daemonize", "-pidfile", os.path.join(state, "qemu.pid"), "-display", "none",
            "-machine", "pc", "-accel", "tcg", "-m", "64", "-nodefaults", "-nic", "none",
            "-qmp", f"unix:{os.path.join(state, 'qmp.sock')},server=on,wait=off"]
@@ -66,8 +86,12 @@ def start(state):
     cmd += [a for a in extra.splitlines() if a]
     with open(os.path.join(state, "qemu.cmdline"), "w") as f:
         f.write(" ".join(cmd) + "\n")
-    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=open(os.path.join(state, "qemu.stderr"), "a"), timeout=5)
+    # Not waited for: QEMU's start can take seconds on a loaded machine and ipmi_sim blocks on
+    # this program. Until its pid file appears the "starting" mark counts as on.
+    with open(os.path.join(state, "starting"), "w") as f:
+        f.write(f"{time.time()}\n")
+    subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=open(os.path.join(state, "qemu.stderr"), "a"), start_new_session=True)
     # A boot override applies once (ipmi_sim clears persistent ones itself).
     if boot in ("pxe", "cdrom"):
         with open(os.path.join(state, "boot"), "w") as f:
@@ -75,6 +99,15 @@ def start(state):
 
 
 def stop(state):
+    # A QEMU still starting gets a moment to write its pid file, so that it can be killed.
+    for _ in range(200):
+        if not starting(state) or read(os.path.join(state, "qemu.pid")):
+            break
+        time.sleep(0.05)
+    try:
+        os.unlink(os.path.join(state, "starting"))
+    except FileNotFoundError:
+        pass
     pid = qemu_pid(state)
     if pid is None:
         return
@@ -111,7 +144,7 @@ def main(argv):
     if op == "get":
         for parm in parms:
             if parm == "power":
-                print(f"power:{1 if qemu_pid(state) else 0}")
+                print(f"power:{1 if powered(state) else 0}")
             elif parm == "boot":
                 print(f"boot:{read(os.path.join(state, 'boot'), 'default')}")
         return 0
@@ -119,7 +152,7 @@ def main(argv):
         return 2
     for parm, value in zip(parms[::2], parms[1::2]):
         if parm == "power":
-            if value == "1" and qemu_pid(state) is None:
+            if value == "1" and not powered(state):
                 start(state)
             elif value == "0":
                 stop(state)

@@ -275,10 +275,10 @@ TEST(IpmiCommands, BootFlagsAndChassisAnswers) {
   EXPECT_EQ(chassis_control_code(PowerAction::Cycle), 2);
   EXPECT_EQ(chassis_control_code(PowerAction::HardReset), 3);
   EXPECT_EQ(chassis_control_code(PowerAction::SoftOff), 5);
-  // ipmi_sim's emu line "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02".
-  auto id = parse_device_id(Bytes{0x23, 0x09, 0x08, 0x00, 0x02, 0x9f, 0x91, 0x12, 0x00, 0x02, 0x0f});
+  // The answer of tests/lib/ipmi_sim.py's BMC (mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02).
+  auto id = parse_device_id(Bytes{0x00, 0x23, 0x09, 0x08, 0x02, 0x9f, 0x91, 0x12, 0x00, 0x02, 0x0f});
   ASSERT_TRUE(id);
-  EXPECT_EQ(id->manufacturer, 0x1291u);
+  EXPECT_EQ(to_string(*id), "device_id=0x00 revision=3 firmware=9.08 ipmi=2.0 manufacturer=4753 product=0x0f02");
   EXPECT_EQ(id->product, 0x0f02);
   EXPECT_FALSE(parse_device_id(Bytes(10, 0)));
 }
