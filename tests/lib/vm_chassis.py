@@ -15,6 +15,7 @@ within a fraction of a second (ipmi_sim waits for it). STATEDIR holds:
   qmp.sock      QEMU's QMP socket (soft shutdown)
   calls.log     one line per call, for tests
   extra_args    optional: more QEMU arguments, one a line (a disk image, ...)
+  retired       written by retire(): never start again (test teardown)
 """
 import json
 import os
@@ -69,7 +70,17 @@ def powered(state):
     return starting(state) and not read(os.path.join(state, "qemu.pid"))
 
 
+def retire(state):
+    """Stops the VM for good: a chassis call still in flight (ipmi_sim repeats them and may
+    leave one running when it is stopped) can no longer start it again."""
+    with open(os.path.join(state, "retired"), "w") as f:
+        f.write("1\n")
+    stop(state)
+
+
 def start(state):
+    if os.path.exists(os.path.join(state, "retired")):
+        return
     boot = read(os.path.join(state, "boot"), "default")
     try:
         os.unlink(os.path.join(state, "qemu.pid"))

@@ -30,8 +30,10 @@ def bmc(tmp_path):
     sim.vm = str(vm)
     sim.password_file = str(pw)
     yield sim
-    vm_chassis.stop(str(vm))
+    # ipmi_sim repeats chassis_control calls ("set power 1" twice) and may leave one running
+    # when stopped; retire() keeps such a straggler from starting the VM again.
     sim.close()
+    vm_chassis.retire(str(vm))
 
 
 def ironboot(sim, *command, password_file=None, port=None, suite=None, timeout_ms=None, verbose=False):
