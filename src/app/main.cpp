@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "app/bmc_command.hpp"
 #include "app/services.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -198,6 +199,8 @@ int main(int argc, char** argv) {
   auto* prune = secrets_key->add_subcommand(
       "prune", "Remove every key but the current one (refused while the store still needs another)");
   prune->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+
+  ironboot::add_bmc_command(app);  // runs from its callback: CLI11_PARSE returns its exit code
 
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return ironboot::serve(config_path);
