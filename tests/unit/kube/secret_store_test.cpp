@@ -224,9 +224,9 @@ TEST(SecretStoreLog, RoundTripKeepsValuesOutOfTheFile) {
   EXPECT_FALSE(log.load_stats().reencrypted);
   EXPECT_EQ(s.resource_version(), 3u);
   ASSERT_EQ(s.objects("secrets").size(), 2u);
-  const auto db = s.objects("secrets").begin()->second.object->at("metadata").at("name") == "api"
-                      ? std::next(s.objects("secrets").begin())->second.object
-                      : s.objects("secrets").begin()->second.object;
+  const auto first = s.objects("secrets").begin();
+  const auto db = s.get("secrets", first->second->parse().at("metadata").at("name") == "api" ? std::next(first)->first
+                                                                                              : first->first);
   EXPECT_EQ(base64_decode(db->at("data").at("password").as_string()), kPlainValue);
   EXPECT_EQ(db->at("metadata").at("resourceVersion"), "1");
   ASSERT_NE(s.get("servers", "srv-1"), nullptr);
@@ -361,8 +361,8 @@ TEST(SecretStoreLog, RotationReencryptsOnOpenAndOldKeyIsThenUnneeded) {
   EXPECT_EQ(s.resource_version(), 3u);
   ASSERT_EQ(s.objects("secrets").size(), 2u);
   for (const auto& [name, stored] : s.objects("secrets")) {
-    if (stored.object->at("metadata").at("name") == "db") {
-      EXPECT_EQ(base64_decode(stored.object->at("data").at("password").as_string()), kPlainValue);
+    if (stored->parse().at("metadata").at("name") == "db") {
+      EXPECT_EQ(base64_decode(stored->parse().at("data").at("password").as_string()), kPlainValue);
     }
   }
   ASSERT_NE(s.get("servers", "srv-1"), nullptr) << "the rewrite keeps the other resources";
@@ -394,8 +394,8 @@ TEST(SecretStoreLog, CompactionKeepsSecretsSealed) {
   EXPECT_EQ(log.load_stats().sealed_records, 2u);
   EXPECT_EQ(s.resource_version(), 22u);
   for (const auto& [name, stored] : s.objects("secrets")) {
-    if (stored.object->at("metadata").at("name") == "db") {
-      EXPECT_EQ(base64_decode(stored.object->at("data").at("password").as_string()), kPlainValue + std::string("19"));
+    if (stored->parse().at("metadata").at("name") == "db") {
+      EXPECT_EQ(base64_decode(stored->parse().at("data").at("password").as_string()), kPlainValue + std::string("19"));
     }
   }
 }
