@@ -110,7 +110,9 @@ void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<st
           if (const auto* av = body.if_contains("apiVersion")) o["apiVersion"] = *av;
         }
         const std::string name = meta_string(o, "name");
-        (*acc)[name] = Item{json::serialize(o), meta_string(o, "resourceVersion")};
+        Item cached{json::serialize(o), meta_string(o, "resourceVersion")};
+        cached.text.shrink_to_fit();
+        (*acc)[name] = std::move(cached);
       }
     }
     const auto* meta = body.if_contains("metadata");
@@ -221,6 +223,7 @@ void Informer::on_event(WatchEvent e) {
   auto it = items_.find(name);
   ObjectPtr old = it == items_.end() ? nullptr : parsed(name, it->second.text);
   Item item{json::serialize(e.object), rv};
+  item.text.shrink_to_fit();
   auto obj = std::make_shared<const json::object>(std::move(e.object));
   items_[name] = std::move(item);
   parsed_.clear();

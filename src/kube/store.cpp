@@ -67,6 +67,7 @@ StoredPtr Store::make_stored(const std::string& resource, json::object& object, 
   if (indexer_) indexer_(resource, object, *index);
   auto stored = std::make_shared<StoredObject>();
   stored->json = json::serialize(object);
+  stored->json.shrink_to_fit();  // serialize grows by doubling: up to twice the text otherwise
   stored->index = std::move(index);
   return stored;
 }
