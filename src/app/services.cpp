@@ -21,6 +21,7 @@ std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io,
   {
     // Other areas register routes, the boot policy and readiness checks on `http` here.
     auto http = make_http_service(io, config);
+    http->readiness().add("cluster-store", [&cluster_layer] { return cluster_layer.store_writable(); });
     // Discovery registers the agent API, boot policy and token issuer on `http` and takes the
     // cluster context in its start(); it starts after the cluster (it reads its caches) and
     // before http (no /ipxe without the policy).

@@ -26,7 +26,7 @@ BootDecision ClusterBootPolicy::decide_for_server(const json::object* srv,
   BootInputs in;
   in.server = srv;
   if (cluster_) {
-    for (const auto& [n, c] : cluster_->serverclasses().items()) in.classes.push_back(c.get());
+    for (const auto& c : cluster_->serverclasses().objects()) in.classes.push_back(c.get());  // held by the cache
     in.environment = [cluster = cluster_](std::string_view name) { return cached(cluster->environments(), name); };
   }
   in.default_disk_method = default_disk_method_;

@@ -113,7 +113,7 @@ void EnvironmentCache::start(kube::ClusterContext& cluster) {
         if (on_change_) on_change_();
       });
   // Objects already in the cache (the informer may have listed before we subscribed).
-  for (const auto& [name, obj] : cluster.environments().items()) on_event(obj, name);
+  cluster.environments().for_each([this](const std::string& name, const kube::ObjectPtr& obj) { on_event(obj, name); });
 }
 
 void EnvironmentCache::stop() { *cancel_ = true; }

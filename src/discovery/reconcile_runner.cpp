@@ -3,10 +3,12 @@
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "kube/cluster_context.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <map>
 
 namespace ironboot::discovery {
 
@@ -69,14 +71,60 @@ void ReconcileRunner::reconcile() {
     });
     return;
   }
-  std::vector<const json::object*> servers, classes;
+  std::vector<kube::ObjectPtr> class_objects = cluster_->serverclasses().objects();
+  std::vector<const json::object*> classes;
   std::vector<std::string> names;
-  for (const auto& [n, s] : cluster_->servers().items()) servers.push_back(s.get());
-  for (const auto& [n, c] : cluster_->serverclasses().items()) {
+  for (const auto& c : class_objects) {
     classes.push_back(c.get());
-    names.push_back(n);
+    names.emplace_back(objects::name_of(*c));
   }
-  memberships_ = serverclass::reconcile(servers, classes, matchers_);
+  // The Server cache keeps text (kube/informer.hpp): Servers are parsed a chunk at a time so
+  // a walk never holds every tree. Chunks come in name order, so the merged lists stay sorted.
+  constexpr std::size_t kChunk = 256;
+  std::vector<kube::ObjectPtr> chunk;
+  std::vector<serverclass::ClassStatus> merged;
+  bool first = true;
+  auto run_chunk = [&] {
+    std::vector<const json::object*> servers;
+    for (const auto& s : chunk) servers.push_back(s.get());
+    auto part = serverclass::reconcile(servers, classes, matchers_);
+    chunk.clear();
+    if (first) {
+      merged = std::move(part);
+      first = false;
+      return;
+    }
+    for (std::size_t i = 0; i < merged.size() && i < part.size(); ++i) {
+      auto append = [](std::vector<std::string>& to, std::vector<std::string>& from) {
+        to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+      };
+      append(merged[i].servers_available, part[i].servers_available);
+      append(merged[i].servers_in_use, part[i].servers_in_use);
+    }
+  };
+  // Only eligible Servers are matched: one known not to be at its current resourceVersion is
+  // not parsed again.
+  std::map<std::string, std::pair<std::string, bool>> eligibility;
+  cluster_->servers().for_each(
+      [&](const std::string& name, const kube::ObjectPtr& s) {
+        const bool eligible = serverclass::server_is_eligible(*s);
+        const auto* md = objects::object_at(*s, "metadata");
+        eligibility[name] = {std::string(md ? objects::string_at(*md, "resourceVersion") : std::string_view{}), eligible};
+        if (!eligible) return;
+        chunk.push_back(s);
+        if (chunk.size() == kChunk) run_chunk();
+      },
+      [&](const std::string& name, const std::string& rv) {
+        auto known = eligibility_.find(name);
+        if (known != eligibility_.end() && known->second.first == rv && !known->second.second) {
+          eligibility.emplace(name, known->second);
+          return false;
+        }
+        return true;
+      });
+  eligibility_ = std::move(eligibility);
+  if (first || !chunk.empty()) run_chunk();
+  memberships_ = std::move(merged);
   have_memberships_ = true;
   if (on_reconciled_) on_reconciled_();  // decisions read the new memberships
   matchers_.retain_only(names);

@@ -50,6 +50,9 @@ class ReconcileRunner {
   std::function<void()> on_reconciled_;
   kube::ClusterContext* cluster_ = nullptr;
   serverclass::MatcherCache matchers_;
+  // Server name -> (resourceVersion, eligible) from the last walk: Servers known not to be
+  // eligible at their current version are not parsed again (the cache keeps text).
+  std::map<std::string, std::pair<std::string, bool>> eligibility_;
   std::vector<serverclass::ClassStatus> memberships_;
   bool have_memberships_ = false;
   bool scheduled_ = false;

@@ -28,13 +28,36 @@ constexpr std::chrono::seconds kDefaultWatchTimeout{1800};
 
 bool wants_table(const std::string& accept) { return accept.find("as=Table") != std::string::npos; }
 
-const json::object* labels_of(const json::object& o) {
-  const auto* meta = o.if_contains("metadata");
-  const json::value* lbl = meta && meta->is_object() ? meta->as_object().if_contains("labels") : nullptr;
-  return lbl && lbl->is_object() ? &lbl->as_object() : nullptr;
+// The type whose objects a resource's store map holds (the core/v1 one for events).
+const ResourceType* storage_type(const std::string& plural) {
+  if (plural == "events") return find_resource_type("", "v1", "events");
+  for (const auto& t : builtin_resource_types())
+    if (t.plural == plural) return &t;
+  return nullptr;
 }
 
-std::string list_json(const ResourceType& type, const std::vector<JsonText>& items, std::uint64_t rv,
+// A stored object's value for a field label, from its key and index.
+std::string indexed_field(const ResourceType& type, std::string_view key, const ObjectIndex& index,
+                          const std::string& label) {
+  if (label == "metadata.namespace") return std::string(namespace_of_key(key));
+  if (label == "metadata.name") {
+    const auto ns = namespace_of_key(key);
+    return std::string(ns.empty() ? key : key.substr(ns.size() + 1));
+  }
+  const auto& labels = field_labels(type);
+  // The index holds the labels after metadata.name and metadata.namespace, in this order.
+  for (std::size_t i = 2; i < labels.size(); ++i)
+    if (labels[i] == label) return std::string(index.field(i - 2));
+  return {};
+}
+
+// The tree of a stored object in the shape `type` serves.
+ObjectPtr served_tree(const ResourceType& type, const StoredObject& stored) {
+  json::object tree = stored.parse();
+  return std::make_shared<const json::object>(stored_as_core_event(type) ? to_served(type, tree) : std::move(tree));
+}
+
+std::string list_json(const ResourceType& type, const std::vector<const std::string*>& items, std::uint64_t rv,
                       const std::string& cont) {
   // Serialized by hand: copying 10k objects into a json::array only to print them is slow.
   std::string out = "{\"kind\":\"" + type.list_kind + "\",\"apiVersion\":\"" + type.api_version() +
@@ -42,10 +65,10 @@ std::string list_json(const ResourceType& type, const std::vector<JsonText>& ite
   if (!cont.empty()) out += ",\"continue\":\"" + cont + "\"";
   out += "},\"items\":[";
   std::size_t total = out.size() + 2;
-  for (const auto& o : items) total += o->size() + 1;
+  for (const auto* o : items) total += o->size() + 1;
   out.reserve(total);
   bool first = true;
-  for (const auto& o : items) {
+  for (const auto* o : items) {
     if (!first) out += ',';
     first = false;
     out += *o;
@@ -142,7 +165,18 @@ ApiResponse status_error(unsigned code, const std::string& reason, const std::st
 }
 
 ApiHandler::ApiHandler(Store& store, Clock clock, UidSource uid)
-    : store_(store), clock_(std::move(clock)), uid_(std::move(uid)) {}
+    : store_(store), clock_(std::move(clock)), uid_(std::move(uid)) {
+  store_.set_indexer([](const std::string& resource, const json::object& object, ObjectIndex& index) {
+    const ResourceType* type = storage_type(resource);
+    if (!type) return;
+    const auto& labels = field_labels(*type);
+    for (std::size_t i = 2; i < labels.size(); ++i) {
+      index.fields += field_value(*type, object, labels[i]);
+      index.fields += '\0';
+    }
+    if (resource == "events") index.last_seen = event_last_seen(object);
+  });
+}
 
 ApiResult ApiHandler::handle(const ApiRequest& req) {
   std::string error;
@@ -180,15 +214,15 @@ ApiResult ApiHandler::handle(const ApiRequest& req) {
 }
 
 std::string ApiHandler::served_json(const ResourceType& type, const StoredObject& stored) const {
-  if (!stored_as_core_event(type)) return *stored.json;
-  return json::serialize(to_served(type, *stored.object));
+  if (!stored_as_core_event(type)) return stored.json;
+  return json::serialize(to_served(type, stored.parse()));
 }
 
-bool ApiHandler::plan_sees(const WatchPlan& plan, const json::object& object) const {
-  if (!plan.namespace_name.empty() && meta_str(object, "namespace") != plan.namespace_name) return false;
-  if (!plan.labels.matches(labels_of(object))) return false;
+bool ApiHandler::plan_sees(const WatchPlan& plan, std::string_view key, const ObjectIndex& index) const {
+  if (!plan.namespace_name.empty() && namespace_of_key(key) != plan.namespace_name) return false;
+  if (!plan.labels.matches(&index.labels)) return false;
   return plan.fields.empty() ||
-         plan.fields.matches([&](const std::string& label) { return field_value(*plan.type, object, label); });
+         plan.fields.matches([&](const std::string& label) { return indexed_field(*plan.type, key, index, label); });
 }
 
 ApiResult ApiHandler::list(const Call& c) {
@@ -311,36 +345,42 @@ ApiResult ApiHandler::list(const Call& c) {
   const auto& all = store_.objects(type.plural);
   auto it = all.lower_bound(prefix);
   if (!start_after.empty() && start_after >= prefix) it = all.upper_bound(start_after);
-  std::vector<StoredObject> items;
+  std::vector<const StoredObject*> items;
   std::string cont;
+  const std::string* last_key = nullptr;
   for (; it != all.end(); ++it) {
     if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-    const json::object& o = *it->second.object;
-    if (!labels->matches(labels_of(o))) continue;
-    if (!fields->empty() && !fields->matches([&](const std::string& label) { return field_value(type, o, label); })) continue;
+    const ObjectIndex& index = *it->second->index;
+    if (!labels->matches(&index.labels)) continue;
+    if (!fields->empty() &&
+        !fields->matches([&](const std::string& label) { return indexed_field(type, it->first, index, label); }))
+      continue;
     if (limit && items.size() == limit) {
-      cont = base64url_encode(json::serialize(
-          json::object{{"rv", store_.resource_version()}, {"start", store_key_of(*items.back().object)}}));
+      cont = base64url_encode(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", *last_key}}));
       break;
     }
-    items.push_back(it->second);
+    items.push_back(it->second.get());
+    last_key = &it->first;
   }
   const std::uint64_t list_rv = store_.resource_version();
   if (table) {
     std::vector<ObjectPtr> objects;
     objects.reserve(items.size());
-    for (const auto& i : items)
-      objects.push_back(stored_as_core_event(type) ? std::make_shared<const json::object>(to_served(type, *i.object)) : i.object);
+    for (const auto* i : items) objects.push_back(served_tree(type, *i));
     json::object t = render_table(type, objects, clock_());
     json::object meta{{"resourceVersion", std::to_string(list_rv)}};
     if (!cont.empty()) meta["continue"] = cont;
     t["metadata"] = std::move(meta);
     return reply(json_response(200, t));
   }
-  std::vector<JsonText> texts;
+  std::vector<std::string> converted;  // events.k8s.io/v1 shapes (stored as core/v1)
+  if (stored_as_core_event(type)) {
+    converted.reserve(items.size());
+    for (const auto* i : items) converted.push_back(served_json(type, *i));
+  }
+  std::vector<const std::string*> texts;
   texts.reserve(items.size());
-  for (const auto& i : items)
-    texts.push_back(stored_as_core_event(type) ? std::make_shared<const std::string>(served_json(type, i)) : i.json);
+  for (std::size_t n = 0; n < items.size(); ++n) texts.push_back(converted.empty() ? &items[n]->json : &converted[n]);
   return reply(ApiResponse{200, "application/json", list_json(type, texts, list_rv, cont)});
 }
 
@@ -348,29 +388,27 @@ ApiResult ApiHandler::get(const Call& c) {
   QueryReader qr{c, {}};
   qr.boolean("pretty");
   if (!qr.error.empty()) return reply(status_error(400, "BadRequest", qr.error));
-  const StoredObject stored = store_.find(c.type.plural, c.key());
-  if (!stored.object) return not_found(c.type, c.name());
+  const StoredPtr stored = store_.find(c.type.plural, c.key());
+  if (!stored) return not_found(c.type, c.name());
   if (wants_table(c.req.accept)) {
-    auto served = std::make_shared<const json::object>(to_served(c.type, *stored.object));
-    json::object t = render_table(c.type, {served}, clock_());
-    t["metadata"] = json::object{{"resourceVersion", meta_str(*stored.object, "resourceVersion")}};
+    json::object t = render_table(c.type, {served_tree(c.type, *stored)}, clock_());
+    t["metadata"] = json::object{{"resourceVersion", std::to_string(stored->index->rv)}};
     return reply(json_response(200, t));
   }
-  return reply(ApiResponse{200, "application/json", served_json(c.type, stored)});
+  return reply(ApiResponse{200, "application/json", served_json(c.type, *stored)});
 }
 
 std::string ApiHandler::encode_object(const WatchPlan& plan, const char* event, const StoredObject& stored) const {
   std::string out = std::string("{\"type\":\"") + event + "\",\"object\":";
   if (plan.table) {
-    auto served = std::make_shared<const json::object>(to_served(*plan.type, *stored.object));
-    json::object t = render_table(*plan.type, {served}, clock_());
-    t["metadata"] = json::object{{"resourceVersion", meta_str(*stored.object, "resourceVersion")}};
+    json::object t = render_table(*plan.type, {served_tree(*plan.type, stored)}, clock_());
+    t["metadata"] = json::object{{"resourceVersion", std::to_string(stored.index->rv)}};
     out += json::serialize(t);
   } else if (stored_as_core_event(*plan.type)) {
     out += served_json(*plan.type, stored);
   } else {
-    out.reserve(out.size() + stored.json->size() + 2);
-    out += *stored.json;
+    out.reserve(out.size() + stored.json.size() + 2);
+    out += stored.json;
   }
   out += "}\n";
   return out;
@@ -383,7 +421,7 @@ std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const
     const auto& all = store_.objects(plan.type->plural);
     for (auto it = all.lower_bound(prefix); it != all.end(); ++it) {
       if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-      if (plan_sees(plan, *it->second.object)) out.push_back(encode_object(plan, "ADDED", it->second));
+      if (plan_sees(plan, it->first, *it->second->index)) out.push_back(encode_object(plan, "ADDED", *it->second));
     }
     if (plan.initial_events_end) {
       json::object obj{{"kind", plan.type->kind},
@@ -405,10 +443,10 @@ std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const
 
 std::string ApiHandler::encode_change(const WatchPlan& plan, const Change& change) const {
   if (change.resource != plan.type->plural) return {};
-  auto visible = [&](const ObjectPtr& o) { return o && plan_sees(plan, *o); };
+  auto visible = [&](const IndexPtr& i) { return i && plan_sees(plan, change.name, *i); };
   const bool was = visible(change.previous);
-  const bool is = change.type != ChangeType::Deleted && visible(change.object);
-  const StoredObject now{change.object, change.json};
+  const bool is = change.type != ChangeType::Deleted && visible(change.object->index);
+  const StoredObject& now = *change.object;
   if (change.type == ChangeType::Deleted) return was ? encode_object(plan, "DELETED", now) : std::string();
   if (was && is) return encode_object(plan, "MODIFIED", now);
   if (is) return encode_object(plan, "ADDED", now);

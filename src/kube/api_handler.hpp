@@ -11,6 +11,7 @@
 #include <optional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "kube/resource_type.hpp"
@@ -92,12 +93,14 @@ class ApiHandler {
   ApiResult write(const Call& call);
   ApiResult remove(const Call& call);
   ApiResult remove_namespace(const Call& call, const StoredObject& current);
-  ApiResult store_update(const Call& call, boost::json::object next, const StoredObject& current, bool dry_run);
+  ApiResult store_update(const Call& call, boost::json::object next, const StoredObject& current,
+                         const boost::json::object& old, bool dry_run);
   std::optional<ApiResponse> check_namespace_accepts(const Call& call) const;
   bool cap_events();
   std::string served_json(const ResourceType& type, const StoredObject& stored) const;
   std::string encode_object(const WatchPlan& plan, const char* type, const StoredObject& stored) const;
-  bool plan_sees(const WatchPlan& plan, const boost::json::object& object) const;
+  // Whether the watch selects the object stored under `key` with this index.
+  bool plan_sees(const WatchPlan& plan, std::string_view key, const ObjectIndex& index) const;
 
   Store& store_;
   Clock clock_;

@@ -142,7 +142,7 @@ json::object namespace_object(const std::string& name, const std::string& uid, c
 bool ApiHandler::ensure_initial_namespaces() {
   bool wrote = false;
   for (const auto& name : initial_namespaces()) {
-    if (store_.get("namespaces", name)) continue;
+    if (store_.contains("namespaces", name)) continue;
     store_.put("namespaces", namespace_object(name, uid_(), format_rfc3339(clock_())));
     wrote = true;
   }
@@ -151,7 +151,7 @@ bool ApiHandler::ensure_initial_namespaces() {
 
 std::optional<ApiResponse> ApiHandler::check_namespace_accepts(const Call& c) const {
   if (!c.type.namespaced) return std::nullopt;
-  const ObjectPtr ns = store_.get("namespaces", c.ns());
+  const ObjectPtr ns = store_.get("namespaces", c.ns());  // small: parsed per namespaced write
   if (!ns) {
     const ResourceType* nt = find_resource_type("", "v1", "namespaces");
     return status_error(404, "NotFound", "namespaces \"" + c.ns() + "\" not found", nt, c.ns());
@@ -212,7 +212,7 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
   obj = to_stored(type, std::move(obj));
   if (auto semantic = validate_semantics(type, obj, nullptr); !semantic.empty()) return reply(invalid(type, name, semantic));
   const std::string key = store_key(c.ns(), name);
-  if (store_.get(type.plural, key)) {
+  if (store_.contains(type.plural, key)) {
     return reply(status_error(409, "AlreadyExists", type.group_resource() + " \"" + name + "\" already exists", &type, name));
   }
   // Before `m` is taken: erasing a member moves another into its slot.
@@ -241,9 +241,9 @@ ApiResult ApiHandler::create(const Call& c, std::optional<json::object> body_ove
     meta_of(obj)["resourceVersion"] = std::to_string(store_.resource_version());
     return reply(json_response(201, to_served(type, obj)));
   }
-  StoredObject stored = store_.put(type.plural, std::move(obj));
+  StoredPtr stored = store_.put(type.plural, std::move(obj));
   if (type.plural == "events") cap_events();
-  return reply(ApiResponse{201, "application/json", served_json(type, stored)}, true);
+  return reply(ApiResponse{201, "application/json", served_json(type, *stored)}, true);
 }
 
 ApiResult ApiHandler::write(const Call& c) {
@@ -253,8 +253,9 @@ ApiResult ApiHandler::write(const Call& c) {
   const std::string& ct = c.req.content_type;
   const bool apply = ct.find("application/apply-patch") == 0;
   const std::string& name = c.name();
-  const StoredObject current = store_.find(type.plural, c.key());
-  const ObjectPtr& old = current.object;
+  const StoredPtr current = store_.find(type.plural, c.key());
+  // The tree of the current version, for patches and the update rules.
+  const ObjectPtr old = current ? std::make_shared<const json::object>(current->parse()) : nullptr;
   ApiResponse error;
   json::object next;
   bool check_rv = false;
@@ -342,12 +343,13 @@ ApiResult ApiHandler::write(const Call& c) {
   if (!c.status()) {
     if (auto semantic = validate_semantics(type, next, old.get()); !semantic.empty()) return reply(invalid(type, name, semantic));
   }
-  return store_update(c, std::move(next), current, dry_run(c));
+  return store_update(c, std::move(next), *current, *old, dry_run(c));
 }
 
-ApiResult ApiHandler::store_update(const Call& c, json::object next, const StoredObject& current, bool dry) {
+ApiResult ApiHandler::store_update(const Call& c, json::object next, const StoredObject& current, const json::object& old_tree,
+                                   bool dry) {
   const ResourceType& type = c.type;
-  const ObjectPtr& old = current.object;
+  const json::object* old = &old_tree;
   json::object result;
   if (c.status()) {
     // Only .status changes through the status subresource.
@@ -380,11 +382,11 @@ ApiResult ApiHandler::store_update(const Call& c, json::object next, const Store
   // The last finalizer removed from an object being deleted: it goes away now.
   if (!meta_str(result, "deletionTimestamp").empty() && !has_finalizers(result)) {
     store_.put(type.plural, std::move(result));
-    StoredObject gone = store_.erase(type.plural, c.key());
-    return reply(ApiResponse{200, "application/json", served_json(type, gone)}, true);
+    StoredPtr gone = store_.erase(type.plural, c.key());
+    return reply(ApiResponse{200, "application/json", served_json(type, *gone)}, true);
   }
-  StoredObject stored = store_.put(type.plural, std::move(result));
-  return reply(ApiResponse{200, "application/json", served_json(type, stored)}, true);
+  StoredPtr stored = store_.put(type.plural, std::move(result));
+  return reply(ApiResponse{200, "application/json", served_json(type, *stored)}, true);
 }
 
 ApiResult ApiHandler::remove(const Call& c) {
@@ -399,18 +401,18 @@ ApiResult ApiHandler::remove(const Call& c) {
   qr.integer("gracePeriodSeconds");
   qr.boolean("orphanDependents");
   if (!qr.error.empty()) return reply(status_error(400, "BadRequest", qr.error));
-  const StoredObject current = store_.find(type.plural, c.key());
-  if (!current.object) return not_found(type, c.name());
-  if (is_namespaces(type)) return remove_namespace(c, current);
-  const json::object& old = *current.object;
+  const StoredPtr current = store_.find(type.plural, c.key());
+  if (!current) return not_found(type, c.name());
+  if (is_namespaces(type)) return remove_namespace(c, *current);
+  const json::object old = current->parse();
   if (has_finalizers(old)) {
-    if (!meta_str(old, "deletionTimestamp").empty()) return reply(ApiResponse{200, "application/json", served_json(type, current)});
+    if (!meta_str(old, "deletionTimestamp").empty()) return reply(ApiResponse{200, "application/json", served_json(type, *current)});
     json::object next = old;
     meta_of(next)["deletionTimestamp"] = format_rfc3339(clock_());
     meta_of(next)["deletionGracePeriodSeconds"] = 0;
     if (dry_run(c)) return reply(json_response(200, to_served(type, next)));
-    StoredObject stored = store_.put(type.plural, std::move(next));
-    return reply(ApiResponse{200, "application/json", served_json(type, stored)}, true);
+    StoredPtr stored = store_.put(type.plural, std::move(next));
+    return reply(ApiResponse{200, "application/json", served_json(type, *stored)}, true);
   }
   json::object details{{"name", c.name()}, {"kind", type.plural}, {"uid", meta_str(old, "uid")}};
   if (!type.group.empty()) details["group"] = type.group;
@@ -427,19 +429,20 @@ ApiResult ApiHandler::remove_namespace(const Call& c, const StoredObject& curren
   if (immortal_namespace(name))
     return reply(status_error(403, "Forbidden", "namespaces \"" + name + "\" is forbidden: this namespace may not be deleted",
                               &type, name));
-  if (!meta_str(*current.object, "deletionTimestamp").empty()) {
+  json::object next = current.parse();
+  if (!meta_str(next, "deletionTimestamp").empty()) {
     return reply(status_error(409, "Conflict",
                               "Operation cannot be fulfilled on namespaces \"" + name +
                                   "\": The system is ensuring all content is removed from this namespace.  Upon "
                                   "completion, this namespace will automatically be purged by the system.",
                               &type, name));
   }
-  json::object next = *current.object;
   meta_of(next)["deletionTimestamp"] = format_rfc3339(clock_());
   meta_of(next)["deletionGracePeriodSeconds"] = 0;
   next["status"] = json::object{{"phase", "Terminating"}};
   if (dry_run(c)) return reply(json_response(200, next));
-  StoredObject terminating = store_.put(type.plural, std::move(next));
+  const bool finalizers = has_finalizers(next);
+  StoredPtr terminating = store_.put(type.plural, std::move(next));
   // Everything in it goes now (kube's namespace controller does this in the background; here
   // it is done before the answer), then the namespace itself unless finalizers hold it.
   const std::string prefix = name + "/";
@@ -453,9 +456,9 @@ ApiResult ApiHandler::remove_namespace(const Call& c, const StoredObject& curren
       keys.push_back(it->first);
     for (const auto& k : keys) store_.erase(plural, k);
   }
-  if (has_finalizers(*terminating.object)) return reply(ApiResponse{200, "application/json", *terminating.json}, true);
-  StoredObject gone = store_.erase(type.plural, name);
-  return reply(ApiResponse{200, "application/json", *gone.json}, true);
+  if (finalizers) return reply(ApiResponse{200, "application/json", terminating->json}, true);
+  StoredPtr gone = store_.erase(type.plural, name);
+  return reply(ApiResponse{200, "application/json", gone->json}, true);
 }
 
 bool ApiHandler::cap_events() {
@@ -467,7 +470,7 @@ bool ApiHandler::cap_events() {
   std::vector<std::pair<std::chrono::system_clock::time_point, std::string>> aged;
   aged.reserve(all.size());
   for (const auto& [key, stored] : all)
-    aged.emplace_back(event_last_seen(*stored.object).value_or(std::chrono::system_clock::time_point{}), key);
+    aged.emplace_back(stored->index->last_seen.value_or(std::chrono::system_clock::time_point{}), key);
   const std::size_t drop = all.size() - keep;
   std::nth_element(aged.begin(), aged.begin() + static_cast<std::ptrdiff_t>(drop - 1), aged.end());
   std::sort(aged.begin(), aged.begin() + static_cast<std::ptrdiff_t>(drop));
@@ -479,7 +482,7 @@ std::size_t ApiHandler::expire_events() {
   const auto cutoff = clock_() - event_limits_.ttl;
   std::vector<std::string> expired;
   for (const auto& [key, stored] : store_.objects("events")) {
-    auto seen = event_last_seen(*stored.object);
+    const auto& seen = stored->index->last_seen;
     if (!seen || *seen < cutoff) expired.push_back(key);
   }
   for (const auto& key : expired) store_.erase("events", key);

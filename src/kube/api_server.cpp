@@ -10,7 +10,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <set>
@@ -52,6 +54,12 @@ constexpr std::size_t kMaxBody = 8 * 1024 * 1024;
 constexpr std::size_t kMaxWatchBacklog = 20000;
 constexpr std::size_t kMaxConnections = 4096;
 constexpr auto kEventSweepInterval = std::chrono::seconds(60);
+// While the log cannot be written, a probe record is tried this often.
+constexpr auto kProbeInterval = std::chrono::seconds(1);
+
+bool is_write(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
 
 }  // namespace
 
@@ -73,6 +81,11 @@ struct CommitMetrics {
                                                  {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
   Histogram& sync_seconds = metrics().histogram("ironboot_kube_store_sync_duration_seconds",
                                                 "Time of one store log write+fdatasync", latency_buckets());
+  Counter& failures = metrics().counter("ironboot_kube_store_write_failures_total",
+                                        "Store log writes or fdatasyncs that failed (their changes were rolled back)");
+  Gauge& writable = metrics().gauge("ironboot_kube_store_writable",
+                                    "1 while the store log takes writes; 0 after a failed write until a probe succeeds");
+  Counter& compactions = metrics().counter("ironboot_kube_store_compactions_total", "Store log compactions");
 };
 
 // A write waiting for its fsync.
@@ -105,17 +118,25 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   bool flush_scheduled = false;
   bool stopped = false;
   // Group commit: fdatasync runs on this thread so the event loop keeps taking requests;
-  // everything written while one sync is in flight goes into the next one.
+  // everything written while one sync is in flight goes into the next one. Compaction and
+  // the probes of an unwritable log are jobs on the same thread.
   std::thread syncer;
   std::mutex sync_mu;
   std::condition_variable sync_cv;
-  std::optional<std::string> sync_job;
+  std::optional<std::function<std::string()>> sync_job;
   bool sync_quit = false;
   bool sync_in_flight = false;
+  enum class Job { batch, probe, compaction } job_kind = Job::batch;
   std::vector<std::shared_ptr<CommitWaiter>> batch_waiters;
   std::vector<Change> batch_changes;
+  std::uint64_t batch_rv = 0;
+  // Every change up to here is in the synced log.
+  std::uint64_t durable_rv = 0;
+  // False from a failed write until a probe record is synced: writes are refused (503).
+  bool writable = true;
   CommitMetrics commit_metrics;
   net::steady_timer event_sweep{io};
+  net::steady_timer probe_timer{io};
 
   std::string start() {
     auto lg = logger("kube");
@@ -132,6 +153,8 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
       return std::string("embedded API: ") + e.what();
     }
     store.set_journal(log.get());
+    durable_rv = store.resource_version();
+    commit_metrics.writable.set(1);
     syncer = std::thread([this] { sync_loop(); });
     store.add_listener([this](const Change& c) { unpublished.push_back(c); });
     handler.set_event_limits({std::chrono::seconds(config.event_ttl_seconds), config.max_events});
@@ -161,7 +184,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     event_sweep.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->stopped) return;
-      if (self->handler.expire_events() > 0) self->schedule_flush();
+      if (self->writable && self->handler.expire_events() > 0) self->schedule_flush();
       self->schedule_event_sweep();
     });
   }
@@ -170,6 +193,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     if (stopped) return;
     stopped = true;
     event_sweep.cancel();
+    probe_timer.cancel();
     listener.close();
     if (syncer.joinable()) {
       {
@@ -196,24 +220,30 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     net::post(io, [self = shared_from_this()] { self->start_batch(); });
   }
 
-  void start_batch() {
-    flush_scheduled = false;
-    if (sync_in_flight || stopped || !log->has_pending()) return;
+  void run_job(Job kind, std::function<std::string()> job) {
     sync_in_flight = true;
-    batch_waiters = std::move(waiters);
-    waiters.clear();
-    batch_changes = std::move(unpublished);
-    unpublished.clear();
+    job_kind = kind;
     {
       std::lock_guard<std::mutex> l(sync_mu);
-      sync_job = log->take_pending();
+      sync_job = std::move(job);
     }
     sync_cv.notify_one();
   }
 
+  void start_batch() {
+    flush_scheduled = false;
+    if (sync_in_flight || stopped || !writable || !log->has_pending()) return;
+    batch_waiters = std::move(waiters);
+    waiters.clear();
+    batch_changes = std::move(unpublished);
+    unpublished.clear();
+    batch_rv = store.resource_version();
+    run_job(Job::batch, [this, data = log->take_pending()] { return log->write_and_sync(data); });
+  }
+
   void sync_loop() {
     while (true) {
-      std::string job;
+      std::function<std::string()> job;
       {
         std::unique_lock<std::mutex> l(sync_mu);
         sync_cv.wait(l, [this] { return sync_job.has_value() || sync_quit; });
@@ -222,31 +252,83 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         sync_job.reset();
       }
       const auto t0 = std::chrono::steady_clock::now();
-      std::string err = log->write_and_sync(job);
+      std::string err = job();
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-      net::post(io, [self = shared_from_this(), err, took] { self->batch_done(err, took.count()); });
+      net::post(io, [self = shared_from_this(), err, took] { self->job_done(err, took.count()); });
     }
   }
 
-  void batch_done(const std::string& err, double seconds) {
+  void job_done(const std::string& err, double seconds) {
     sync_in_flight = false;
-    commit_metrics.syncs.inc();
-    commit_metrics.batch_changes.observe(static_cast<double>(batch_changes.size()));
-    commit_metrics.sync_seconds.observe(seconds);
-    if (!err.empty()) logger("kube")->error("store log write failed error=\"{}\"", err);
-    for (auto& w : batch_waiters) {
-      w->done = true;
-      w->error = err;
-      w->timer.cancel();
-    }
-    batch_waiters.clear();
-    if (err.empty()) publish(batch_changes);
-    batch_changes.clear();
-    if (log->has_pending()) {
-      start_batch();
+    auto lg = logger("kube");
+    if (job_kind == Job::compaction) {
+      if (!err.empty()) lg->error("store compaction failed error=\"{}\"", err);
+      else commit_metrics.compactions.inc();
     } else {
-      log->compact_if_needed();
+      commit_metrics.syncs.inc();
+      commit_metrics.sync_seconds.observe(seconds);
+      if (job_kind == Job::batch) commit_metrics.batch_changes.observe(static_cast<double>(batch_changes.size()));
+      if (err.empty()) {
+        durable_rv = std::max(durable_rv, batch_rv);
+        store.mark_durable(durable_rv);
+        if (!writable) lg->warn("store log writable again path={}/store.log", config.data_dir);
+        writable = true;
+        commit_metrics.writable.set(1);
+        for (auto& w : batch_waiters) finish(*w, {});
+        publish(batch_changes);
+      } else {
+        fail_writes(err);
+      }
+      batch_waiters.clear();
+      batch_changes.clear();
     }
+    if (stopped) return;
+    if (!writable) {
+      schedule_probe();
+    } else if (log->has_pending()) {
+      start_batch();
+    } else if (log->compaction_due()) {
+      // The snapshot is taken here; writing it runs on the sync thread, off the event loop.
+      run_job(Job::compaction, [this, snap = std::make_shared<CompactionSnapshot>(log->compaction_snapshot())] {
+        return log->write_compaction(*snap);
+      });
+    }
+  }
+
+  static void finish(CommitWaiter& w, const std::string& err) {
+    w.done = true;
+    w.error = err;
+    w.timer.cancel();
+  }
+
+  // A write or fdatasync failed: nothing after the durable point is acknowledged. Every change
+  // since (the failed batch and those made while it was in flight, which may build on it) is
+  // undone and answered 503; writes are refused until a probe record is synced.
+  void fail_writes(const std::string& err) {
+    const std::size_t undone = store.roll_back_to(durable_rv);
+    log->discard_pending();
+    unpublished.clear();
+    for (auto& w : batch_waiters) finish(*w, err);
+    for (auto& w : waiters) finish(*w, err);
+    waiters.clear();
+    commit_metrics.failures.inc();
+    commit_metrics.writable.set(0);
+    if (writable || undone > 0)
+      logger("kube")->error("store log write failed, changes rolled back changes={} resource_version={} error=\"{}\"",
+                            undone, durable_rv, err);
+    writable = false;
+  }
+
+  void schedule_probe() {
+    probe_timer.expires_after(kProbeInterval);
+    probe_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped || self->writable || self->sync_in_flight) return;
+      self->batch_rv = self->store.resource_version();
+      self->run_job(Job::probe, [self = self.get(), data = self->log->probe_record()] {
+        return self->log->write_and_sync(data);
+      });
+    });
   }
 
   void publish(const std::vector<Change>& changes) {
@@ -279,6 +361,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static ApiResponse unauthorized() { return status_error(401, "Unauthorized", "Unauthorized"); }
+  static ApiResponse unavailable(const std::string& why) { return status_error(503, "ServiceUnavailable", why); }
 
   static bool same_token(std::string_view presented, const std::string& token) {
     return presented.size() == token.size() && CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;
@@ -362,6 +445,9 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         if (gate.forbidden) note_forbidden(*principal, *gate.request, peer);
         if (gate.response) {
           result.response = std::move(*gate.response);
+        } else if (!self->writable && is_write(api.method)) {
+          result.response = unavailable("the store log cannot be written (see the ironboot log); writes resume by themselves "
+                                        "once the disk takes them again");
         } else {
           result = self->handler.handle(api);
         }
@@ -382,7 +468,8 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
           if (self->stopped && !waiter->done) co_return;
         }
         if (!waiter->error.empty()) {
-          result.response = status_error(500, "InternalError", "the change could not be made durable: " + waiter->error);
+          // Rolled back: the change is not in the store, so the client may simply retry.
+          result.response = unavailable("the change could not be made durable and was not applied: " + waiter->error);
         }
       }
       const bool keep_alive = req.keep_alive();
@@ -490,6 +577,7 @@ EmbeddedApiServer::~EmbeddedApiServer() { impl_->stop(); }
 std::string EmbeddedApiServer::start() { return impl_->start(); }
 void EmbeddedApiServer::stop() { impl_->stop(); }
 bool EmbeddedApiServer::idle() const { return impl_->connections->empty(); }
+bool EmbeddedApiServer::writable() const { return impl_->writable; }
 std::uint16_t EmbeddedApiServer::port() const { return impl_->listener.is_open() ? impl_->listener.port() : 0; }
 Store& EmbeddedApiServer::store() { return impl_->store; }
 

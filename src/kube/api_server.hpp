@@ -28,6 +28,8 @@ class EmbeddedApiServer {
   std::string start();
   void stop();
   bool idle() const;
+  // False while the store log cannot be written (writes are answered 503; /readyz fails).
+  bool writable() const;
   // The bound port (after start), for tests that listen on port 0.
   std::uint16_t port() const;
   Store& store();

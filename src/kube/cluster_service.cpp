@@ -71,6 +71,8 @@ class ClusterServiceImpl final : public ClusterService {
     if (server_) server_->stop();
   }
 
+  bool store_writable() const override { return !server_ || server_->writable(); }
+
   bool idle() const override { return (!server_ || server_->idle()) && (!context_ || context_->writes().pending() == 0); }
 
  private:

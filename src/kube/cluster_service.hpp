@@ -23,6 +23,8 @@ class ClusterService : public Service {
   // The client, informer caches and write queue; null until start() succeeded. Services that
   // use it take it in their own start() (the cluster service starts first).
   virtual kube::ClusterContext* context() = 0;
+  // False while the embedded API's store cannot write to disk (a /readyz check).
+  virtual bool store_writable() const { return true; }
 };
 
 std::unique_ptr<ClusterService> make_cluster_service(boost::asio::io_context& io, const Config& config);

@@ -47,9 +47,33 @@ void Informer::stop() {
   state_ = std::make_shared<State>(io_);
 }
 
+ObjectPtr Informer::parsed(const std::string& name, const std::string& text) const {
+  auto held = parsed_.find(name);
+  if (held != parsed_.end()) return held->second;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  // The text was serialized here from an object: it always parses to one.
+  return std::make_shared<const json::object>(!ec && v.is_object() ? std::move(v.as_object()) : json::object{});
+}
+
 ObjectPtr Informer::get(const std::string& name) const {
   auto it = items_.find(name);
-  return it == items_.end() ? nullptr : it->second;
+  if (it == items_.end()) return nullptr;
+  ObjectPtr tree = parsed(name, it->second.text);
+  parsed_.emplace(name, tree);
+  return tree;
+}
+
+void Informer::for_each(const Visitor& fn, const Wanted& wanted) const {
+  for (const auto& [name, item] : items_)
+    if (!wanted || wanted(name, item.rv)) fn(name, parsed(name, item.text));
+}
+
+std::vector<ObjectPtr> Informer::objects() const {
+  std::vector<ObjectPtr> out;
+  out.reserve(items_.size());
+  for (const auto& entry : items_) out.push_back(get(entry.first));
+  return out;
 }
 
 void Informer::notify(const ObjectPtr& old, const ObjectPtr& now) {
@@ -58,10 +82,10 @@ void Informer::notify(const ObjectPtr& old, const ObjectPtr& now) {
 
 void Informer::relist() {
   ++relists_;
-  list_page("", std::make_shared<std::map<std::string, ObjectPtr>>());
+  list_page("", std::make_shared<std::map<std::string, Item>>());
 }
 
-void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<std::string, ObjectPtr>> acc) {
+void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<std::string, Item>> acc) {
   ListOptions opts;
   opts.continue_token = std::move(continue_token);
   std::weak_ptr<State> weak = state_;
@@ -86,7 +110,9 @@ void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<st
           if (const auto* av = body.if_contains("apiVersion")) o["apiVersion"] = *av;
         }
         const std::string name = meta_string(o, "name");
-        (*acc)[name] = std::make_shared<const json::object>(std::move(o));
+        Item cached{json::serialize(o), meta_string(o, "resourceVersion")};
+        cached.text.shrink_to_fit();
+        (*acc)[name] = std::move(cached);
       }
     }
     const auto* meta = body.if_contains("metadata");
@@ -106,16 +132,27 @@ void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<st
   });
 }
 
-void Informer::replace(std::map<std::string, ObjectPtr> fresh, std::string rv) {
+void Informer::replace(std::map<std::string, Item> fresh, std::string rv) {
   auto old = std::move(items_);
+  auto old_parsed = std::move(parsed_);
+  parsed_.clear();
   items_ = std::move(fresh);
   rv_ = std::move(rv);
-  for (const auto& [name, obj] : old)
-    if (!items_.count(name)) notify(obj, nullptr);
-  for (const auto& [name, obj] : items_) {
+  auto tree = [&](const std::string& name, const std::string& text) {
+    auto held = old_parsed.find(name);
+    return held != old_parsed.end() ? held->second : parsed(name, text);
+  };
+  for (const auto& [name, item] : old)
+    if (!items_.count(name)) notify(tree(name, item.text), nullptr);
+  for (const auto& [name, item] : items_) {
     auto it = old.find(name);
-    if (it == old.end()) notify(nullptr, obj);
-    else if (*it->second != *obj) notify(it->second, obj);
+    if (it == old.end()) {
+      notify(nullptr, parsed(name, item.text));
+    } else if (it->second.text != item.text) {
+      // Same text is the same object (both serialized here); different text may still be.
+      ObjectPtr before = tree(name, it->second.text), after = parsed(name, item.text);
+      if (*before != *after) notify(before, after);
+    }
   }
   if (!synced_) logger("kube")->info("informer synced resource={} objects={} resource_version={}", resource_, items_.size(), rv_);
   synced_ = true;
@@ -177,15 +214,21 @@ void Informer::on_event(WatchEvent e) {
   if (e.type == "DELETED") {
     auto it = items_.find(name);
     if (it == items_.end()) return;
-    ObjectPtr old = it->second;
+    ObjectPtr old = parsed(name, it->second.text);
     items_.erase(it);
+    parsed_.clear();
     notify(old, nullptr);
     return;
   }
+  auto it = items_.find(name);
+  ObjectPtr old = it == items_.end() ? nullptr : parsed(name, it->second.text);
+  Item item{json::serialize(e.object), rv};
+  item.text.shrink_to_fit();
   auto obj = std::make_shared<const json::object>(std::move(e.object));
-  auto& slot = items_[name];
-  ObjectPtr old = slot;
-  slot = obj;
+  items_[name] = std::move(item);
+  parsed_.clear();
+  // The tree just received is the one the handlers (and the next get) read.
+  parsed_.emplace(name, obj);
   notify(old, obj);
 }
 

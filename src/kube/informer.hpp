@@ -3,6 +3,9 @@
 // Watch handling: bookmarks advance the resourceVersion; "too old" (HTTP 410 or an ERROR
 // event with code 410) relists and replaces the cache; a stream that ends is resumed from
 // the last resourceVersion; errors back off exponentially with jitter.
+// The cache keeps each object's JSON text, not its tree (a tree is about three times the
+// text: 10,000 Servers with hardware facts would take some 130 MB). get() parses on demand
+// and keeps what it parsed until the cache next changes; for_each() parses one at a time.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -39,8 +42,19 @@ class Informer {
 
   bool synced() const { return synced_; }
   const std::string& resource() const { return resource_; }
+  // The cached object, or null. The tree stays alive (the pointer held here too) until the
+  // cache next changes, so a raw pointer into it is valid that long.
   ObjectPtr get(const std::string& name) const;
-  const std::map<std::string, ObjectPtr>& items() const { return items_; }
+  std::size_t size() const { return items_.size(); }
+  // Every cached object in name order; each tree is parsed for the call and dropped after it
+  // unless get() holds it. For large caches (Servers) that are walked whole. With `wanted`,
+  // only the objects it accepts (by name and metadata.resourceVersion) are parsed and passed.
+  using Visitor = std::function<void(const std::string& name, const ObjectPtr& object)>;
+  using Wanted = std::function<bool(const std::string& name, const std::string& resource_version)>;
+  void for_each(const Visitor& fn, const Wanted& wanted = {}) const;
+  // Every cached object in name order, parsed and held like get()'s: for small caches
+  // (ServerClasses, Environments) read whole on hot paths.
+  std::vector<ObjectPtr> objects() const;
   const std::string& resource_version() const { return rv_; }
   // Counters for tests and metrics.
   std::uint64_t relists() const { return relists_; }
@@ -53,18 +67,26 @@ class Informer {
 
  private:
   struct State;
+  struct Item {
+    std::string text;  // the object's JSON
+    std::string rv;    // its metadata.resourceVersion
+  };
+
   void relist();
-  void list_page(std::string continue_token, std::shared_ptr<std::map<std::string, ObjectPtr>> acc);
-  void replace(std::map<std::string, ObjectPtr> fresh, std::string rv);
+  void list_page(std::string continue_token, std::shared_ptr<std::map<std::string, Item>> acc);
+  void replace(std::map<std::string, Item> fresh, std::string rv);
   void watch();
   void on_event(WatchEvent event);
   void retry(bool relist_next);
   void notify(const ObjectPtr& old, const ObjectPtr& now);
+  ObjectPtr parsed(const std::string& name, const std::string& text) const;
 
   boost::asio::io_context& io_;
   KubeClient& client_;
   std::string resource_;
-  std::map<std::string, ObjectPtr> items_;
+  std::map<std::string, Item> items_;
+  // Trees handed out since the cache last changed (see get()).
+  mutable std::map<std::string, ObjectPtr> parsed_;
   std::vector<Handler> handlers_;
   std::string rv_;
   bool synced_ = false;

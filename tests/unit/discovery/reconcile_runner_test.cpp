@@ -45,7 +45,7 @@ TEST_F(ReconcileRunnerTest, WritesEachClassStatusAndCreatesAny) {
   create("servers", "Server", "s3", server_spec(true, "HPE"));
   create("serverclasses", "ServerClass", "dell",
          json::object{{"qualifiers", json::parse(R"({"systemInformation":[{"manufacturer":"Dell"}]})")}});
-  ASSERT_TRUE(run_until([&] { return cluster.servers().items().size() == 3 && in(cluster.serverclasses(), "dell"); }));
+  ASSERT_TRUE(run_until([&] { return cluster.servers().size() == 3 && in(cluster.serverclasses(), "dell"); }));
 
   int reconciled = 0;
   ReconcileRunner runner(io, clock, [&] { ++reconciled; });

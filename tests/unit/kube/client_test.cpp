@@ -86,7 +86,7 @@ TEST_F(InProcess, InformerSyncsAndFollowsChanges) {
   EXPECT_FALSE(inf.synced());
   inf.start();
   ASSERT_TRUE(run_until(io, [&] { return inf.synced(); }));
-  EXPECT_EQ(inf.items().size(), 3u);
+  EXPECT_EQ(inf.size(), 3u);
   EXPECT_EQ(inf.get("a")->at("kind"), "Server");
   sync([&](auto done) { client.patch("servers", "b", PatchType::Merge, json::parse(R"({"spec":{"accepted":true}})"), done); });
   sync([&](auto done) { client.remove("servers", "c", done); });
@@ -225,7 +225,7 @@ TEST(Informer, ResumesRelistsAndBacksOff) {
   EXPECT_EQ(t->targets, expected);
   // The relists replaced the cache: b vanished at the first relist, a at the second.
   EXPECT_EQ(deleted, (std::vector<std::string>{"b", "a"}));
-  EXPECT_EQ(inf.items().size(), 1u);
+  EXPECT_EQ(inf.size(), 1u);
 }
 
 TEST(WriteQueue, RetriesTransientFailuresWithRetryAfter) {

@@ -162,7 +162,7 @@ TEST_F(Embedded, WatchResumesAndRelistsAfterRestart) {
   }
   start_server();
   ASSERT_TRUE(run_until(io, [&] { return inf.relists() >= 2 && inf.get("c") && !inf.get("a"); }, std::chrono::seconds(10)));
-  EXPECT_EQ(inf.items().size(), 2u);
+  EXPECT_EQ(inf.size(), 2u);
 }
 
 TEST_F(Embedded, WriteQueueKeepsWritesWhileTheApiIsDown) {
