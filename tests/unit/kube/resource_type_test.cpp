@@ -29,8 +29,10 @@ TEST(Crds, ShippedFilesAreTheEmbeddedSchema) {
   const auto* server = find_resource_type("servers");
   std::vector<std::string> names;
   for (const auto& c : server->columns) names.push_back(c.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"Hostname", "BMC IP", "Accepted", "Cordoned", "Allocated", "Clean", "Power", "Age"}));
-  EXPECT_EQ(server->columns[1].priority, 1);
+  EXPECT_EQ(names, (std::vector<std::string>{"Hostname", "BMC", "State", "Accepted", "Cordoned", "Allocated", "Clean", "Power",
+                                             "Age"}));
+  EXPECT_EQ(server->columns[1].priority, 0) << "BMC is shown by default";
+  EXPECT_EQ(server->columns[7].priority, 0) << "Power is shown by default";
 }
 
 json::object server(const char* spec) {
