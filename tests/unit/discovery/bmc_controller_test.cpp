@@ -45,6 +45,10 @@ class BmcControllerTest : public testing::InProcessCluster {
     controller = std::make_unique<BmcController>(io, factory, options, clock);
     controller->start(cluster);
   }
+  void SetUp() override {
+    ASSERT_TRUE(handler.ensure_initial_namespaces());  // ironboot-system, for the Secrets
+    InProcessCluster::SetUp();
+  }
   void TearDown() override {
     if (controller) controller->stop();
     InProcessCluster::TearDown();
@@ -56,7 +60,7 @@ class BmcControllerTest : public testing::InProcessCluster {
                    {"metadata", json::object{{"name", name}, {"namespace", "ironboot-system"}}},
                    {"data", json::object{{"username", base64_encode(user)}, {"password", base64_encode(pass)}}}};
     auto r = call([&](auto done) { cluster.client().create(secrets(), s, done); });
-    ASSERT_TRUE(r.ok()) << r.message;
+    ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
   }
   static kube::ResourcePath secrets() { return {"", "v1", "secrets", "ironboot-system"}; }
 
