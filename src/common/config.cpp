@@ -349,6 +349,17 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.finish();
   }
   {
+    auto s = top.section("bmc");
+    s.get("power_refresh_seconds", c.bmc.power_refresh_seconds);
+    s.get("max_concurrent", c.bmc.max_concurrent);
+    s.get("min_interval_ms", c.bmc.min_interval_ms);
+    s.get("power_off_available", c.bmc.power_off_available);
+    s.get("auto_setup", c.bmc.auto_setup);
+    s.finish();
+    if (c.bmc.power_refresh_seconds == 0) throw ConfigError(source_name + ": 'bmc.power_refresh_seconds' must be at least 1");
+    if (c.bmc.max_concurrent == 0) throw ConfigError(source_name + ": 'bmc.max_concurrent' must be at least 1");
+  }
+  {
     auto s = top.section("log");
     s.get_enum("level", c.log.level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
     s.finish();

@@ -96,6 +96,15 @@ struct DiscoveryConfig {
   DiskBootMethod boot_from_disk_method = DiskBootMethod::ipxe_exit;
 };
 
+// BMC power control and the hands-free lifecycle (docs/bmc.md).
+struct BmcConfig {
+  std::uint32_t power_refresh_seconds = 60;  // status.power re-read this often (jittered)
+  std::uint32_t max_concurrent = 16;         // BMC operations in flight at once, over all BMCs
+  std::uint32_t min_interval_ms = 1000;      // per BMC: at least this long between two operations
+  bool power_off_available = true;           // a clean, unused (Available) Server is powered off
+  bool auto_setup = false;                   // the agent creates a BMC user and ironboot fills spec.bmc
+};
+
 struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error | critical | off
 };
@@ -110,6 +119,7 @@ struct Config {
   AgentConfig agent;
   ClusterConfig cluster;
   DiscoveryConfig discovery;
+  BmcConfig bmc;
   LogConfig log;
 
   std::string source_path;  // the file it was loaded from, for messages

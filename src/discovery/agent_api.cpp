@@ -241,7 +241,10 @@ http::Response AgentApi::handle_register(const http::Request& request) {
     }
   }
   const Instruction next = hand_out(plan.server_name);
-  return json_response(200, json::object{{"server", plan.server_name}, {"instruction", next.to_json()}});
+  json::object answer{{"server", plan.server_name}, {"instruction", next.to_json()}};
+  if (register_hook_)
+    for (auto& [key, value] : register_hook_(plan.server_name, report)) answer[key] = value;
+  return json_response(200, answer);
 }
 
 void AgentApi::write_registered_server(const std::string& name, const json::object& annotations,

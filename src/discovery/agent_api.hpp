@@ -57,6 +57,10 @@ class AgentApi {
   // Re-evaluates the waiting polls soon (coalesced): call when something the boot policy
   // reads has changed (class memberships, Environments).
   void recheck_polls();
+  // Called for every accepted register with the Server it is bound to; the members it returns
+  // are added to the answer (the BMC controller's in-band setup, bmc_controller.hpp).
+  using RegisterHook = std::function<boost::json::object(const std::string& server, const RegisterReport& report)>;
+  void set_register_hook(RegisterHook hook) { register_hook_ = std::move(hook); }
 
  private:
   struct Caller {
@@ -99,6 +103,7 @@ class AgentApi {
   AgentApiOptions options_;
   const Clock& clock_;
   NextBootIsAgent next_boot_is_agent_;
+  RegisterHook register_hook_;
   kube::ClusterContext* cluster_ = nullptr;
   const TokenAuthority* tokens_ = nullptr;
   kube::EventReporter events_;

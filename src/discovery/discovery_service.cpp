@@ -3,6 +3,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "discovery/agent_api.hpp"
+#include "discovery/bmc_controller.hpp"
 #include "discovery/cluster_boot_policy.hpp"
 #include "discovery/environments.hpp"
 #include "discovery/reconcile_runner.hpp"
@@ -10,6 +11,7 @@
 #include "ipxe/http_service.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/cluster_service.hpp"
+#include "kube/objects.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -35,7 +37,8 @@ class AgentTokenIssuer final : public BootTokenIssuer {
 
 class DiscoveryService final : public Service {
  public:
-  DiscoveryService(boost::asio::io_context& io, const Config& config, HttpService& http, ClusterService& cluster)
+  DiscoveryService(boost::asio::io_context& io, const Config& config, HttpService& http, ClusterService& cluster,
+                   std::shared_ptr<bmc::BmcClientFactory> bmc_factory)
       : config_(config),
         cluster_(cluster),
         environments_(io, config.cluster.embedded.data_dir, clock_, [this] { agent_.recheck_polls(); }),
@@ -46,6 +49,18 @@ class DiscoveryService final : public Service {
                [policy = policy_.get()](const boost::json::object* server) {
                  return policy->decide_for_server(server).kind == BootDecision::Kind::agent;
                }) {
+    if (bmc_factory) {
+      // The lifecycle state as the boot policy sees it: the Environment it would boot now.
+      bmc_.emplace(io, std::move(bmc_factory), discovery::BmcControllerOptions::from(config), clock_,
+                   [policy = policy_.get()](const boost::json::object& server) {
+                     const auto d = policy->decide_for_server(&server);
+                     return d.kind == BootDecision::Kind::environment ? d.environment_name
+                                                                      : std::string(objects::environment_ref_name(server));
+                   });
+      agent_.set_register_hook([this](const std::string& server, const discovery::RegisterReport& report) {
+        return bmc_->on_register(server, report);
+      });
+    }
     agent_.register_routes(http.router());
     environments_.register_routes(http.router());
     http.set_boot_policy(policy_);
@@ -75,6 +90,7 @@ class DiscoveryService final : public Service {
     environments_.start(*context_);
     reconciler_.start(*context_);
     agent_.start(*context_, *tokens_);
+    if (bmc_) bmc_->start(*context_);
     logger("discovery")->info("discovery started auto_accept={} wipe={} boot_from_disk_method={}",
                               config_.discovery.auto_accept, to_string(config_.discovery.wipe),
                               to_string(config_.discovery.boot_from_disk_method));
@@ -82,6 +98,7 @@ class DiscoveryService final : public Service {
   }
 
   void stop() override {
+    if (bmc_) bmc_->stop();
     reconciler_.stop();
     environments_.stop();
     agent_.stop();
@@ -101,13 +118,15 @@ class DiscoveryService final : public Service {
   discovery::ReconcileRunner reconciler_;
   std::shared_ptr<discovery::ClusterBootPolicy> policy_;
   discovery::AgentApi agent_;
+  std::optional<discovery::BmcController> bmc_;  // with a BMC client factory only
 };
 
 }  // namespace
 
 std::unique_ptr<Service> make_discovery_service(boost::asio::io_context& io, const Config& config, HttpService& http,
-                                                ClusterService& cluster) {
-  return std::make_unique<DiscoveryService>(io, config, http, cluster);
+                                                ClusterService& cluster,
+                                                std::shared_ptr<bmc::BmcClientFactory> bmc_factory) {
+  return std::make_unique<DiscoveryService>(io, config, http, cluster, std::move(bmc_factory));
 }
 
 }  // namespace ironboot

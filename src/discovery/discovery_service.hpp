@@ -8,7 +8,7 @@
 // the policy:
 //   auto cluster = make_cluster_service(io, config);
 //   auto http = make_http_service(io, config);
-//   auto discovery = make_discovery_service(io, config, *http, *cluster);
+//   auto discovery = make_discovery_service(io, config, *http, *cluster, bmc_client_factory);
 #pragma once
 
 #include <memory>
@@ -19,6 +19,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace ironboot::bmc {
+class BmcClientFactory;
+}
+
 namespace ironboot {
 
 class ClusterService;
@@ -26,7 +30,10 @@ class HttpService;
 
 // Registers its routes, policy, issuer and readiness check on `http` at once; start() loads
 // the token key and takes the cluster context from `cluster` (which must have started).
+// With `bmc_factory` it also runs the BMC controller (bmc_controller.hpp, docs/bmc.md) on the
+// clients that factory makes; without one no BMC is contacted and status.state is not kept.
 std::unique_ptr<Service> make_discovery_service(boost::asio::io_context& io, const Config& config, HttpService& http,
-                                                ClusterService& cluster);
+                                                ClusterService& cluster,
+                                                std::shared_ptr<bmc::BmcClientFactory> bmc_factory = nullptr);
 
 }  // namespace ironboot

@@ -110,6 +110,102 @@ json::object status_for_addresses(const AddressesReport& report) {
   return json::object{{"status", json::object{{"addresses", std::move(addresses)}}}};
 }
 
+const char* to_string(ServerState state) {
+  switch (state) {
+    case ServerState::Registering: return "Registering";
+    case ServerState::Inspecting: return "Inspecting";
+    case ServerState::Available: return "Available";
+    case ServerState::Provisioning: return "Provisioning";
+    case ServerState::Provisioned: return "Provisioned";
+    case ServerState::Deprovisioning: return "Deprovisioning";
+    case ServerState::Error: break;
+  }
+  return "Error";
+}
+
+namespace {
+
+bool has_facts(const json::object& server) {
+  const auto* spec = objects::spec_of(server);
+  const auto* hw = spec ? objects::object_at(*spec, "hardware") : nullptr;
+  return hw && !hw->empty();
+}
+
+// The Environment the Server booted (PXEBooted True names it), or "".
+std::string_view booted_environment(const json::object& server) {
+  const auto* c = objects::find_condition(server, "PXEBooted");
+  if (!c || objects::string_at(*c, "status") != "True") return {};
+  return objects::string_at(*c, "message");
+}
+
+}  // namespace
+
+ServerStateView server_state(const json::object& server, std::string_view environment, std::string_view error) {
+  if (!error.empty()) return {ServerState::Error, std::string(error)};
+  if (!has_facts(server)) return {ServerState::Registering, "waiting for the discovery agent's first report"};
+  if (!objects::spec_bool(server, "accepted")) return {ServerState::Inspecting, "waiting for spec.accepted"};
+  if (!objects::status_bool(server, "isClean")) return {ServerState::Deprovisioning, "wiping the disks"};
+  const auto booted = booted_environment(server);
+  if (!booted.empty() && (environment.empty() || environment == booted))
+    return {ServerState::Provisioned, "booted environment " + std::string(booted)};
+  if (!environment.empty()) return {ServerState::Provisioning, "booting environment " + std::string(environment)};
+  return {ServerState::Available, ""};
+}
+
+std::optional<json::object> status_for_state(const json::object& server, const ServerStateView& view,
+                                             std::string_view now) {
+  const bool error = view.state == ServerState::Error;
+  const auto* status = objects::status_of(server);
+  const std::string_view current = status ? objects::string_at(*status, "state") : std::string_view{};
+  const std::string_view current_error = status ? objects::string_at(*status, "errorMessage") : std::string_view{};
+  const auto* lifecycle = objects::find_condition(server, "Lifecycle");
+  const Condition condition{"Lifecycle", !error, error ? "Error" : to_string(view.state), view.message};
+  const bool want_in_use = view.state == ServerState::Provisioned && !objects::status_bool(server, "inUse");
+  if (current == to_string(view.state) && current_error == (error ? view.message : "") && lifecycle &&
+      objects::string_at(*lifecycle, "status") == (condition.status ? "True" : "False") &&
+      objects::string_at(*lifecycle, "reason") == condition.reason &&
+      objects::string_at(*lifecycle, "message") == condition.message && !want_in_use)
+    return std::nullopt;
+  json::object out{{"state", to_string(view.state)},
+                   {"errorMessage", error ? json::value(view.message) : json::value(nullptr)},
+                   {"conditions", objects::with_condition(conditions_of(server), condition, now)}};
+  if (want_in_use) out["inUse"] = true;
+  return json::object{{"status", std::move(out)}};
+}
+
+std::string deprovision_trigger(const json::object* before, const json::object& after) {
+  if (!objects::spec_bool(after, "accepted")) return {};
+  if (const auto* a = objects::annotations_of(after); a && a->contains(kDeprovisionAnnotation))
+    return std::string("annotation ") + std::string(kDeprovisionAnnotation);
+  if (!before) return {};
+  const auto was = objects::environment_ref_name(*before);
+  if (!was.empty() && objects::environment_ref_name(after).empty() && booted_environment(after) == was &&
+      objects::status_bool(after, "isClean"))
+    return "spec.environmentRef " + std::string(was) + " removed";
+  return {};
+}
+
+json::object status_for_deprovision(const json::object& server, std::string_view why, std::string_view now) {
+  auto conditions = objects::with_condition(conditions_of(server),
+                                            Condition{"Clean", false, "Deprovisioning", std::string(why)}, now);
+  conditions = objects::with_condition(&conditions, Condition{"PXEBooted", false, "Deprovisioning", ""}, now);
+  return json::object{
+      {"status", json::object{{"isClean", false}, {"inUse", false}, {"conditions", std::move(conditions)}}}};
+}
+
+PowerStep lifecycle_power_step(const PowerStepInputs& in) {
+  const ServerState state = in.view.state;
+  const bool entered = !in.previous || *in.previous != state;
+  const bool may_power_on = in.online != false;
+  if (state == ServerState::Registering && entered && may_power_on) return PowerStep::pxe_power_on;
+  if (state == ServerState::Deprovisioning && (in.deprovision_started || in.agent_overdue) && may_power_on)
+    return PowerStep::pxe_power_on;
+  if (state == ServerState::Available && in.previous && *in.previous != state && in.power_off_available &&
+      in.online != true)
+    return PowerStep::power_off;
+  return PowerStep::none;
+}
+
 std::optional<std::chrono::seconds> parse_poll_wait(std::optional<std::string_view> value) {
   if (!value || value->empty()) return kDefaultPollWait;
   long long n = 0;

@@ -59,6 +59,63 @@ std::optional<boost::json::object> status_for_wiped(const boost::json::object& s
 // Status merge patch for POST addresses.
 boost::json::object status_for_addresses(const AddressesReport& report);
 
+// ---- The Server's lifecycle state (status.state, the Lifecycle condition); docs/bmc.md.
+enum class ServerState { Registering, Inspecting, Available, Provisioning, Provisioned, Deprovisioning, Error };
+const char* to_string(ServerState state);
+
+// Operators ask for a wipe (and a return to Available) with this annotation (any value).
+inline constexpr std::string_view kDeprovisionAnnotation = "ironboot.dev/deprovision";
+// Metal3's reboot request: reboot once, then ironboot removes the annotation.
+inline constexpr std::string_view kRebootAnnotation = "reboot.metal3.io";
+
+struct ServerStateView {
+  ServerState state = ServerState::Registering;
+  std::string message;  // Error: the reason; otherwise what the state is about ("" when nothing to add)
+  bool operator==(const ServerStateView&) const = default;
+};
+
+// `environment`: the Environment the boot policy would boot for it now ("" none); `error`:
+// why it is in Error ("" when it is not: an invalid spec.bmc, a lifecycle power action that
+// failed). Without facts (no spec.hardware) -> Registering; not accepted -> Inspecting; not
+// clean -> Deprovisioning; booted an Environment (PXEBooted True naming it) -> Provisioned;
+// an Environment to boot -> Provisioning; else Available.
+ServerStateView server_state(const boost::json::object& server, std::string_view environment, std::string_view error);
+
+// Status merge patch recording `view`: status.state, status.errorMessage, the Lifecycle
+// condition, and status.inUse true once Provisioned. nullopt when the object already says so.
+std::optional<boost::json::object> status_for_state(const boost::json::object& server, const ServerStateView& view,
+                                                    std::string_view now);
+
+// Why the Server must be deprovisioned now ("" none): the ironboot.dev/deprovision annotation
+// on an accepted Server, or spec.environmentRef removed (before -> after) from one that booted it.
+std::string deprovision_trigger(const boost::json::object* before, const boost::json::object& after);
+// Status merge patch starting a deprovision: isClean false, inUse false, Clean and PXEBooted
+// False (reason Deprovisioning), so the agent wipes it and it returns to Available.
+boost::json::object status_for_deprovision(const boost::json::object& server, std::string_view why,
+                                           std::string_view now);
+
+// What the lifecycle needs from the BMC when the Server is in `view` (`previous`: the state
+// the controller saw before, nullopt on first sight):
+enum class PowerStep {
+  none,
+  pxe_power_on,  // next boot PXE (once), then power on (or cycle when it is on)
+  power_off,     // Available: a clean, unused Server is powered off
+};
+struct PowerStepInputs {
+  std::optional<ServerState> previous;
+  ServerStateView view;
+  std::optional<bool> online;     // spec.online
+  bool power_off_available = true;  // bmc.power_off_available
+  // Deprovisioning with no agent wiping it (no Wiping True) for longer than the grace time:
+  // the machine runs something else and must be cycled into PXE.
+  bool agent_overdue = false;
+  bool deprovision_started = false;  // the controller just started a deprovision
+};
+// - entering Registering -> pxe_power_on; Deprovisioning just started, or overdue -> pxe_power_on;
+// - entering Available from another state -> power_off (bmc.power_off_available, spec.online not true);
+// - spec.online false never powers on.
+PowerStep lifecycle_power_step(const PowerStepInputs& in);
+
 // Long-poll bookkeeping for GET instructions?wait=N.
 inline constexpr std::chrono::seconds kDefaultPollWait{30};
 inline constexpr std::chrono::seconds kMaxPollWait{60};

@@ -8,6 +8,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 
 namespace ironboot::discovery {
@@ -229,6 +231,41 @@ Parsed<RegisterReport> parse_register(std::string_view body, std::size_t max_byt
       }
       report.pci.push_back(std::move(dev));
     }
+  }
+
+  if (const auto* bmc = obj->if_contains("bmc"); bmc && !bmc->is_null()) {
+    if (!bmc->is_object()) return RequestError{400, "bmc: must be an object"};
+    const auto& b = bmc->get_object();
+    InbandBmc found;
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"ipSource", &found.ip_source},
+                            {"address", &found.address},
+                            {"netmask", &found.netmask},
+                            {"gateway", &found.gateway},
+                            {"mac", &found.mac}}) {
+      if (const auto* v = b.if_contains(key); v && !check.string(*v, std::string("bmc.") + key, *out))
+        return *check.error();
+    }
+    for (auto [key, out] : {std::pair<const char*, std::int64_t*>{"channel", &found.channel}, {"port", &found.port}}) {
+      if (const auto* v = b.if_contains(key); v && !check.integer(*v, std::string("bmc.") + key, *out))
+        return *check.error();
+    }
+    if (found.port < 1 || found.port > 65535) return RequestError{400, "bmc.port: must be 1..65535"};
+    if (found.channel > 15) return RequestError{400, "bmc.channel: must be 0..15"};
+    static constexpr const char* kSources[] = {"", "static", "dhcp", "bios", "other", "unspecified"};
+    if (std::find(std::begin(kSources), std::end(kSources), found.ip_source) == std::end(kSources))
+      return RequestError{400, "bmc.ipSource: must be static, dhcp, bios, other or unspecified"};
+    report.bmc = std::move(found);
+  }
+  if (const auto* creds = obj->if_contains("bmcCredentials"); creds && !creds->is_null()) {
+    if (!creds->is_object()) return RequestError{400, "bmcCredentials: must be an object"};
+    InbandBmcCredentials c;
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"username", &c.username}, {"password", &c.password}}) {
+      const auto* v = creds->get_object().if_contains(key);
+      if (!v) return RequestError{400, std::string("bmcCredentials.") + key + ": required"};
+      if (!check.string(*v, std::string("bmcCredentials.") + key, *out)) return *check.error();
+      if (out->empty()) return RequestError{400, std::string("bmcCredentials.") + key + ": must not be empty"};
+    }
+    report.bmc_credentials = std::move(c);
   }
   return report;
 }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,6 +28,18 @@ struct PciDevice {
   std::string address, vendor, device, device_class, description;
 };
 
+// The BMC the agent found in-band (IPMI LAN configuration over KCS); docs/bmc.md.
+struct InbandBmc {
+  std::int64_t channel = 0;
+  std::string ip_source;  // static | dhcp | bios | other | unspecified
+  std::string address, netmask, gateway, mac;
+  std::int64_t port = 623;
+};
+// The BMC user the agent set up after a register answer with "bmcSetup": true.
+struct InbandBmcCredentials {
+  std::string username, password;
+};
+
 struct RegisterReport {
   std::string uuid;       // canonical lower case; "" when the agent sent none or an empty one
   std::string boot_mac;   // canonical lower case with colons
@@ -36,6 +49,8 @@ struct RegisterReport {
   boost::json::object hardware;
   std::string firmware_vendor, firmware_version, firmware_date;
   std::vector<PciDevice> pci;
+  std::optional<InbandBmc> bmc;                           // "bmc"
+  std::optional<InbandBmcCredentials> bmc_credentials;    // "bmcCredentials"
 
   std::string_view serial_number() const;
   std::vector<std::string> interface_macs() const;  // canonical

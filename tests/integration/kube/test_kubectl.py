@@ -42,7 +42,8 @@ def test_get_table_patch_accept_verbatim(cluster):
     # The command from the course material, verbatim: -n is ignored for cluster-scoped kinds.
     r = cluster.kubectl("get", "servers", "-n", "sidero-system")
     rows = table(r.stdout)
-    assert list(rows[0]) == ["NAME", "HOSTNAME", "ACCEPTED", "CORDONED", "ALLOCATED", "CLEAN", "POWER", "AGE"]
+    assert list(rows[0]) == ["NAME", "HOSTNAME", "BMC", "STATE", "ACCEPTED", "CORDONED", "ALLOCATED", "CLEAN", "POWER",
+                             "AGE"]
     assert len(rows) == 1
     row = rows[0]
     assert (row["NAME"], row["HOSTNAME"], row["ACCEPTED"]) == (UUID, "rack1-u12", "false")
@@ -60,7 +61,7 @@ def test_get_table_patch_accept_verbatim(cluster):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", obj["metadata"]["creationTimestamp"])
 
     wide = table(cluster.kubectl("get", "servers", "-o", "wide").stdout)
-    assert wide[0]["BMC IP"] == "10.0.0.5" and wide[0]["ACCEPTED"] == "true"
+    assert wide[0]["BMC"] == "10.0.0.5" and wide[0]["ACCEPTED"] == "true"
     assert cluster.kubectl("get", "servers", "-o", "name").stdout.strip() == f"server.metal.sidero.dev/{UUID}"
     y = cluster.kubectl("get", "server", UUID, "-o", "yaml").stdout
     assert "kind: Server" in y and "accepted: true" in y and "productName: PowerEdge R640" in y

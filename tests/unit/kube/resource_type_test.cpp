@@ -29,8 +29,10 @@ TEST(Crds, ShippedFilesAreTheEmbeddedSchema) {
   const auto* server = find_resource_type("servers");
   std::vector<std::string> names;
   for (const auto& c : server->columns) names.push_back(c.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"Hostname", "BMC IP", "Accepted", "Cordoned", "Allocated", "Clean", "Power", "Age"}));
-  EXPECT_EQ(server->columns[1].priority, 1);
+  EXPECT_EQ(names, (std::vector<std::string>{"Hostname", "BMC", "State", "Accepted", "Cordoned", "Allocated", "Clean", "Power",
+                                             "Age"}));
+  EXPECT_EQ(server->columns[1].priority, 0) << "BMC is shown by default";
+  EXPECT_EQ(server->columns[7].priority, 0) << "Power is shown by default";
 }
 
 json::object server(const char* spec) {
@@ -84,10 +86,10 @@ TEST(Table, ColumnsAndHumanAges) {
   o["status"] = json::parse(R"({"power":"on","isClean":false})");
   auto t = render_table(*find_resource_type("servers"), {std::make_shared<const json::object>(o)}, now);
   EXPECT_EQ(t["kind"], "Table");
-  EXPECT_EQ(t["columnDefinitions"].as_array().size(), 9u);
+  EXPECT_EQ(t["columnDefinitions"].as_array().size(), 10u);
   EXPECT_EQ(t["columnDefinitions"].at(0).at("format"), "name");
   auto cells = t["rows"].at(0).at("cells");
-  EXPECT_EQ(cells, json::parse(R"(["s1","h1","10.0.0.5",true,null,null,false,"on","4m5s"])"));
+  EXPECT_EQ(cells, json::parse(R"(["s1","h1","10.0.0.5",null,true,null,null,false,"on","4m5s"])"));
   EXPECT_EQ(t["rows"].at(0).at("object").at("kind"), "PartialObjectMetadata");
 }
 
