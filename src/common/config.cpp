@@ -245,6 +245,8 @@ void validate(const Config& c, const std::string& file) {
   }
   if (c.tftp.max_transfers == 0) bad("'tftp.max_transfers' must be at least 1");
   if (c.http.max_connections == 0) bad("'http.max_connections' must be at least 1");
+  if (c.http.max_connections_per_client == 0) bad("'http.max_connections_per_client' must be at least 1");
+  if (c.http.first_byte_timeout_seconds == 0) bad("'http.first_byte_timeout_seconds' must be at least 1");
   if (c.cluster.mode == ClusterMode::kubeconfig && c.cluster.kubeconfig.empty()) {
     bad("'cluster.kubeconfig' must be set when 'cluster.mode' is kubeconfig");
   }
@@ -302,6 +304,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     auto s = top.section("http");
     s.get_endpoint("listen", c.http.listen);
     s.get("max_connections", c.http.max_connections);
+    s.get("max_connections_per_client", c.http.max_connections_per_client);
+    s.get("first_byte_timeout_seconds", c.http.first_byte_timeout_seconds);
     s.get("header_timeout_seconds", c.http.header_timeout_seconds);
     s.get("idle_timeout_seconds", c.http.idle_timeout_seconds);
     s.get("max_header_bytes", c.http.max_header_bytes);

@@ -50,6 +50,8 @@ struct TftpConfig {
 struct HttpConfig {
   std::string listen = "0.0.0.0:8080";
   std::uint32_t max_connections = 10000;
+  std::uint32_t max_connections_per_client = 64;
+  std::uint32_t first_byte_timeout_seconds = 5;
   std::uint32_t header_timeout_seconds = 10;
   std::uint32_t idle_timeout_seconds = 60;
   std::uint32_t max_header_bytes = 8192;

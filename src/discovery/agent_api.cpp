@@ -148,6 +148,11 @@ void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr
 }
 
 void AgentApi::register_routes(http::Router& router) {
+  // Every agent route is authenticated from its headers before the server reads the body.
+  router.guard_prefix("/agent/v1/", [this](const http::Request& head) {
+    TokenClaims claims;
+    return authenticate(head, claims);
+  });
   router.add("POST", "/agent/v1/register", [this](const http::Request& r) { return handle_register(r); });
   router.add_async("GET", "/agent/v1/instructions",
                    [this](const http::Request& r, http::Responder respond) { handle_instructions(r, std::move(respond)); });
