@@ -258,8 +258,9 @@ void AgentApi::write_registered_server(const std::string& name, const json::obje
   };
   auto outcome = std::make_shared<Outcome>();
   const bool auto_accept = options_.auto_accept;
-  cluster_->writes().enqueue(
-      "servers", name,
+  // Tagged: during an outage only the latest boot's facts are kept for the Server.
+  cluster_->writes().enqueue_superseding(
+      "servers", name, "facts",
       [annotations, hardware, name, auto_accept, outcome](const json::object* current) -> std::optional<json::object> {
         *outcome = Outcome{};
         if (!current) {
