@@ -243,8 +243,14 @@ void validate(const Config& c, const std::string& file) {
   if (c.tftp.max_block_size != 0 && (c.tftp.max_block_size < 8 || c.tftp.max_block_size > 65464)) {
     bad("'tftp.max_block_size' must be 0 (from the MTU) or 8..65464");
   }
+  if (c.dhcp.max_option_instances < 16) bad("'dhcp.max_option_instances' must be at least 16");
   if (c.tftp.max_transfers == 0) bad("'tftp.max_transfers' must be at least 1");
+  if (c.tftp.max_transfers_per_client == 0) bad("'tftp.max_transfers_per_client' must be at least 1");
+  if (c.tftp.first_ack_timeout_seconds == 0) bad("'tftp.first_ack_timeout_seconds' must be at least 1");
+  if (c.tftp.max_transfer_seconds == 0) bad("'tftp.max_transfer_seconds' must be at least 1");
   if (c.http.max_connections == 0) bad("'http.max_connections' must be at least 1");
+  if (c.http.max_connections_per_client == 0) bad("'http.max_connections_per_client' must be at least 1");
+  if (c.http.first_byte_timeout_seconds == 0) bad("'http.first_byte_timeout_seconds' must be at least 1");
   if (c.cluster.mode == ClusterMode::kubeconfig && c.cluster.kubeconfig.empty()) {
     bad("'cluster.kubeconfig' must be set when 'cluster.mode' is kubeconfig");
   }
@@ -284,6 +290,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.get("enabled", c.dhcp.enabled);
     s.get("port", c.dhcp.port);
     s.get("pxe_port", c.dhcp.pxe_port);
+    s.get("max_option_instances", c.dhcp.max_option_instances);
     s.finish();
   }
   {
@@ -293,6 +300,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.get("root", c.tftp.root);
     s.get("max_block_size", c.tftp.max_block_size);
     s.get("max_transfers", c.tftp.max_transfers);
+    s.get("max_transfers_per_client", c.tftp.max_transfers_per_client);
+    s.get("first_ack_timeout_seconds", c.tftp.first_ack_timeout_seconds);
+    s.get("max_transfer_seconds", c.tftp.max_transfer_seconds);
     s.get("single_port", c.tftp.single_port);
     s.get("cache_max_file_size", c.tftp.cache_max_file_size);
     s.get("follow_symlinks_into", c.tftp.follow_symlinks_into);
@@ -302,6 +312,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     auto s = top.section("http");
     s.get_endpoint("listen", c.http.listen);
     s.get("max_connections", c.http.max_connections);
+    s.get("max_connections_per_client", c.http.max_connections_per_client);
+    s.get("first_byte_timeout_seconds", c.http.first_byte_timeout_seconds);
     s.get("header_timeout_seconds", c.http.header_timeout_seconds);
     s.get("idle_timeout_seconds", c.http.idle_timeout_seconds);
     s.get("max_header_bytes", c.http.max_header_bytes);

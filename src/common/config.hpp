@@ -29,6 +29,9 @@ struct DhcpConfig {
   bool enabled = true;
   std::uint16_t port = 67;
   std::uint16_t pxe_port = 4011;
+  // Option instances one packet may carry (RFC 3396 long options take one per 255 bytes);
+  // packets with more are dropped (ironboot_dhcp_dropped_total{reason="too_many_options"}).
+  std::uint32_t max_option_instances = 256;
 };
 
 struct TftpConfig {
@@ -38,6 +41,9 @@ struct TftpConfig {
   // 0 = derive from the interface MTU (MTU - IP - UDP - TFTP headers).
   std::uint32_t max_block_size = 0;
   std::uint32_t max_transfers = 2000;
+  std::uint32_t max_transfers_per_client = 16;  // by source address
+  std::uint32_t first_ack_timeout_seconds = 3;  // a transfer's life until the client's first ACK
+  std::uint32_t max_transfer_seconds = 600;     // any transfer's whole life
   // Serve every transfer from the listening port (for NAT and Kubernetes Services).
   bool single_port = false;
   // Files up to this size are kept in memory (revalidated by mtime).
@@ -50,6 +56,8 @@ struct TftpConfig {
 struct HttpConfig {
   std::string listen = "0.0.0.0:8080";
   std::uint32_t max_connections = 10000;
+  std::uint32_t max_connections_per_client = 64;
+  std::uint32_t first_byte_timeout_seconds = 5;
   std::uint32_t header_timeout_seconds = 10;
   std::uint32_t idle_timeout_seconds = 60;
   std::uint32_t max_header_bytes = 8192;

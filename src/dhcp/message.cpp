@@ -27,6 +27,7 @@ const char* to_string(ParseError e) {
     case ParseError::bad_hlen: return "bad_hlen";
     case ParseError::truncated_option: return "truncated_option";
     case ParseError::bad_overload: return "bad_overload";
+    case ParseError::too_many_options: return "too_many_options";
   }
   return "unknown";
 }
@@ -165,7 +166,8 @@ void put32(std::uint8_t* p, std::uint32_t v) {
 }
 
 // Reads one option area into `options`. Only the main area may carry option 52.
-ParseError read_area(Bytes area, Options& options, std::uint8_t* overload) {
+// `instances_left` counts down over every area of the packet.
+ParseError read_area(Bytes area, Options& options, std::uint8_t* overload, std::size_t& instances_left) {
   std::size_t i = 0;
   while (i < area.size()) {
     const std::uint8_t code = area[i];
@@ -175,6 +177,8 @@ ParseError read_area(Bytes area, Options& options, std::uint8_t* overload) {
     const std::size_t len = area[i + 1];
     if (i + 2 + len > area.size()) return ParseError::truncated_option;
     const Bytes value = area.subspan(i + 2, len);
+    if (instances_left == 0) return ParseError::too_many_options;
+    --instances_left;
     if (code == opt::overload) {
       if (overload) {
         if (len != 1 || value[0] < 1 || value[0] > 3) return ParseError::bad_overload;
@@ -192,7 +196,7 @@ ParseError read_area(Bytes area, Options& options, std::uint8_t* overload) {
 
 }  // namespace
 
-ParseError parse(Bytes p, Message& m) {
+ParseError parse(Bytes p, Message& m, const ParseLimits& limits) {
   m.options.clear();
   m.overloaded = 0;
   if (p.size() < kOptionsOffset) return ParseError::too_short;
@@ -214,14 +218,17 @@ ParseError parse(Bytes p, Message& m) {
   if (be32(&p[236]) != kMagicCookie) return ParseError::bad_magic_cookie;
 
   std::uint8_t overload = 0;
-  if (auto e = read_area(p.subspan(kOptionsOffset), m.options, &overload); e != ParseError::ok) return e;
+  std::size_t instances_left = limits.max_option_instances;
+  if (auto e = read_area(p.subspan(kOptionsOffset), m.options, &overload, instances_left); e != ParseError::ok) {
+    return e;
+  }
   // RFC 3396 §7: concatenate in the order options, file, sname.
   if (overload & 1) {
-    if (auto e = read_area(p.subspan(108, 128), m.options, nullptr); e != ParseError::ok) return e;
+    if (auto e = read_area(p.subspan(108, 128), m.options, nullptr, instances_left); e != ParseError::ok) return e;
     m.file.fill(0);
   }
   if (overload & 2) {
-    if (auto e = read_area(p.subspan(44, 64), m.options, nullptr); e != ParseError::ok) return e;
+    if (auto e = read_area(p.subspan(44, 64), m.options, nullptr, instances_left); e != ParseError::ok) return e;
     m.sname.fill(0);
   }
   m.overloaded = overload;

@@ -135,11 +135,20 @@ enum class ParseError : std::uint8_t {
   bad_hlen,           // hlen > 16
   truncated_option,   // an option's length runs past its area
   bad_overload,       // option 52 not 1 byte of 1..3
+  too_many_options,   // more option instances than the caller allows (ParseLimits)
+};
+
+// Bounds on what one packet may make the parser do. Interleaved instances of two options
+// make every append move the value built so far: a cap on instances keeps a 1,500-byte
+// packet from costing quadratic copying. Real clients send a few dozen; RFC 3396 long
+// options need one instance per 255 bytes.
+struct ParseLimits {
+  std::size_t max_option_instances = 256;  // over options, file and sname together
 };
 const char* to_string(ParseError e);
 
 // Parses into `out` (reused: cleared first, keeps its buffers). On error `out` is unspecified.
-ParseError parse(Bytes packet, Message& out);
+ParseError parse(Bytes packet, Message& out, const ParseLimits& limits = {});
 std::optional<Message> parse(Bytes packet, ParseError* error = nullptr);
 
 // Writes a BOOTP/DHCP packet: fixed fields, cookie, options (split into 255-byte instances

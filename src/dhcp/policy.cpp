@@ -10,6 +10,7 @@ const char* to_string(DropReason r) {
   switch (r) {
     case DropReason::none: return "none";
     case DropReason::malformed: return "malformed";
+    case DropReason::too_many_options: return "too_many_options";
     case DropReason::not_boot_request: return "not_boot_request";
     case DropReason::no_message_type: return "no_message_type";
     case DropReason::not_discover_or_request: return "not_discover_or_request";

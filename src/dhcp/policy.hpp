@@ -20,6 +20,7 @@ namespace ironboot::dhcp {
 enum class DropReason : std::uint8_t {
   none = 0,
   malformed,                  // the codec rejected it
+  too_many_options,           // more option instances than dhcp.max_option_instances
   not_boot_request,           // op != BOOTREQUEST
   no_message_type,            // plain BOOTP or option 53 malformed
   not_discover_or_request,    // other DHCP message types belong to the site server

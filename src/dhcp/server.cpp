@@ -217,12 +217,14 @@ class DhcpService final : public Service {
     if (datagram.size() < kOptionsOffset || datagram[0] != kBootRequest) {
       return drop(datagram.size() < kOptionsOffset ? DropReason::malformed : DropReason::not_boot_request, source);
     }
-    const ParseError pe = parse(datagram, request_);
+    const ParseError pe = parse(datagram, request_, ParseLimits{config_.dhcp.max_option_instances});
     if (pe != ParseError::ok) {
+      const auto reason = pe == ParseError::too_many_options ? DropReason::too_many_options : DropReason::malformed;
       if (log_->should_log(spdlog::level::debug)) {
-        log_->debug("drop reason=malformed error={} peer={} size={}", to_string(pe), source.to_string(), datagram.size());
+        log_->debug("drop reason={} error={} peer={} size={}", to_string(reason), to_string(pe), source.to_string(),
+                    datagram.size());
       }
-      counters_.dropped[static_cast<std::size_t>(DropReason::malformed)]->inc();
+      counters_.dropped[static_cast<std::size_t>(reason)]->inc();
       return std::nullopt;
     }
     if (local.value == 0) local = interface_ipv4(config_.interface).value_or(Ipv4{});

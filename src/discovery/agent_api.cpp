@@ -148,6 +148,11 @@ void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr
 }
 
 void AgentApi::register_routes(http::Router& router) {
+  // Every agent route is authenticated from its headers before the server reads the body.
+  router.guard_prefix("/agent/v1/", [this](const http::Request& head) {
+    TokenClaims claims;
+    return authenticate(head, claims);
+  });
   router.add("POST", "/agent/v1/register", [this](const http::Request& r) { return handle_register(r); });
   router.add_async("GET", "/agent/v1/instructions",
                    [this](const http::Request& r, http::Responder respond) { handle_instructions(r, std::move(respond)); });
@@ -256,8 +261,9 @@ void AgentApi::write_registered_server(const std::string& name, const json::obje
   };
   auto outcome = std::make_shared<Outcome>();
   const bool auto_accept = options_.auto_accept;
-  cluster_->writes().enqueue(
-      "servers", name,
+  // Tagged: during an outage only the latest boot's facts are kept for the Server.
+  cluster_->writes().enqueue_superseding(
+      "servers", name, "facts",
       [annotations, hardware, name, auto_accept, outcome](const json::object* current) -> std::optional<json::object> {
         *outcome = Outcome{};
         if (!current) {

@@ -8,6 +8,9 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace ironboot {
@@ -37,10 +40,10 @@ class AcceptBackoff {
   std::chrono::milliseconds next_ = kFirst;
 };
 
-// The open connections of one server. A session holds its Slot for its whole life and the
-// Slot's destructor gives it back, so the count (and the gauge, when given) is right on
-// every way out of a session, an exception included. Slots keep the registry alive, so a
-// session may outlive its server.
+// The open connections of one server, counted in all and per client address. A session
+// holds its Slot for its whole life and the Slot's destructor gives it back, so the counts
+// (and the gauge, when given) are right on every way out of a session, an exception
+// included. Slots keep the registry alive, so a session may outlive its server.
 class ConnectionRegistry : public std::enable_shared_from_this<ConnectionRegistry> {
   struct Entry;
 
@@ -67,9 +70,11 @@ class ConnectionRegistry : public std::enable_shared_from_this<ConnectionRegistr
   ConnectionRegistry(const ConnectionRegistry&) = delete;
   ConnectionRegistry& operator=(const ConnectionRegistry&) = delete;
 
-  // Callers check size() against their limit first: refusing a connection is theirs to do.
-  Slot acquire();
+  // Callers check size() and count_for(client) against their limits first: refusing a
+  // connection is theirs to do. `client` is the peer's address without its port.
+  Slot acquire(std::string client = {});
   std::size_t size() const { return entries_.size(); }
+  std::size_t count_for(std::string_view client) const;
   bool empty() const { return entries_.empty(); }
   // Runs every connection's drain hook. A hook may end its connection, but the slot is
   // released later (by the session's coroutine unwinding), never during this call.
@@ -80,6 +85,7 @@ class ConnectionRegistry : public std::enable_shared_from_this<ConnectionRegistr
   void release(Entry* entry);
 
   std::unordered_set<Entry*> entries_;
+  std::unordered_map<std::string, std::size_t> per_client_;
   Gauge* gauge_;
 };
 

@@ -42,6 +42,18 @@ void Router::insert(Route route) {
   });
 }
 
+void Router::guard_prefix(std::string prefix, HeadGuard guard) {
+  guards_.emplace_back(std::move(prefix), std::move(guard));
+  std::stable_sort(guards_.begin(), guards_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+std::optional<Response> Router::check_head(const Request& head) const {
+  for (const auto& [prefix, guard] : guards_)
+    if (path_matches(prefix, true, head.path)) return guard(head);
+  return std::nullopt;
+}
+
 void Router::dispatch(const Request& request, Responder respond) const {
   const std::string& method = request.method;
   const Route* path_match = nullptr;

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http/message.hpp"
@@ -20,6 +22,9 @@ namespace ironboot::http {
 using Handler = std::function<Response(const Request&)>;
 using Responder = std::function<void(Response)>;
 using AsyncHandler = std::function<void(const Request&, Responder)>;
+// Sees a request's head (its body is still unread and empty here): a response refuses the
+// request without reading the body, nullopt lets it through.
+using HeadGuard = std::function<std::optional<Response>(const Request& head)>;
 
 class Router {
  public:
@@ -29,6 +34,13 @@ class Router {
   void add_prefix(std::string method, std::string prefix, Handler handler);
   void add_async(std::string method, std::string path, AsyncHandler handler);
   void add_async_prefix(std::string method, std::string prefix, AsyncHandler handler);
+
+  // Every request whose path starts with `prefix` passes `guard` once its head is read,
+  // before the server reads its body (the agent API checks Authorization so, so an
+  // unauthenticated client cannot make it read a megabyte). Longest prefix wins.
+  void guard_prefix(std::string prefix, HeadGuard guard);
+  // The refusal of the guard for this path, or nullopt (also when no guard applies).
+  std::optional<Response> check_head(const Request& head) const;
 
   // Calls the matching handler; 404 when no path matches, 405 (with Allow) when the path
   // matches under another method. `respond` may be called before dispatch returns.
@@ -47,6 +59,7 @@ class Router {
   };
   void insert(Route route);
   std::vector<Route> routes_;
+  std::vector<std::pair<std::string, HeadGuard>> guards_;  // longest prefix first
 };
 
 }  // namespace ironboot::http

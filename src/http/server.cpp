@@ -29,9 +29,16 @@ struct HttpServer::Impl {
       socket.close(ignored);
       return;
     }
+    std::string client = remote.address().to_string();
+    if (ctx->sessions->count_for(client) >= ctx->limits.max_connections_per_client) {
+      ctx->metrics.rejected_per_client->inc();
+      ctx->log->debug("connection rejected reason=max_connections_per_client peer={}", format_peer(remote));
+      socket.close(ignored);
+      return;
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &kUnsentLowWater, sizeof kUnsentLowWater);
-    start_session(std::move(socket), ctx, format_peer(remote));
+    start_session(std::move(socket), ctx, format_peer(remote), std::move(client));
   }
 
   std::shared_ptr<ServerContext> ctx;

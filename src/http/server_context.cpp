@@ -10,6 +10,9 @@ HttpMetrics::HttpMetrics() {
   connections = &m.gauge("ironboot_http_connections", "Open HTTP connections");
   rejected = &m.counter("ironboot_http_connections_rejected_total",
                         "Connections closed at accept because http.max_connections was reached");
+  rejected_per_client = &m.counter("ironboot_http_connections_rejected_per_client_total",
+                                   "Connections closed at accept because their address held "
+                                   "http.max_connections_per_client already");
   timeouts = &m.counter("ironboot_http_timeouts_total", "Connections closed by a header, idle or write timeout");
   bytes_sent = &m.counter("ironboot_http_response_bytes_total", "HTTP response body bytes sent");
   latency = &m.histogram("ironboot_http_request_duration_seconds",

@@ -22,6 +22,8 @@ namespace ironboot::http {
 
 struct ServerLimits {
   std::uint32_t max_connections = 10000;
+  std::uint32_t max_connections_per_client = 64;     // open connections from one address
+  std::chrono::milliseconds first_byte_timeout{5000};  // a new connection's first request byte
   std::chrono::milliseconds header_timeout{10000};  // whole request head (and body) must arrive
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive wait, and write progress
   std::uint32_t max_header_bytes = 8192;
@@ -34,6 +36,7 @@ struct HttpMetrics {
 
   Gauge* connections;
   Counter* rejected;
+  Counter* rejected_per_client;
   Counter* timeouts;
   Counter* bytes_sent;
   Histogram* latency;

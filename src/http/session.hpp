@@ -124,12 +124,19 @@ class Connection {
       parser_->header_limit(ctx_->limits.max_header_bytes);
       parser_->body_limit(ctx_->limits.max_body_bytes);
       phase_ = Phase::reading;
-      const RequestTimeouts timeouts{ctx_->limits.idle_timeout, ctx_->limits.header_timeout};
-      const beast::error_code ec =
-          co_await read_request(stream_, buffer_, *parser_, deadline_, timeouts, true, &read_stage_);
+      // A new connection gets a short wait for its first byte (an idle socket holds a slot);
+      // a keep-alive one the idle timeout.
+      const auto first_byte = requests_ == 0 ? ctx_->limits.first_byte_timeout : ctx_->limits.idle_timeout;
+      const RequestTimeouts timeouts{first_byte, ctx_->limits.header_timeout};
+      head_refusal_.reset();
+      const beast::error_code ec = co_await read_request(stream_, buffer_, *parser_, deadline_, timeouts, true,
+                                                         &read_stage_, [this](const auto& head) { return check_head(head); });
       if (closed_) break;
+      ++requests_;
       std::optional<Response> response;
-      if (ec) {
+      if (head_refusal_) {
+        response = std::move(head_refusal_);
+      } else if (ec) {
         response = read_error_response(ec);
       } else {
         response = co_await handle_request();
@@ -195,10 +202,9 @@ class Connection {
     return text_response(status, std::string(reason_phrase(status)) + "\n");
   }
 
-  asio::awaitable<std::optional<Response>> handle_request() {
-    auto& req = parser_->get();
-    phase_ = Phase::handling;
-    deadline_.disarm();
+  // request_ from the parsed head; false when the target is not origin-form.
+  template <class Head>
+  bool take_head(const Head& req) {
     started_ = Clock::now();
     request_keep_alive_ = req.keep_alive();
     http10_ = req.version() == 10;
@@ -211,13 +217,35 @@ class Connection {
     if (target.empty() || target.front() != '/') {
       request_keep_alive_ = false;
       request_.path = "-";
-      co_return text_response(400, "bad request target\n");
+      return false;
     }
     const auto q = target.find('?');
     request_.path = std::string(target.substr(0, q));
     if (q != std::string_view::npos) request_.query = std::string(target.substr(q + 1));
     request_.headers.reserve(8);
     for (const auto& f : req) request_.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    return true;
+  }
+
+  // The router's head guard, before the body is read. A refusal closes the connection
+  // afterwards: the unread body is still on it.
+  template <class Head>
+  bool check_head(const Head& req) {
+    if (!take_head(req)) return true;  // handle_request answers 400
+    auto refusal = ctx_->router->check_head(request_);
+    if (!refusal) return true;
+    ctx_->log->debug("request refused before its body status={} path={} peer={}", refusal->status, request_.path,
+                     peer_);
+    request_keep_alive_ = false;
+    head_refusal_ = std::move(refusal);
+    return false;
+  }
+
+  asio::awaitable<std::optional<Response>> handle_request() {
+    auto& req = parser_->get();
+    phase_ = Phase::handling;
+    deadline_.disarm();
+    if (!take_head(req)) co_return text_response(400, "bad request target\n");
     request_.body = std::move(req.body());
     auto pending = std::make_shared<PendingResponse>(stream_.get_executor());
     ctx_->router->dispatch(request_, pending->responder(pending));
@@ -398,6 +426,8 @@ class Connection {
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
   Request request_;
+  std::optional<Response> head_refusal_;  // what the router's head guard answered
+  std::uint64_t requests_ = 0;            // read on this connection so far
   bool request_keep_alive_ = false;
   bool http10_ = false;
   bool head_request_ = false;
@@ -423,14 +453,15 @@ asio::awaitable<void> serve_connection(std::unique_ptr<Connection<Stream>> conne
   co_await connection->run();
 }
 
-// Takes a connection slot and runs the session on the stream's executor. Whoever accepts
-// checks ctx->limits.max_connections first.
+// Takes a connection slot (counted for `client`, the peer's address) and runs the session on
+// the stream's executor. Whoever accepts checks ctx->limits.max_connections and
+// max_connections_per_client first.
 template <class Stream>
-void start_session(Stream stream, std::shared_ptr<ServerContext> ctx, std::string peer) {
+void start_session(Stream stream, std::shared_ptr<ServerContext> ctx, std::string peer, std::string client) {
   const asio::any_io_executor executor = stream.get_executor();
   auto log = ctx->log;
   std::string what = "session peer=" + peer;
-  auto slot = ctx->sessions->acquire();
+  auto slot = ctx->sessions->acquire(std::move(client));
   auto connection =
       std::make_unique<Connection<Stream>>(std::move(stream), std::move(ctx), std::move(slot), std::move(peer));
   spawn_logged(executor, serve_connection(std::move(connection)), std::move(log), std::move(what));

@@ -26,6 +26,7 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/system/errc.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -112,10 +113,19 @@ enum class ReadStage { waiting, request };
 // timeouts.request after that first byte, re-armed for the body read so that it holds
 // whatever ran in between. With `answer_100_continue` an "Expect: 100-continue" request is
 // sent "100 Continue" before its body is read. The parser's own limits apply.
-template <class Stream, class Parser>
+// The head check a server without one passes: every head is read on.
+struct AcceptAnyHead {
+  template <class Header>
+  bool operator()(const Header&) const { return true; }
+};
+
+// `check(parser.get())` runs once the head is in: false stops there, before any body byte is
+// read, and read_request returns errc::permission_denied (the caller has its refusal).
+template <class Stream, class Parser, class HeadCheck = AcceptAnyHead>
 asio::awaitable<beast::error_code> read_request(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                                 Deadline& deadline, RequestTimeouts timeouts,
-                                                bool answer_100_continue, ReadStage* stage = nullptr) {
+                                                bool answer_100_continue, ReadStage* stage = nullptr,
+                                                HeadCheck check = {}) {
   if (buffer.size() == 0) {
     if (stage != nullptr) *stage = ReadStage::waiting;
     deadline.arm(timeouts.idle, "idle");
@@ -130,6 +140,7 @@ asio::awaitable<beast::error_code> read_request(Stream& stream, beast::flat_buff
     auto [ec, n] = co_await beast::http::async_read_header(stream, buffer, parser, kAwaitable);
     if (ec) co_return ec;
   }
+  if (!check(parser.get())) co_return make_error_code(boost::system::errc::permission_denied);
   if (parser.is_done()) co_return beast::error_code{};
   if (answer_100_continue && iequals(parser.get()[beast::http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -22,6 +22,8 @@ namespace {
 http::ServerLimits limits_of(const HttpConfig& c) {
   http::ServerLimits l;
   l.max_connections = c.max_connections;
+  l.max_connections_per_client = c.max_connections_per_client;
+  l.first_byte_timeout = std::chrono::seconds(c.first_byte_timeout_seconds);
   l.header_timeout = std::chrono::seconds(c.header_timeout_seconds);
   l.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   l.max_header_bytes = c.max_header_bytes;

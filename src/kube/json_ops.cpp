@@ -268,22 +268,45 @@ json::value yaml_scalar(const YAML::Node& node) {
   return json::value(s);
 }
 
-json::value yaml_node(const YAML::Node& node, int depth) {
+// What converting one document may produce. Aliases make yaml-cpp share nodes, so a small
+// document can name a tree exponentially larger than itself ("billion laughs"): every node
+// and scalar byte of the expansion is counted against the budget.
+struct YamlBudget {
+  std::size_t nodes_left;
+  std::size_t bytes_left;
+  void spend(std::size_t bytes) {
+    if (nodes_left == 0 || bytes > bytes_left) {
+      throw YAML::Exception(YAML::Mark::null_mark(), "document expands beyond its size budget (aliases?)");
+    }
+    --nodes_left;
+    bytes_left -= bytes;
+  }
+};
+
+json::value yaml_node(const YAML::Node& node, int depth, YamlBudget& budget) {
   if (depth > 64) throw YAML::Exception(YAML::Mark::null_mark(), "nesting too deep");
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
+      budget.spend(0);
       return nullptr;
     case YAML::NodeType::Scalar:
+      budget.spend(node.Scalar().size());
       return yaml_scalar(node);
     case YAML::NodeType::Sequence: {
+      budget.spend(0);
       json::array arr;
-      for (const auto& item : node) arr.push_back(yaml_node(item, depth + 1));
+      for (const auto& item : node) arr.push_back(yaml_node(item, depth + 1, budget));
       return arr;
     }
     case YAML::NodeType::Map: {
+      budget.spend(0);
       json::object obj;
-      for (const auto& kv : node) obj[kv.first.as<std::string>()] = yaml_node(kv.second, depth + 1);
+      for (const auto& kv : node) {
+        std::string key = kv.first.as<std::string>();
+        budget.spend(key.size());
+        obj[key] = yaml_node(kv.second, depth + 1, budget);
+      }
       return obj;
     }
   }
@@ -328,7 +351,10 @@ void emit_yaml(YAML::Emitter& out, const json::value& v) {
 
 std::optional<json::value> yaml_to_json(std::string_view text, std::string* error) {
   try {
-    return yaml_node(YAML::Load(std::string(text)), 0);
+    // Room for any document written out in full (a node per byte, its bytes twice over),
+    // not for an expansion.
+    YamlBudget budget{text.size() + 1024, 2 * text.size() + 4096};
+    return yaml_node(YAML::Load(std::string(text)), 0, budget);
   } catch (const YAML::Exception& e) {
     if (error) *error = e.what();
     return std::nullopt;

@@ -53,8 +53,7 @@ struct ExecCredential {
 };
 std::optional<ExecCredential> parse_exec_credential(const std::string& json_text, std::string* error);
 
-// Runs the plugin (stdin closed, stdout captured, KUBERNETES_EXEC_INFO set) with a timeout.
-std::optional<ExecCredential> run_exec_plugin(const ExecPlugin& plugin, std::chrono::seconds timeout, std::string* error);
+// exec_plugin.hpp runs the plugin.
 
 std::string read_text_file(const std::string& path);
 

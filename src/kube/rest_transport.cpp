@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -18,6 +19,7 @@
 #include "common/base64.hpp"
 #include "common/log.hpp"
 #include "kube/client.hpp"
+#include "kube/exec_plugin.hpp"
 #include "kube/kubeconfig.hpp"
 
 namespace ironboot::kube {
@@ -97,27 +99,50 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
     idle_.clear();  // connections made with the old credentials
   }
 
-  // The Authorization header value for the next request ("" = none).
+  // Runs the exec credential plugin when there is none yet, it expired, or `force` (a 401):
+  // as a child process on the loop (exec_plugin.hpp), one run at a time, the other requests
+  // waiting for it. Before a connection is taken: a new client certificate means a new
+  // TLS context.
+  static net::awaitable<void> refresh_exec(std::shared_ptr<RestTransport> self, bool force) {
+    if (!self->creds_.exec) co_return;
+    const bool expired =
+        self->exec_expiry_ && *self->exec_expiry_ - std::chrono::seconds(1) <= std::chrono::system_clock::now();
+    if (!force && self->exec_ran_ && !expired) co_return;
+    if (!self->exec_running_) {
+      self->exec_running_ = true;
+      run_exec_plugin_async(self->io_, *self->creds_.exec, kExecTimeout,
+                            [self](std::optional<ExecCredential> cred, std::string err) {
+                              self->on_exec_result(std::move(cred), err);
+                            });
+    }
+    auto waiter = std::make_shared<net::steady_timer>(self->io_, net::steady_timer::time_point::max());
+    self->exec_waiters_.push_back(waiter);
+    co_await waiter->async_wait(kAwait);
+  }
+
+  void on_exec_result(std::optional<ExecCredential> cred, const std::string& err) {
+    exec_running_ = false;
+    exec_ran_ = true;
+    if (!cred) {
+      logger("kube")->warn("exec credential plugin failed command={} error=\"{}\"", creds_.exec->command, err);
+    } else {
+      exec_token_ = cred->token;
+      exec_expiry_ = cred->expiry;
+      if (cred->client_cert_pem != exec_cert_ || cred->client_key_pem != exec_key_) {
+        exec_cert_ = cred->client_cert_pem;
+        exec_key_ = cred->client_key_pem;
+        build_context();
+      }
+    }
+    for (auto& w : exec_waiters_) w->cancel();
+    exec_waiters_.clear();
+  }
+
+  // The Authorization header value for the next request ("" = none). The exec credential
+  // comes from refresh_exec(), awaited before.
   std::string authorization(bool force_refresh) {
     const auto now = std::chrono::steady_clock::now();
     if (creds_.exec) {
-      const bool expired = exec_expiry_ && *exec_expiry_ - std::chrono::seconds(1) <= std::chrono::system_clock::now();
-      if (force_refresh || !exec_ran_ || expired) {
-        std::string err;
-        auto cred = run_exec_plugin(*creds_.exec, kExecTimeout, &err);
-        exec_ran_ = true;
-        if (!cred) {
-          logger("kube")->warn("exec credential plugin failed command={} error=\"{}\"", creds_.exec->command, err);
-        } else {
-          exec_token_ = cred->token;
-          exec_expiry_ = cred->expiry;
-          if (cred->client_cert_pem != exec_cert_ || cred->client_key_pem != exec_key_) {
-            exec_cert_ = cred->client_cert_pem;
-            exec_key_ = cred->client_key_pem;
-            build_context();
-          }
-        }
-      }
       if (!exec_token_.empty()) return "Bearer " + exec_token_;
     }
     if (!creds_.token_file.empty() && (force_refresh || now - token_read_at_ >= kTokenFileRefresh || file_token_.empty())) {
@@ -185,6 +210,7 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
     HttpReply reply;
     bool refreshed = false;
     for (int attempt = 0; attempt < 3; ++attempt) {
+      co_await refresh_exec(self, false);
       std::shared_ptr<Stream> stream;
       bool reused = false;
       if (!self->idle_.empty()) {
@@ -225,6 +251,7 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
       if (reply.status == 401 && !refreshed && (self->creds_.exec || !self->creds_.token_file.empty())) {
         // Rotated token or expired exec credential: fetch a new one and retry once.
         refreshed = true;
+        co_await refresh_exec(self, true);
         self->authorization(true);
         continue;
       }
@@ -236,6 +263,8 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
   static net::awaitable<void> do_stream(std::shared_ptr<RestTransport> self, HttpRequest request,
                                         std::shared_ptr<RestStream> handle, std::function<void(std::string_view)> on_line,
                                         std::function<void(HttpReply)> on_end) {
+    co_await refresh_exec(self, false);
+    if (handle->cancelled) co_return;
     std::string err;
     auto stream = co_await connect(self, err);
     if (handle->cancelled) co_return;
@@ -309,6 +338,8 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
   std::string file_token_;
   std::chrono::steady_clock::time_point token_read_at_{};
   bool exec_ran_ = false;
+  bool exec_running_ = false;
+  std::vector<std::shared_ptr<net::steady_timer>> exec_waiters_;  // requests waiting for the plugin
   std::string exec_token_, exec_cert_, exec_key_;
   std::optional<std::chrono::system_clock::time_point> exec_expiry_;
 };

@@ -3,9 +3,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <random>
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "kube/json_ops.hpp"
 #include "kube/resource_type.hpp"
 
@@ -17,16 +19,96 @@ WriteQueue::WriteQueue(boost::asio::io_context& io, KubeClient& client) : io_(io
 
 WriteQueue::~WriteQueue() { alive_.reset(); }
 
-std::size_t WriteQueue::pending() const {
-  std::size_t n = 0;
-  for (const auto& [k, q] : queues_) n += q.size();
-  return n;
+namespace {
+
+Gauge& pending_gauge() {
+  return metrics().gauge("ironboot_kube_write_queue_pending",
+                         "Writes to the cluster API waiting or in flight (at most one in flight and one pending "
+                         "per object and kind)");
 }
 
+Counter& coalesced_counter() {
+  return metrics().counter("ironboot_kube_write_queue_coalesced_total",
+                           "Writes merged into a pending write of the same object instead of queued");
+}
+
+// Both callbacks, the earlier first, with the reply of the write that carried them.
+WriteQueue::Done chain(WriteQueue::Done first, WriteQueue::Done second) {
+  if (!first) return second;
+  if (!second) return first;
+  return [first = std::move(first), second = std::move(second)](const ApiReply& reply) {
+    first(reply);
+    second(reply);
+  };
+}
+
+}  // namespace
+
+std::size_t WriteQueue::pending() const { return pending_; }
+
+void WriteQueue::update_gauge() { pending_gauge().set(static_cast<double>(pending_)); }
+
 void WriteQueue::enqueue(const std::string& resource, const std::string& name, Mutation mutation, Done done, bool status) {
-  const std::string key = resource + "/" + name;
+  push(resource + "/" + name, Item{resource, name, std::move(mutation), std::move(done), status, {}, 0, {}}, {});
+}
+
+void WriteQueue::enqueue_superseding(const std::string& resource, const std::string& name, std::string tag,
+                                     Mutation mutation, Done done, bool status) {
+  push(resource + "/" + name, Item{resource, name, std::move(mutation), std::move(done), status, {}, 0, {}},
+       std::move(tag));
+}
+
+namespace {
+
+// `second` applied to what `first` made of `current` (or to `current` when `first` had
+// nothing to do); nullopt when neither changes anything.
+WriteQueue::Mutation compose(WriteQueue::Mutation first, WriteQueue::Mutation second) {
+  if (!first) return second;
+  return [first = std::move(first), second = std::move(second)](
+             const boost::json::object* current) -> std::optional<boost::json::object> {
+    std::optional<boost::json::object> after_first = first(current);
+    const boost::json::object* base = after_first ? &*after_first : current;
+    std::optional<boost::json::object> after_second = second(base);
+    return after_second ? std::move(after_second) : std::move(after_first);
+  };
+}
+
+}  // namespace
+
+std::optional<json::object> WriteQueue::apply(const Item& item, const json::object* current) {
+  Mutation all = item.mutation;
+  for (const auto& [tag, m] : item.tagged) all = compose(std::move(all), m);
+  if (!all) return std::nullopt;
+  return all(current);
+}
+
+void WriteQueue::push(const std::string& key, Item item, std::string tag) {
+  if (!tag.empty()) {
+    item.tagged.emplace_back(std::move(tag), std::move(item.mutation));
+    item.mutation = nullptr;
+  }
   auto& q = queues_[key];
-  q.push_back(Item{resource, name, std::move(mutation), std::move(done), status, 0, {}});
+  // The front item is in flight (or backing off); only the ones behind it may merge.
+  for (std::size_t i = 1; i < q.size(); ++i) {
+    Item& pending = q[i];
+    if (pending.status != item.status) continue;
+    if (item.mutation) pending.mutation = compose(std::move(pending.mutation), std::move(item.mutation));
+    for (auto& [t, m] : item.tagged) {
+      auto same = std::find_if(pending.tagged.begin(), pending.tagged.end(), [&](const auto& e) { return e.first == t; });
+      if (same != pending.tagged.end()) {
+        same->second = std::move(m);
+      } else {
+        pending.tagged.emplace_back(t, std::move(m));
+      }
+    }
+    pending.done = chain(std::move(pending.done), std::move(item.done));
+    ++coalesced_;
+    coalesced_counter().inc();
+    return;
+  }
+  q.push_back(std::move(item));
+  ++pending_;
+  update_gauge();
   if (q.size() == 1) attempt(key);
 }
 
@@ -67,7 +149,7 @@ void WriteQueue::attempt(const std::string& key) {
       return finish(key, got);
     }
     const json::object* current = got.ok() ? got.object() : nullptr;
-    std::optional<json::object> desired = item.mutation(current);
+    std::optional<json::object> desired = apply(item, current);
     if (!desired) {
       ApiReply nothing = got;
       nothing.status = got.ok() ? 200 : 204;
@@ -107,6 +189,8 @@ void WriteQueue::finish(const std::string& key, const ApiReply& reply) {
   if (qit == queues_.end() || qit->second.empty()) return;
   Done done = std::move(qit->second.front().done);
   qit->second.pop_front();
+  --pending_;
+  update_gauge();
   const bool more = !qit->second.empty();
   if (!more) queues_.erase(qit);
   if (done) done(reply);

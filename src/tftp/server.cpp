@@ -50,6 +50,7 @@ struct Metrics {
   Counter& started = metrics().counter("ironboot_tftp_transfers_started_total", "TFTP read transfers started");
   Counter& completed = metrics().counter("ironboot_tftp_transfers_completed_total", "TFTP transfers acknowledged to the last block");
   Counter& failed_timeout = failed("timed_out");
+  Counter& failed_lifetime = failed("lifetime_exceeded");
   Counter& failed_client = failed("client_error");
   Counter& failed_read = failed("read_error");
   Counter& failed_protocol = failed("protocol_error");
@@ -179,6 +180,9 @@ class TftpService final : public Service {
     if (!applied_) single_port_ = t.single_port;
     applied_ = true;
     max_transfers_ = t.max_transfers;
+    max_per_client_ = t.max_transfers_per_client;
+    limits_.first_ack_timeout = std::chrono::seconds(t.first_ack_timeout_seconds);
+    limits_.max_lifetime = std::chrono::seconds(t.max_transfer_seconds);
     limits_.max_block_size = t.max_block_size;
     if (limits_.max_block_size == 0) {
       // IP (20) + UDP (8) + TFTP (4) headers must fit in one frame: no fragmentation.
@@ -295,6 +299,10 @@ class TftpService final : public Service {
     if (request.write) return refuse(fd, from, ErrorCode::access_violation, "read-only server", "write", request.filename);
     if (request.mode == "mail") return refuse(fd, from, ErrorCode::illegal_operation, "mail mode not supported", "mode", request.filename);
     if (sessions_.size() >= max_transfers_) return refuse(fd, from, ErrorCode::disk_full, "server busy, try again", "busy", request.filename);
+    if (auto it = per_client_.find(from.sin_addr.s_addr); it != per_client_.end() && it->second >= max_per_client_) {
+      return refuse(fd, from, ErrorCode::disk_full, "too many transfers from this address", "per_client",
+                    request.filename);
+    }
     auto opened = store_->open(request.filename, request.mode == "netascii");
     if (!opened.source) {
       const char* msg = opened.error == ErrorCode::file_not_found   ? "file not found"
@@ -318,6 +326,7 @@ class TftpService final : public Service {
     }
     session->id = next_id_++;
     sessions_.emplace(peer_key(from), session);
+    ++per_client_[from.sin_addr.s_addr];
     if (session->fd >= 0) {
       by_id_.emplace(session->id, session);
       watch(session->fd, session->id);
@@ -382,6 +391,7 @@ class TftpService final : public Service {
       case Outcome::completed: m_.completed.inc(); break;
       case Outcome::options_refused: m_.options_refused.inc(); break;
       case Outcome::timed_out: m_.failed_timeout.inc(); break;
+      case Outcome::lifetime_exceeded: m_.failed_lifetime.inc(); break;
       case Outcome::client_error: m_.failed_client.inc(); break;
       case Outcome::read_error: m_.failed_read.inc(); break;
       case Outcome::protocol_error: m_.failed_protocol.inc(); break;
@@ -396,7 +406,11 @@ class TftpService final : public Service {
       s->fd = -1;
       by_id_.erase(s->id);
     }
-    sessions_.erase(peer_key(s->peer));
+    if (sessions_.erase(peer_key(s->peer)) != 0) {
+      if (auto it = per_client_.find(s->peer.sin_addr.s_addr); it != per_client_.end() && --it->second == 0) {
+        per_client_.erase(it);
+      }
+    }
     m_.active.set(static_cast<double>(sessions_.size()));
     if (stopping_ && sessions_.empty()) close_all();
   }
@@ -450,6 +464,8 @@ class TftpService final : public Service {
   bool single_port_ = false;
   bool applied_ = false;
   std::uint32_t max_transfers_ = 2000;
+  std::uint32_t max_per_client_ = 16;
+  std::unordered_map<std::uint32_t, std::uint32_t> per_client_;  // transfers by client IPv4 address
   TransferLimits limits_;
   std::unique_ptr<DiskFileStore> store_;
   sockaddr_in local_{};

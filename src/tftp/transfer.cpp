@@ -60,6 +60,7 @@ const char* to_string(Outcome o) {
     case Outcome::options_refused: return "options_refused";
     case Outcome::read_error: return "read_error";
     case Outcome::protocol_error: return "protocol_error";
+    case Outcome::lifetime_exceeded: return "lifetime_exceeded";
   }
   return "unknown";
 }
@@ -74,6 +75,7 @@ Transfer::Transfer(std::shared_ptr<FileSource> source, Negotiated negotiated, co
 }
 
 void Transfer::start(TimePoint now, PacketSink& sink) {
+  started_ = now;
   if (!negotiated_.oack.empty()) {
     awaiting_oack_ack_ = true;
     send_oack(sink);
@@ -87,6 +89,8 @@ void Transfer::arm(TimePoint now) {
   // Backoff: the interval doubles with each retransmission in a row, up to 8x.
   const auto shift = std::min<std::uint32_t>(retries_, 3);
   deadline_ = now + negotiated_.timeout * (1u << shift);
+  if (!acknowledged_) deadline_ = std::min(deadline_, started_ + limits_.first_ack_timeout);
+  if (limits_.max_lifetime.count() > 0) deadline_ = std::min(deadline_, started_ + limits_.max_lifetime);
 }
 
 void Transfer::send_oack(PacketSink& sink) {
@@ -156,6 +160,7 @@ void Transfer::on_ack(std::uint16_t wire_block, TimePoint now, PacketSink& sink)
       return;
     }
     awaiting_oack_ack_ = false;
+    acknowledged_ = true;
     retries_ = 0;
     send_window(1, now, sink);
     return;
@@ -169,6 +174,7 @@ void Transfer::on_ack(std::uint16_t wire_block, TimePoint now, PacketSink& sink)
     return;
   }
   acked_ += distance;
+  acknowledged_ = true;
   retries_ = 0;
   if (acked_ == total_blocks_) {
     outcome_ = Outcome::completed;
@@ -176,12 +182,27 @@ void Transfer::on_ack(std::uint16_t wire_block, TimePoint now, PacketSink& sink)
     return;
   }
   // A full window acknowledged: next window. An earlier block (RFC 7440): the client lost
-  // one, resend from the block after it.
+  // one, resend from the block after it — once per timeout; until then the timer resends.
+  if (acked_ < sent_upto_) {
+    if (ack_resent_ && now < last_ack_resend_ + negotiated_.timeout) return;
+    ack_resent_ = true;
+    last_ack_resend_ = now;
+  }
   send_window(acked_ + 1, now, sink);
 }
 
 void Transfer::on_timer(TimePoint now, PacketSink& sink) {
   if (finished() || now < deadline_) return;
+  if (limits_.max_lifetime.count() > 0 && now >= started_ + limits_.max_lifetime) {
+    outcome_ = Outcome::lifetime_exceeded;
+    deadline_ = TimePoint::max();
+    return;
+  }
+  if (!acknowledged_ && now >= started_ + limits_.first_ack_timeout) {
+    outcome_ = Outcome::timed_out;
+    deadline_ = TimePoint::max();
+    return;
+  }
   if (retries_ >= limits_.max_retries) {
     outcome_ = Outcome::timed_out;
     deadline_ = TimePoint::max();

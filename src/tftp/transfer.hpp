@@ -32,6 +32,11 @@ struct TransferLimits {
   std::uint32_t max_window_size = 64;
   std::chrono::milliseconds default_timeout{1000};  // when the client does not ask
   std::uint32_t max_retries = 5;         // retransmissions in a row without progress
+  // Until the client's first ACK a transfer lives this long whatever `timeout` it
+  // negotiated: a forged or abandoned request must not hold a slot for minutes.
+  std::chrono::milliseconds first_ack_timeout{3000};
+  // No transfer lives longer than this, progress or not (0 = no cap).
+  std::chrono::milliseconds max_lifetime{600000};
 };
 
 // What RFC 2347 negotiation settled on, and the OACK that says so (empty: send no OACK).
@@ -50,7 +55,8 @@ Negotiated negotiate(const std::vector<Option>& requested, const TransferLimits&
 enum class Outcome {
   running,
   completed,
-  timed_out,        // retry limit reached without an ACK
+  timed_out,        // retry limit reached without an ACK, or no first ACK in time
+  lifetime_exceeded,  // alive longer than TransferLimits::max_lifetime
   client_error,     // the client sent ERROR
   options_refused,  // the client answered our OACK with ERROR 8 (EDK2 probes tsize so)
   read_error,
@@ -98,6 +104,12 @@ class Transfer {
   std::uint64_t acked_ = 0;      // highest block the client acknowledged (0 = none / OACK)
   std::uint64_t sent_upto_ = 0;  // highest block of the current window
   std::uint32_t retries_ = 0;
+  TimePoint started_{};
+  bool acknowledged_ = false;  // the client has ACKed something (the OACK or a block)
+  // When an ACK last made us send blocks again: at most once per timeout, so forged ACKs
+  // cannot turn one packet into a window of retransmissions again and again.
+  TimePoint last_ack_resend_{};
+  bool ack_resent_ = false;
   TimePoint deadline_ = TimePoint::max();
   Outcome outcome_ = Outcome::running;
   std::uint64_t payload_bytes_sent_ = 0;

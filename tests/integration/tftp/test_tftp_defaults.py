@@ -56,7 +56,8 @@ def test_single_port_mode():
     lab = netlab.Lab()
     daemon = None
     try:
-        _, client, daemon = start(lab, {"root": root, "single_port": True}, workdir)
+        # 20 parallel downloads from one address: above the per-client default of 16.
+        _, client, daemon = start(lab, {"root": root, "single_port": True, "max_transfers_per_client": 32}, workdir)
         args = ["curl", "-sS", "--fail", "--parallel", "--parallel-max", "20"]
         outs = [os.path.join(workdir, f"o{i}") for i in range(20)]
         for o in outs:
@@ -94,6 +95,43 @@ def test_busy_beyond_max_transfers():
         assert res["first"] == {"opcode": 3, "block": 1}
         assert res["second"]["opcode"] == 5 and res["second"]["code"] == 3, res
         assert "busy" in res["second"]["message"]
+    finally:
+        if daemon:
+            daemon.stop()
+        lab.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_one_host_cannot_take_every_transfer_slot():
+    """A host that floods RRQs asking for timeout 255 and never acknowledges gets 16 transfers
+    (the per-client default); the 17th and later are refused, another host is served
+    meanwhile, and the slots free themselves after the first-ACK limit (3 s), not after
+    255 s times the retries."""
+    import json
+    import time
+    workdir = tempfile.mkdtemp(prefix="tftp-flood-")
+    root = os.path.join(workdir, "root")
+    os.makedirs(root)
+    with open(os.path.join(root, "f.bin"), "wb") as f:
+        f.write(os.urandom(100 * 1024 + 3))
+    lab = netlab.Lab()
+    daemon = None
+    probe = os.path.join(os.path.dirname(__file__), "tftp_probe.py")
+    try:
+        server, client, daemon = start(lab, {"root": root}, workdir)
+        other = lab.add_host("cl2", 3)
+        res = json.loads(client.run([netlab.SYSTEM_PYTHON, probe, "flood", SERVER_IP, "69", "f.bin", "24"]).stdout)
+        assert res["oacks"] == 16, res
+        assert res["errors"] == ["too many transfers from this address"] * 8, res
+        out = os.path.join(workdir, "other")
+        other.run(["curl", "-sS", "--fail", "-o", out, f"tftp://{SERVER_IP}/f.bin"], timeout=30)
+        assert sha256_file(out) == sha256_file(os.path.join(root, "f.bin"))
+        time.sleep(4)
+        res = json.loads(client.run([netlab.SYSTEM_PYTHON, probe, "flood", SERVER_IP, "69", "f.bin", "16"]).stdout)
+        assert res == {"oacks": 16, "errors": []}, res
+        metrics = server.run(["curl", "-sS", f"http://{SERVER_IP}:8080/metrics"]).stdout
+        assert 'ironboot_tftp_requests_refused_total{reason="per_client"} 8' in metrics
+        assert 'ironboot_tftp_transfers_failed_total{reason="timed_out"} 16' in metrics
     finally:
         if daemon:
             daemon.stop()

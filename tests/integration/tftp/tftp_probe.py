@@ -6,6 +6,9 @@ probe.py request SERVER PORT FILENAME [--write] [--option NAME VALUE]...
 probe.py busy SERVER PORT FILENAME
     holds one transfer open (no ACK), sends a second request from another port and prints
     the answer to it, then ends the first transfer
+probe.py flood SERVER PORT FILENAME COUNT
+    sends COUNT requests with "timeout 255", each from its own port, and never acknowledges
+    any; prints how many got an OACK and the ERROR messages the others got
 probe.py wrong-tid SERVER PORT FILENAME
     starts a transfer, sends an ACK from a second socket to the transfer port, expects ERROR 5
     there, then completes the transfer on the first socket; prints the outcome and sha256
@@ -104,12 +107,33 @@ def cmd_busy(server, port, filename):
     return {"first": decode(first), "second": second}
 
 
+def cmd_flood(server, port, filename, count):
+    socks = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        s.sendto(request(1, filename, [("timeout", "255")]), (server, port))
+        socks.append(s)
+    oacks, errors = 0, []
+    for s in socks:
+        res = decode(s.recvfrom(70000)[0])
+        if res["opcode"] == 6:
+            oacks += 1
+        else:
+            errors.append(res.get("message", str(res)))
+    for s in socks:
+        s.close()  # nothing acknowledged: the server must free the slots by itself
+    return {"oacks": oacks, "errors": errors}
+
+
 def main():
     cmd, server, port, filename, *rest = sys.argv[1:]
     if cmd == "request":
         res = cmd_request(server, int(port), filename, rest)
     elif cmd == "busy":
         res = cmd_busy(server, int(port), filename)
+    elif cmd == "flood":
+        res = cmd_flood(server, int(port), filename, int(rest[0]))
     else:
         res = cmd_wrong_tid(server, int(port), filename)
     print(json.dumps(res))

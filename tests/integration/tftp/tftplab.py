@@ -71,7 +71,7 @@ def tftp_lab():
         config = {
             "interface": "eth0",
             "dhcp": {"enabled": False},
-            "tftp": {"root": root, "max_transfers": 2000},
+            "tftp": {"root": root, "max_transfers": 2000, "max_transfers_per_client": 256},
             "cluster": {"embedded": {"data_dir": os.path.join(workdir, "data")}},
             "log": {"level": "debug"},
         }

@@ -247,6 +247,21 @@ TEST(LongOptions, ValuesOver255BytesAreSplitAndJoined) {
   EXPECT_EQ(vec(*parse_ok(wire).options.get(43)), big);
 }
 
+// Interleaved one-byte instances of two options: the cap on instances stops the parser
+// before the packet can make it move the growing values again and again.
+TEST(LongOptions, InstancesBeyondTheLimitAreRefused) {
+  RawPacket raw;
+  raw.opt(53, ByteVec{1});
+  for (int i = 0; i < 300; ++i) raw.opt(i % 2 == 0 ? 43 : 60, ByteVec{static_cast<std::uint8_t>(i)});
+  raw.end();
+  Message m;
+  EXPECT_EQ(parse(raw.b, m), ParseError::too_many_options);
+  EXPECT_STREQ(to_string(ParseError::too_many_options), "too_many_options");
+  EXPECT_EQ(parse(raw.b, m, ParseLimits{301}), ParseError::ok);  // 301 instances: exactly the cap
+  EXPECT_EQ(m.options.get(43)->size(), 150u);
+  EXPECT_EQ(parse(raw.b, m, ParseLimits{300}), ParseError::too_many_options);
+}
+
 TEST(Overload, OptionsInFileThenSnameAreRead) {
   RawPacket raw;
   // file: 67 "a.efi" + end; sname: 66 "10.0.0.9" + end

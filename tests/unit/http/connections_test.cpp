@@ -51,6 +51,23 @@ TEST(ConnectionRegistry, SlotsCountFollowTheGaugeAndOutliveTheirOwner) {
   EXPECT_EQ(gauge.value(), 0);
 }
 
+TEST(ConnectionRegistry, CountsSlotsPerClient) {
+  auto registry = ConnectionRegistry::create();
+  std::optional<ConnectionRegistry::Slot> a1(registry->acquire("10.0.0.1"));
+  std::optional<ConnectionRegistry::Slot> a2(registry->acquire("10.0.0.1"));
+  ConnectionRegistry::Slot b = registry->acquire("10.0.0.2");
+  ConnectionRegistry::Slot anonymous = registry->acquire();
+  EXPECT_EQ(registry->count_for("10.0.0.1"), 2u);
+  EXPECT_EQ(registry->count_for("10.0.0.2"), 1u);
+  EXPECT_EQ(registry->count_for("10.0.0.3"), 0u);
+  EXPECT_EQ(registry->size(), 4u);
+  a1.reset();
+  EXPECT_EQ(registry->count_for("10.0.0.1"), 1u);
+  a2.reset();
+  EXPECT_EQ(registry->count_for("10.0.0.1"), 0u);
+  EXPECT_EQ(registry->size(), 2u);
+}
+
 TEST(ConnectionRegistry, DrainAllRunsEveryHook) {
   auto registry = ConnectionRegistry::create();
   int drained = 0;

@@ -38,7 +38,7 @@ class SessionTest : public ::testing::Test {
   }
 
   void start(test::stream stream) {
-    start_session(std::move(stream), ctx_, "test:1");
+    start_session(std::move(stream), ctx_, "test:1", "test");
   }
   void start() { start(std::move(server_)); }
   void pump() {
@@ -110,7 +110,7 @@ TEST_F(SessionTest, Errors) {
     test::stream server(io), client(io);
     server.connect(client);
     server.append(c.request);
-    start_session(std::move(server), ctx_, "test:2");
+    start_session(std::move(server), ctx_, "test:2", "test");
     for (int i = 0; i < 200; ++i) io.poll();
     const std::string out(client.str());
     EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 " + c.status) << c.request.substr(0, 60) << "\n" << out;
@@ -177,6 +177,50 @@ TEST_F(SessionTest, IdleTimeoutClosesKeepAlive) {
   EXPECT_TRUE(ctx_->sessions->empty());
 }
 
+// A new connection that sends nothing holds its slot only for first_byte_timeout, however
+// long the keep-alive idle timeout is.
+TEST_F(SessionTest, FirstByteTimeoutClosesSilentConnection) {
+  ctx_->limits.first_byte_timeout = std::chrono::milliseconds(50);
+  ctx_->limits.idle_timeout = std::chrono::seconds(30);
+  const auto before = ctx_->metrics.timeouts->value();
+  start();
+  io_.run_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(ctx_->sessions->empty());
+  EXPECT_EQ(ctx_->metrics.timeouts->value(), before + 1);
+}
+
+// The router's head guard answers before the body is read: the client that announced a body
+// and never sends it gets its 401 at once, and the connection closes (its body is unread).
+TEST_F(SessionTest, HeadGuardRefusesBeforeTheBody) {
+  int handled = 0;
+  router_.add("POST", "/agent/v1/register", [&](const Request&) {
+    ++handled;
+    return text_response(200, "registered\n");
+  });
+  router_.guard_prefix("/agent/", [](const Request& head) -> std::optional<Response> {
+    EXPECT_TRUE(head.body.empty());
+    if (head.header("Authorization") == "Bearer good") return std::nullopt;
+    return text_response(401, "missing bearer token\n");
+  });
+  server_.append("POST /agent/v1/register HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n");
+  start();
+  pump();
+  const std::string out = output();
+  EXPECT_EQ(out.substr(0, 12), "HTTP/1.1 401") << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+  EXPECT_EQ(handled, 0);
+
+  boost::asio::io_context io;
+  test::stream server(io), client(io);
+  server.connect(client);
+  server.append("POST /agent/v1/register HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n"
+                "Content-Length: 2\r\n\r\n{}");
+  start_session(std::move(server), ctx_, "test:6", "test");
+  for (int i = 0; i < 200; ++i) io.poll();
+  EXPECT_NE(std::string(client.str()).find("registered"), std::string::npos);
+  EXPECT_EQ(handled, 1);
+}
+
 TEST_F(SessionTest, DrainClosesIdleAndFinishesInFlight) {
   server_.append("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
   start();
@@ -195,7 +239,7 @@ TEST_F(SessionTest, DrainClosesIdleAndFinishesInFlight) {
   Responder pending;
   slow.add_async("GET", "/later", [&](const Request&, Responder r) { pending = std::move(r); });
   ctx_->router = &slow;
-  start_session(std::move(server), ctx_, "test:3");
+  start_session(std::move(server), ctx_, "test:3", "test");
   for (int i = 0; i < 50; ++i) io.poll();
   ASSERT_TRUE(pending);
   ctx_->draining = true;
@@ -242,7 +286,7 @@ TEST_F(SessionTest, InjectedFailures) {
     test::stream server(io, fc), client(io);
     server.connect(client);
     server.append("GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello?2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    start_session(std::move(server), ctx_, "test:4");
+    start_session(std::move(server), ctx_, "test:4", "test");
     io.run_for(std::chrono::milliseconds(20));
     client.close();
     io.run_for(std::chrono::milliseconds(20));
@@ -276,7 +320,7 @@ TEST_F(SessionTest, HandlerExceptionIsLoggedAndReleasesTheSlot) {
   test::stream server(io), client(io);
   server.connect(client);
   server.append("GET /hello?x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  start_session(std::move(server), ctx_, "test:5");
+  start_session(std::move(server), ctx_, "test:5", "test");
   for (int i = 0; i < 50; ++i) io.poll();
   EXPECT_NE(std::string(client.str()).find("hello x\n"), std::string::npos);
   EXPECT_TRUE(ctx_->sessions->empty());

@@ -100,6 +100,31 @@ TEST(Yaml, TypesScalarsLikeKubernetes) {
   EXPECT_EQ(*round, *v);
 }
 
+// "Billion laughs": nine levels of aliases name 10^9 scalars in a few hundred bytes. The
+// conversion stops at its budget instead of expanding them; the same tree written out in
+// full (and a flow map of nulls, one node per byte) converts.
+TEST(Yaml, AliasExpansionIsBoundedByTheDocumentSize) {
+  std::string bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    bomb += std::string(1, c) + ": &" + c + " [*" + prev + ",*" + prev + ",*" + prev + ",*" + prev + ",*" + prev +
+            ",*" + prev + ",*" + prev + ",*" + prev + ",*" + prev + ",*" + prev + "]\n";
+  }
+  std::string err;
+  EXPECT_FALSE(yaml_to_json(bomb, &err));
+  EXPECT_NE(err.find("budget"), std::string::npos) << err;
+  // Two levels of aliases (100 scalars) expand to more than the text but within the budget.
+  auto small = yaml_to_json("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n", &err);
+  ASSERT_TRUE(small) << err;
+  EXPECT_EQ(small->at("b").as_array().size(), 10u);
+  std::string nulls = "{";
+  for (int i = 0; i < 5000; ++i) nulls += (i ? ",k" : "k") + std::to_string(i);
+  nulls += "}";
+  auto dense = yaml_to_json(nulls, &err);
+  ASSERT_TRUE(dense) << err;
+  EXPECT_EQ(dense->as_object().size(), 5000u);
+}
+
 TEST(Yaml, NumberGrammarOfPlainScalars) {
   struct Case {
     const char* text;

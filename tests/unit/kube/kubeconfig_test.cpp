@@ -1,11 +1,15 @@
+#include "kube/exec_plugin.hpp"
 #include "kube/kubeconfig.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "common/base64.hpp"
@@ -94,6 +98,36 @@ TEST(Kubeconfig, KubeconfigEnvListFirstFileWins) {
   EXPECT_TRUE(c->insecure_skip_verify);
 }
 
+// Runs the plugin to completion on `io`, counting how often a 10 ms timer ticked meanwhile.
+struct PluginRun {
+  std::optional<ExecCredential> credential;
+  std::string error;
+  int ticks = 0;
+};
+PluginRun run_plugin(const ExecPlugin& p, std::chrono::milliseconds timeout) {
+  boost::asio::io_context io;
+  PluginRun out;
+  bool done = false;
+  run_exec_plugin_async(io, p, timeout, [&](std::optional<ExecCredential> c, std::string e) {
+    out.credential = std::move(c);
+    out.error = std::move(e);
+    done = true;
+  });
+  boost::asio::steady_timer tick(io);
+  std::function<void()> arm = [&] {
+    tick.expires_after(std::chrono::milliseconds(10));
+    tick.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || done) return;
+      ++out.ticks;
+      arm();
+    });
+  };
+  arm();
+  io.run_for(std::chrono::seconds(20));
+  EXPECT_TRUE(done);
+  return out;
+}
+
 TEST(Kubeconfig, ExecPluginCredentials) {
   TempDir d;
   d.write("plugin.sh",
@@ -104,20 +138,47 @@ TEST(Kubeconfig, ExecPluginCredentials) {
   ExecPlugin p;
   p.command = d.path + "/plugin.sh";
   p.args = {"tok-1"};
-  std::string err;
-  auto cred = run_exec_plugin(p, std::chrono::seconds(10), &err);
-  ASSERT_TRUE(cred) << err;
-  EXPECT_EQ(cred->token, "tok-1");
-  ASSERT_TRUE(cred->expiry);
+  auto run = run_plugin(p, std::chrono::seconds(10));
+  ASSERT_TRUE(run.credential) << run.error;
+  EXPECT_EQ(run.credential->token, "tok-1");
+  ASSERT_TRUE(run.credential->expiry);
   std::ifstream info(d.path + "/info");
   std::string line;
   std::getline(info, line);
   EXPECT_NE(line.find("\"kind\":\"ExecCredential\""), std::string::npos);
-  d.write("slow.sh", "#!/bin/sh\nsleep 5\n", 0700);
-  p.command = d.path + "/slow.sh";
-  EXPECT_FALSE(run_exec_plugin(p, std::chrono::seconds(1), &err));
-  EXPECT_EQ(err, "exec plugin timed out");
+  std::string err;
   EXPECT_FALSE(parse_exec_credential(R"({"status":{}})", &err));
+}
+
+// A plugin that hangs is killed at the timeout, and the loop kept running all along: the
+// event loop never waits for a plugin.
+TEST(Kubeconfig, SlowExecPluginTimesOutWithoutBlockingTheLoop) {
+  TempDir d;
+  d.write("slow.sh", "#!/bin/sh\nsleep 5\n", 0700);
+  ExecPlugin p;
+  p.command = d.path + "/slow.sh";
+  const auto start = std::chrono::steady_clock::now();
+  auto run = run_plugin(p, std::chrono::milliseconds(800));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(run.credential);
+  EXPECT_EQ(run.error, "exec plugin timed out");
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_GE(run.ticks, 40);  // ~80 ticks of 10 ms in 800 ms; a blocked loop would have none
+}
+
+TEST(Kubeconfig, FailingExecPluginsSayWhy) {
+  TempDir d;
+  d.write("fail.sh", "#!/bin/sh\nexit 3\n", 0700);
+  d.write("junk.sh", "#!/bin/sh\necho not-json\n", 0700);
+  ExecPlugin p;
+  p.command = d.path + "/fail.sh";
+  EXPECT_EQ(run_plugin(p, std::chrono::seconds(5)).error, "exec plugin failed (exit 3)");
+  p.command = d.path + "/junk.sh";
+  auto junk = run_plugin(p, std::chrono::seconds(5));
+  EXPECT_FALSE(junk.credential);
+  EXPECT_FALSE(junk.error.empty());
+  p.command = d.path + "/missing.sh";
+  EXPECT_EQ(run_plugin(p, std::chrono::seconds(5)).error, "cannot run exec plugin " + d.path + "/missing.sh");
 }
 
 TEST(Kubeconfig, InClusterServiceAccount) {

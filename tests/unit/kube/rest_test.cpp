@@ -22,6 +22,7 @@
 #include "common/time.hpp"
 #include "kube/api_server.hpp"
 #include "kube/client.hpp"
+#include "kube/json_ops.hpp"
 #include "kube/informer.hpp"
 #include "kube/kubeconfig.hpp"
 #include "kube/resource_type.hpp"
@@ -178,6 +179,47 @@ TEST_F(Embedded, WriteQueueKeepsWritesWhileTheApiIsDown) {
   ASSERT_TRUE(run_until(io, [&] { return done.has_value(); }));
   EXPECT_EQ(done->status, 201u);
   EXPECT_NE(api->store().get("servers", "queued"), nullptr);
+}
+
+// An outage: every write of one object after the first coalesces into one pending write per
+// kind, the facts write tagged "facts" keeps only the latest, and after recovery the object
+// has every change and the latest facts.
+TEST_F(Embedded, WriteQueueCoalescesWritesOfOneObjectDuringAnOutage) {
+  stop_server();
+  WriteQueue q(io, *client);
+  q.min_backoff = std::chrono::milliseconds(50);
+  q.max_backoff = std::chrono::milliseconds(200);
+  int done = 0;
+  auto count = [&](const ApiReply& r) {
+    EXPECT_TRUE(r.ok()) << r.status;
+    ++done;
+  };
+  const auto coalesced_before = q.coalesced();
+  for (int boot = 1; boot <= 100; ++boot) {
+    const json::object facts{{"spec", json::object{{"hostname", "boot-" + std::to_string(boot)}}}};
+    q.enqueue_superseding(
+        "servers", "m1", "facts",
+        [facts](const json::object* cur) -> std::optional<json::object> {
+          json::object base = cur ? *cur
+                                  : json::object{{"apiVersion", kApiVersion}, {"kind", "Server"},
+                                                 {"metadata", json::object{{"name", "m1"}}},
+                                                 {"spec", json::object{{"accepted", false}}}};
+          return merge_patch(base, facts).as_object();
+        },
+        count);
+    q.merge("servers", "m1",
+            json::object{{"metadata", json::object{{"labels", json::object{{"l" + std::to_string(boot), "x"}}}}}}, false,
+            count);
+  }
+  EXPECT_LE(q.pending(), 2u);  // the first write, in flight, and one pending main write
+  EXPECT_EQ(q.coalesced() - coalesced_before, 198u);  // 200 writes: one in flight, one pending, 198 merged
+  start_server();
+  ASSERT_TRUE(run_until(io, [&] { return done == 200; }, std::chrono::seconds(20)));
+  auto obj = api->store().get("servers", "m1");
+  ASSERT_NE(obj, nullptr);
+  EXPECT_EQ(obj->at("spec").at("hostname"), "boot-100");
+  EXPECT_EQ(obj->at("metadata").at("labels").as_object().size(), 100u);  // no label write lost
+  EXPECT_EQ(q.pending(), 0u);
 }
 
 // A TLS server on its own thread answering each request with the next scripted response.

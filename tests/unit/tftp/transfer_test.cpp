@@ -309,6 +309,7 @@ TEST(TftpTransfer, GapAckAcrossRollover) {
 TEST(TftpTransfer, BackoffThenGiveUp) {
   TransferLimits l = limits();
   l.max_retries = 3;
+  l.first_ack_timeout = std::chrono::hours(1);  // the backoff, not the first-ACK limit, is tested here
   Harness h(5000, {}, l);
   h.sink.take_blocks();
   // Intervals double: 1 s, 2 s, 4 s, then the limit is reached.
@@ -327,9 +328,11 @@ TEST(TftpTransfer, BackoffThenGiveUp) {
   EXPECT_EQ(h.transfer.retransmitted_packets(), 3u);
 }
 
-TEST(TftpTransfer, ProgressResetsBackoffAndThereIsNoTotalTimeCap) {
+TEST(TftpTransfer, ProgressResetsBackoffWithoutALifetimeCap) {
   TransferLimits l = limits();
   l.max_retries = 2;
+  l.first_ack_timeout = std::chrono::hours(1);
+  l.max_lifetime = std::chrono::milliseconds(0);  // no cap: see LifetimeCapEndsASlowTransfer
   Harness h(2000 * 512, {}, l);
   // A slow client: each ACK comes after two retransmissions, for 2000 blocks (hours of
   // simulated time). The transfer must never give up while it makes progress.
@@ -341,6 +344,61 @@ TEST(TftpTransfer, ProgressResetsBackoffAndThereIsNoTotalTimeCap) {
   }
   h.ack(2001);
   EXPECT_EQ(h.transfer.outcome(), Outcome::completed);
+}
+
+// A forged or abandoned request asking for timeout 255 holds its slot for the first-ACK
+// limit (3 s), not for 255 s times the backoff and the retries.
+TEST(TftpTransfer, FirstAckTimeoutEndsAnUnansweredRequestWhateverItsTimeout) {
+  Harness h(5000, {{"timeout", "255"}});
+  EXPECT_THAT(h.sink.take_blocks(), ElementsAre(kOack));
+  EXPECT_EQ(h.transfer.deadline(), h.clock.now + 3000ms);
+  h.fire_after(3000ms);
+  EXPECT_EQ(h.transfer.outcome(), Outcome::timed_out);
+  EXPECT_THAT(h.sink.take_blocks(), IsEmpty());
+}
+
+TEST(TftpTransfer, FirstAckLimitNoLongerAppliesOnceTheClientAcked) {
+  Harness h(100 * 512, {{"timeout", "5"}});
+  h.ack(0);
+  h.sink.take_blocks();
+  h.fire_after(4999ms);
+  EXPECT_EQ(h.transfer.outcome(), Outcome::running);
+  h.fire_after(1ms);
+  EXPECT_THAT(h.sink.take_blocks(), ElementsAre(1));  // the negotiated timeout again
+}
+
+TEST(TftpTransfer, LifetimeCapEndsASlowTransfer) {
+  TransferLimits l = limits();
+  l.max_lifetime = 10s;
+  Harness h(100 * 512, {}, l);
+  for (std::uint16_t b = 1; b <= 4; ++b) {
+    h.clock.advance(2000ms);
+    h.ack(b);
+  }
+  ASSERT_EQ(h.transfer.outcome(), Outcome::running);
+  EXPECT_LE(h.transfer.deadline(), h.clock.now + 2000ms);  // never past the cap
+  h.fire_after(2000ms);
+  EXPECT_EQ(h.transfer.outcome(), Outcome::lifetime_exceeded);
+  EXPECT_STREQ(to_string(Outcome::lifetime_exceeded), "lifetime_exceeded");
+}
+
+// Gap ACKs (RFC 7440) make the window go out again at most once per timeout: a flood of
+// forged ACKs for ever-later blocks inside the window cannot multiply the traffic.
+TEST(TftpTransfer, GapAcksResendAtMostOncePerTimeout) {
+  Harness h(100 * 512, {{"windowsize", "8"}});
+  h.ack(0);
+  EXPECT_THAT(h.sink.take_blocks(), ElementsAre(kOack, 1, 2, 3, 4, 5, 6, 7, 8));
+  h.ack(2);
+  EXPECT_THAT(h.sink.take_blocks(), ElementsAre(3, 4, 5, 6, 7, 8, 9, 10));
+  h.ack(4);
+  h.ack(6);
+  EXPECT_THAT(h.sink.take_blocks(), IsEmpty());  // within the timeout of the last resend
+  EXPECT_EQ(h.transfer.acked_blocks(), 6u);
+  h.ack(10);  // the whole window: the next one goes out at once
+  EXPECT_THAT(h.sink.take_blocks(), ElementsAre(11, 12, 13, 14, 15, 16, 17, 18));
+  h.clock.advance(1000ms);
+  h.ack(12);  // a timeout later, a gap may be resent again
+  EXPECT_THAT(h.sink.take_blocks(), ElementsAre(13, 14, 15, 16, 17, 18, 19, 20));
 }
 
 TEST(TftpTransfer, NegotiatedTimeoutDrivesRetransmission) {
