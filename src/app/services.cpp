@@ -6,6 +6,7 @@
 // Each protocol area adds its factory header here.
 #include "kube/cluster_service.hpp"
 #include "ipxe/http_service.hpp"
+#include "bmc/factory.hpp"
 #include "discovery/discovery_service.hpp"
 #include "tftp/server.hpp"
 #include "dhcp/server.hpp"
@@ -25,7 +26,9 @@ std::vector<std::unique_ptr<Service>> make_services(boost::asio::io_context& io,
     // Discovery registers the agent API, boot policy and token issuer on `http` and takes the
     // cluster context in its start(); it starts after the cluster (it reads its caches) and
     // before http (no /ipxe without the policy).
-    services.push_back(make_discovery_service(io, config, *http, cluster_layer));
+    // With bmc.enabled the BMC controller powers Servers through their spec.bmc.
+    auto bmc_factory = config.bmc.enabled ? bmc::make_bmc_client_factory(io) : nullptr;
+    services.push_back(make_discovery_service(io, config, *http, cluster_layer, std::move(bmc_factory)));
     services.push_back(std::move(http));
   }
   if (config.tftp.enabled) services.push_back(make_tftp_service(io, config));

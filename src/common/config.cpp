@@ -362,6 +362,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   }
   {
     auto s = top.section("bmc");
+    s.get("enabled", c.bmc.enabled);
     s.get("power_refresh_seconds", c.bmc.power_refresh_seconds);
     s.get("max_concurrent", c.bmc.max_concurrent);
     s.get("min_interval_ms", c.bmc.min_interval_ms);

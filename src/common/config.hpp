@@ -106,6 +106,7 @@ struct DiscoveryConfig {
 
 // BMC power control and the hands-free lifecycle (docs/bmc.md).
 struct BmcConfig {
+  bool enabled = true;                       // false: no BMC is ever contacted (spec.bmc only stored)
   std::uint32_t power_refresh_seconds = 60;  // status.power re-read this often (jittered)
   std::uint32_t max_concurrent = 16;         // BMC operations in flight at once, over all BMCs
   std::uint32_t min_interval_ms = 1000;      // per BMC: at least this long between two operations

@@ -18,7 +18,7 @@ namespace ironboot::discovery {
 struct Instruction {
   enum class Action { wait, wipe, reboot, poweroff };
   Action action = Action::wait;
-  std::string mode;  // wipe: fast | full
+  std::string mode;  // wipe: fast | full | secure
 
   static Instruction wait() { return {}; }
   static Instruction wipe(std::string mode) { return {Action::wipe, std::move(mode)}; }
