@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "app/bmc_command.hpp"
+#include "app/appliance_setup.hpp"
 #include "app/services.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -201,8 +202,26 @@ int main(int argc, char** argv) {
   prune->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
 
   ironboot::add_bmc_command(app);  // runs from its callback: CLI11_PARSE returns its exit code
+  // The appliance image's boot-time setup and console banner (image/build-appliance).
+  ironboot::appliance::SetupPaths appliance_paths;
+  std::string appliance_phase = "network";
+  auto* appliance_setup = app.add_subcommand("appliance-setup", "Appliance image: apply appliance.yaml (networkd files, ironboot.yaml)");
+  appliance_setup->add_option("--phase", appliance_phase, "network (before systemd-networkd) or config (before ironboot)")->capture_default_str();
+  appliance_setup->add_option("--source", appliance_paths.source, "appliance.yaml")->capture_default_str();
+  appliance_setup->add_option("--state-dir", appliance_paths.state_dir, "Where the last good appliance.yaml is kept")->capture_default_str();
+  appliance_setup->add_option("--run-dir", appliance_paths.run_dir, "Runtime files (status, SSH keys, accepted config)")->capture_default_str();
+  appliance_setup->add_option("--networkd-dir", appliance_paths.networkd_dir, "Where the systemd-networkd files go")->capture_default_str();
+  appliance_setup->add_option("--output", appliance_paths.ironboot_yaml, "The ironboot.yaml written")->capture_default_str();
+  appliance_setup->add_option("--base", appliance_paths.base_yaml, "The ironboot.yaml the appliance's settings are merged into")->capture_default_str();
+  appliance_setup->add_option("--sysfs-net", appliance_paths.sysfs_net, "Interfaces by name, each with its MAC address")->capture_default_str();
+  appliance_setup->add_option("--wait", appliance_paths.wait_seconds, "Seconds to wait for a NIC or a DHCP lease")->capture_default_str();
+  auto* appliance_status = app.add_subcommand("appliance-status", "Appliance image: print the console status banner");
+  appliance_status->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  appliance_status->add_option("--run-dir", appliance_paths.run_dir, "Runtime files of appliance-setup")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
+  if (appliance_setup->parsed()) return ironboot::appliance::run_appliance_setup(appliance_phase, appliance_paths);
+  if (appliance_status->parsed()) return ironboot::appliance::print_appliance_status(appliance_paths, config_path);
   if (serve->parsed()) return ironboot::serve(config_path);
   if (check->parsed()) return ironboot::check_config(config_path);
   if (rotate->parsed()) return ironboot::secrets_key(config_path, true);
