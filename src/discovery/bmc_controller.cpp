@@ -119,7 +119,7 @@ void BmcController::start(kube::ClusterContext& cluster) {
   std::weak_ptr<int> alive = alive_;
   boost::asio::post(io_, [this, alive] {
     if (alive.expired() || stopped_ || !cluster_) return;
-    for (const auto& [name, obj] : cluster_->servers().items()) on_server(nullptr, obj);
+    cluster_->servers().for_each([this](const std::string&, const kube::ObjectPtr& obj) { on_server(nullptr, obj); });
   });
 }
 

@@ -121,12 +121,14 @@ TEST(Config, WipeModeSpellings) {
   EXPECT_EQ(parse_config("discovery: {wipe: none}\n", "t").discovery.wipe, WipeMode::none);
   EXPECT_EQ(parse_config("discovery: {wipe: fast}\n", "t").discovery.wipe, WipeMode::fast);
   EXPECT_EQ(parse_config("discovery: {wipe: full}\n", "t").discovery.wipe, WipeMode::full);
-  for (const auto mode : {WipeMode::none, WipeMode::fast, WipeMode::full}) EXPECT_EQ(parse_wipe_mode(to_string(mode)), mode);
+  EXPECT_EQ(parse_config("discovery: {wipe: secure}\n", "t").discovery.wipe, WipeMode::secure);
+  for (const auto mode : {WipeMode::none, WipeMode::fast, WipeMode::full, WipeMode::secure}) {
+    EXPECT_EQ(parse_wipe_mode(to_string(mode)), mode);
+  }
   EXPECT_STREQ(to_string(WipeMode::full), "full");
   EXPECT_EQ(parse_wipe_mode("FAST"), std::nullopt);
-  EXPECT_EQ(parse_wipe_mode("secure"), std::nullopt);
   EXPECT_EQ(error_of("discovery:\n  wipe: quick\n"),
-            "test.yaml:2:9: 'discovery.wipe' must be one of none, fast, full, not 'quick'");
+            "test.yaml:2:9: 'discovery.wipe' must be one of none, fast, full, secure, not 'quick'");
 }
 
 TEST(Config, DiskBootMethodSpellings) {
