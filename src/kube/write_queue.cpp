@@ -93,12 +93,13 @@ void WriteQueue::push(const std::string& key, Item item, std::string tag) {
     Item& pending = q[i];
     if (pending.status != item.status) continue;
     if (item.mutation) pending.mutation = compose(std::move(pending.mutation), std::move(item.mutation));
-    for (auto& [t, m] : item.tagged) {
-      auto same = std::find_if(pending.tagged.begin(), pending.tagged.end(), [&](const auto& e) { return e.first == t; });
+    for (auto& write : item.tagged) {
+      const std::string& tag = write.first;
+      auto same = std::find_if(pending.tagged.begin(), pending.tagged.end(), [&](const auto& e) { return e.first == tag; });
       if (same != pending.tagged.end()) {
-        same->second = std::move(m);
+        same->second = std::move(write.second);
       } else {
-        pending.tagged.emplace_back(t, std::move(m));
+        pending.tagged.push_back(std::move(write));
       }
     }
     pending.done = chain(std::move(pending.done), std::move(item.done));
