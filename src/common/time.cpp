@@ -80,6 +80,10 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   } else if (pos + 1 != text.size() || (text[pos] != 'Z' && text[pos] != 'z')) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262 (and begins in 1677). A
+  // time outside that range is refused, not converted with overflow.
+  constexpr std::time_t kClockLimit = 9'200'000'000;  // seconds, just inside the range
+  if (t > kClockLimit || t < -kClockLimit) return std::nullopt;
   return std::chrono::system_clock::from_time_t(t) + fraction;
 }
 

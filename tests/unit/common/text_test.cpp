@@ -89,6 +89,11 @@ TEST(Time, FormatAndParseRfc3339) {
   EXPECT_EQ(parse_rfc3339("2026-12-01T21:03:54.123456Z"), t);
   EXPECT_EQ(parse_rfc3339("2026-12-01T21:03:54Z"), floor<seconds>(t));
   EXPECT_EQ(parse_rfc3339("2026-12-01T22:03:54+01:00"), floor<seconds>(t));
+  // Beyond what system_clock's 64-bit nanoseconds hold (2262): refused, not overflowed
+  // (a fuzzed Event's lastTimestamp found it).
+  EXPECT_EQ(parse_rfc3339("9999-12-31T23:59:59Z"), std::nullopt);
+  EXPECT_EQ(parse_rfc3339("0001-01-01T00:00:00Z"), std::nullopt);
+  EXPECT_TRUE(parse_rfc3339("2200-01-01T00:00:00Z").has_value());
   EXPECT_EQ(parse_rfc3339("2026-12-01T20:33:54-00:30"), floor<seconds>(t));
   EXPECT_EQ(parse_rfc3339("2026-12-01T21:03:54.1Z"), floor<seconds>(t) + milliseconds{100});
   for (const char* bad : {"", "2026-12-01", "2026-12-01T21:03:54", "2026-12-01T21:03:54ZZ", "2026-13-01T00:00:00Z",
