@@ -43,18 +43,17 @@ def readyz(c):
 
 def fill(path):
     """Writes zeros to `path` until the file system is full."""
-    with open(path, "wb") as f:
+    # Unbuffered: a buffered file would raise ENOSPC again when it is closed.
+    with open(path, "wb", buffering=0) as f:
         block = b"\0" * 65536
         try:
             while True:
                 f.write(block)
-                f.flush()
         except OSError:
             pass
         try:  # the last bytes a smaller write still fits
             while True:
                 f.write(b"\0" * 512)
-                f.flush()
         except OSError:
             pass
 
