@@ -257,6 +257,8 @@ void validate(const Config& c, const std::string& file) {
   if (c.cluster.embedded.data_dir.empty()) bad("'cluster.embedded.data_dir' must not be empty");
   if (c.cluster.embedded.event_ttl_seconds == 0) bad("'cluster.embedded.event_ttl_seconds' must be at least 1");
   if (c.cluster.embedded.max_events < 100) bad("'cluster.embedded.max_events' must be at least 100");
+  if (c.bmc.power_refresh_seconds == 0) bad("'bmc.power_refresh_seconds' must be at least 1");
+  if (c.bmc.max_concurrent == 0) bad("'bmc.max_concurrent' must be at least 1");
 }
 
 }  // namespace
@@ -369,8 +371,6 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.get("power_off_available", c.bmc.power_off_available);
     s.get("auto_setup", c.bmc.auto_setup);
     s.finish();
-    if (c.bmc.power_refresh_seconds == 0) throw ConfigError(source_name + ": 'bmc.power_refresh_seconds' must be at least 1");
-    if (c.bmc.max_concurrent == 0) throw ConfigError(source_name + ": 'bmc.max_concurrent' must be at least 1");
   }
   {
     auto s = top.section("log");
