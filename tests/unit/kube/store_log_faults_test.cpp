@@ -11,24 +11,15 @@
 #include "kube/secret_box.hpp"
 #include "kube/store.hpp"
 #include "kube/store_log.hpp"
+#include "store_fixtures.hpp"
 
 namespace ironboot::kube {
 namespace {
 
 namespace json = boost::json;
 
-json::object obj(const std::string& name, int v) {
-  return json::object{{"metadata", json::object{{"name", name}}}, {"spec", json::object{{"v", v}}}};
-}
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/kube-store-faults-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using store_testing::obj;
+using store_testing::TempDir;
 
 // POSIX, except that writes past a byte budget fail with ENOSPC (after writing what fits, as
 // a full disk does) and chosen fdatasyncs fail with EIO.

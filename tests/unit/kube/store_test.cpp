@@ -9,6 +9,7 @@
 
 #include "kube/api_handler.hpp"
 #include "kube/store_log.hpp"
+#include "store_fixtures.hpp"
 
 #include <malloc.h>
 
@@ -17,18 +18,8 @@ namespace {
 
 namespace json = boost::json;
 
-json::object obj(const std::string& name, int v) {
-  return json::object{{"metadata", json::object{{"name", name}}}, {"spec", json::object{{"v", v}}}};
-}
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/kube-store-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using store_testing::obj;
+using store_testing::TempDir;
 
 TEST(Store, OneCounterHistoryAndListeners) {
   Store s(3);
