@@ -52,9 +52,13 @@ std::string indexed_field(const ResourceType& type, std::string_view key, const 
 }
 
 // The tree of a stored object in the shape `type` serves.
-ObjectPtr served_tree(const ResourceType& type, const StoredObject& stored) {
+json::object served_object(const ResourceType& type, const StoredObject& stored) {
   json::object tree = stored.parse();
-  return std::make_shared<const json::object>(stored_as_core_event(type) ? to_served(type, tree) : std::move(tree));
+  return stored_as_core_event(type) ? to_served(type, tree) : tree;
+}
+
+ObjectPtr served_tree(const ResourceType& type, const StoredObject& stored) {
+  return std::make_shared<const json::object>(served_object(type, stored));
 }
 
 std::string list_json(const ResourceType& type, const std::vector<const std::string*>& items, std::uint64_t rv,
@@ -364,10 +368,7 @@ ApiResult ApiHandler::list(const Call& c) {
   }
   const std::uint64_t list_rv = store_.resource_version();
   if (table) {
-    std::vector<ObjectPtr> objects;
-    objects.reserve(items.size());
-    for (const auto* i : items) objects.push_back(served_tree(type, *i));
-    json::object t = render_table(type, objects, clock_());
+    json::object t = render_table(type, items.size(), [&](std::size_t n) { return served_object(type, *items[n]); }, clock_());
     json::object meta{{"resourceVersion", std::to_string(list_rv)}};
     if (!cont.empty()) meta["continue"] = cont;
     t["metadata"] = std::move(meta);

@@ -390,7 +390,8 @@ json::object partial_object_metadata(const json::object& object) {
   return json::object{{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", std::move(meta)}};
 }
 
-json::object render_table(const ResourceType& type, const std::vector<std::shared_ptr<const json::object>>& objects,
+json::object render_table(const ResourceType& type, std::size_t count,
+                          const std::function<json::object(std::size_t)>& object_at,
                           std::chrono::system_clock::time_point now) {
   json::array defs;
   // A type that lists its own Name column (events: a wide-only column at the end, as kubectl
@@ -403,16 +404,23 @@ json::object render_table(const ResourceType& type, const std::vector<std::share
     defs.push_back(json::object{{"name", c.name}, {"type", c.type == "date" ? "date" : c.type}, {"format", c.format},
                                 {"description", c.description}, {"priority", c.priority}});
   json::array rows;
-  for (const auto& obj : objects) {
+  rows.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const json::object obj = object_at(i);
     json::array cells;
-    const auto* meta = obj->if_contains("metadata");
+    const auto* meta = obj.if_contains("metadata");
     const json::value* name = meta && meta->is_object() ? meta->as_object().if_contains("name") : nullptr;
     if (!own_name) cells.push_back(name ? *name : json::value(""));
-    for (const auto& c : type.columns) cells.push_back(column_value(c, *obj, now));
-    rows.push_back(json::object{{"cells", std::move(cells)}, {"object", partial_object_metadata(*obj)}});
+    for (const auto& c : type.columns) cells.push_back(column_value(c, obj, now));
+    rows.push_back(json::object{{"cells", std::move(cells)}, {"object", partial_object_metadata(obj)}});
   }
   return json::object{{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", json::object{}},
                       {"columnDefinitions", std::move(defs)}, {"rows", std::move(rows)}};
+}
+
+json::object render_table(const ResourceType& type, const std::vector<std::shared_ptr<const json::object>>& objects,
+                          std::chrono::system_clock::time_point now) {
+  return render_table(type, objects.size(), [&](std::size_t i) { return *objects[i]; }, now);
 }
 
 }  // namespace ironboot::kube

@@ -9,7 +9,9 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,6 +99,11 @@ std::string human_duration(std::chrono::seconds d);
 // A meta.k8s.io/v1 Table (column definitions + one row per object).
 boost::json::object render_table(const ResourceType& type,
                                  const std::vector<std::shared_ptr<const boost::json::object>>& objects,
+                                 std::chrono::system_clock::time_point now);
+// The same for `count` objects made one at a time by `object_at(i)`: each tree can be dropped
+// after its row, so a Table of 10,000 stored objects never holds 10,000 parsed trees at once.
+boost::json::object render_table(const ResourceType& type, std::size_t count,
+                                 const std::function<boost::json::object(std::size_t)>& object_at,
                                  std::chrono::system_clock::time_point now);
 
 // PartialObjectMetadata of an object (what a Table row carries for --show-labels).
