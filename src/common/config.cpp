@@ -5,7 +5,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -74,11 +76,15 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+// Where each key was given ("tftp.root" -> its value's mark), so that checks across keys
+// (validate) name the line an operator has to change.
+using KeyMarks = std::map<std::string, YAML::Mark>;
+
 // Reads one YAML mapping: every key read through it is "known"; finish() rejects the rest.
 class MapReader {
  public:
-  MapReader(const std::string& file, const YAML::Node& node, std::string path)
-      : file_(file), node_(node), path_(std::move(path)) {
+  MapReader(const std::string& file, const YAML::Node& node, std::string path, KeyMarks& marks)
+      : file_(file), node_(node), path_(std::move(path)), marks_(marks) {
     if (node_ && !node_.IsMap() && !node_.IsNull()) {
       fail(file_, node_.Mark(), "'" + path_ + "' must be a mapping");
     }
@@ -133,6 +139,7 @@ class MapReader {
     const YAML::Node v = lookup(key);
     if (!v || v.IsNull()) return;
     if (!v.IsSequence()) fail(file_, v.Mark(), "'" + name(key) + "' must be a list of strings");
+    marks_[name(key)] = v.Mark();
     out.clear();
     for (const auto& item : v) {
       if (!item.IsScalar()) fail(file_, item.Mark(), "'" + name(key) + "' items must be strings");
@@ -169,19 +176,20 @@ class MapReader {
     });
   }
 
-  // A "host:port" string, validated.
-  void get_endpoint(const char* key, std::string& out) {
+  // A "host:port" string, validated; with `host_optional`, ":port" too.
+  void get_endpoint(const char* key, std::string& out, bool host_optional = false) {
     with_scalar(key, [&](const YAML::Node& v) {
-      if (!parse_host_port(v.Scalar())) {
-        fail(file_, v.Mark(), "'" + name(key) + "' must be HOST:PORT, not '" + v.Scalar() + "'");
+      const std::string& s = v.Scalar();
+      if (!(host_optional ? parse_listen(s) : parse_host_port(s))) {
+        fail(file_, v.Mark(), "'" + name(key) + "' must be HOST:PORT" + (host_optional ? " or :PORT" : "") + ", not '" + s + "'");
       }
-      out = v.Scalar();
+      out = s;
     });
   }
 
   MapReader section(const char* key) {
     known_.insert(key);
-    return MapReader(file_, lookup(key), name(key));
+    return MapReader(file_, lookup(key), name(key), marks_);
   }
 
   void finish() const {
@@ -224,6 +232,7 @@ class MapReader {
     if (v.IsNull()) {
       fail(file_, v.Mark(), "'" + name(key) + "' has no value");
     }
+    marks_[name(key)] = v.Mark();
     f(v);
   }
 
@@ -231,9 +240,36 @@ class MapReader {
   YAML::Node node_;
   std::string path_;
   std::set<std::string> known_;
+  KeyMarks& marks_;
 };
 
-void validate(const Config& c, const std::string& file) {
+namespace fs = std::filesystem;
+
+// The directory as the kernel will resolve it (symlinks followed as far as they exist).
+fs::path resolved_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::path(dir), ec);
+  if (ec) p = fs::path(dir).lexically_normal();
+  std::string text = p.string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return fs::path(text);
+}
+
+// Whether `inner` is `outer` or lies beneath it.
+bool is_within(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+void validate(const Config& c, const std::string& file, const KeyMarks& marks) {
+  // The message names the line of `key` when the file gave it, else the file alone (a default).
+  auto bad_at = [&](const std::string& key, const std::string& msg) {
+    if (auto m = marks.find(key); m != marks.end()) throw ConfigError(where(file, m->second) + ": " + msg);
+    throw ConfigError(file + ": " + msg);
+  };
   auto bad = [&](const std::string& msg) { throw ConfigError(file + ": " + msg); };
   if (c.interface.empty()) bad("'interface' must name the provisioning interface");
   if (!c.advertise_address.empty() && !parse_ipv4(c.advertise_address)) {
@@ -259,6 +295,36 @@ void validate(const Config& c, const std::string& file) {
   if (c.cluster.embedded.max_events < 100) bad("'cluster.embedded.max_events' must be at least 100");
   if (c.bmc.power_refresh_seconds == 0) bad("'bmc.power_refresh_seconds' must be at least 1");
   if (c.bmc.max_concurrent == 0) bad("'bmc.max_concurrent' must be at least 1");
+  if (c.http.header_timeout_seconds == 0) bad_at("http.header_timeout_seconds", "'http.header_timeout_seconds' must be at least 1");
+  if (c.discovery.boot_tokens_per_minute == 0)
+    bad_at("discovery.boot_tokens_per_minute", "'discovery.boot_tokens_per_minute' must be at least 1");
+  if (c.discovery.boot_token_ttl_seconds < 60)
+    bad_at("discovery.boot_token_ttl_seconds", "'discovery.boot_token_ttl_seconds' must be at least 60");
+  if (c.discovery.session_ttl_seconds < 30)
+    bad_at("discovery.session_ttl_seconds", "'discovery.session_ttl_seconds' must be at least 30");
+  if (c.environments.max_file_bytes == 0) bad_at("environments.max_file_bytes", "'environments.max_file_bytes' must be at least 1");
+  if (c.environments.quota_bytes < c.environments.max_file_bytes)
+    bad_at("environments.quota_bytes", "'environments.quota_bytes' must be at least 'environments.max_file_bytes'");
+  if (c.environments.connect_timeout_seconds == 0)
+    bad_at("environments.connect_timeout_seconds", "'environments.connect_timeout_seconds' must be at least 1");
+  if (c.environments.read_timeout_seconds == 0)
+    bad_at("environments.read_timeout_seconds", "'environments.read_timeout_seconds' must be at least 1");
+
+  // Nothing served may expose the data dir (keys, the admin token, the store log).
+  if (c.tftp.root.empty() || resolved_dir(c.tftp.root) == fs::path("/"))
+    bad_at("tftp.root", "'tftp.root' must name a directory of boot files, not '" + c.tftp.root +
+                            "' (it would serve the whole filesystem)");
+  const fs::path data_dir = resolved_dir(c.cluster.embedded.data_dir);
+  auto refuse_served = [&](const std::string& key, const std::string& dir) {
+    if (dir.empty() || dir[0] != '/') bad_at(key, "'" + key + "' entries must be absolute paths, not '" + dir + "'");
+    const fs::path served = resolved_dir(dir);
+    if (is_within(served, data_dir) || is_within(data_dir, served))
+      bad_at(key, "'" + key + "' entry '" + dir + "' overlaps 'cluster.embedded.data_dir' (" + data_dir.string() +
+                      "): the appliance's keys and token would be served");
+  };
+  refuse_served("tftp.root", c.tftp.root);
+  for (const auto& dir : c.http.asset_dirs) refuse_served("http.asset_dirs", dir);
+  for (const auto& dir : c.environments.local_dirs) refuse_served("environments.local_dirs", dir);
 }
 
 }  // namespace
@@ -284,7 +350,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   if (root.IsNull() || !root.IsDefined()) return c;  // empty file: all defaults
   if (!root.IsMap()) fail(source_name, root.Mark(), "the configuration must be a mapping");
 
-  MapReader top(source_name, root, "");
+  KeyMarks marks;
+  MapReader top(source_name, root, "", marks);
   top.get("interface", c.interface);
   top.get("advertise_address", c.advertise_address);
   {
@@ -312,7 +379,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   }
   {
     auto s = top.section("http");
-    s.get_endpoint("listen", c.http.listen);
+    s.get_endpoint("listen", c.http.listen, /*host_optional=*/true);
     s.get("max_connections", c.http.max_connections);
     s.get("max_connections_per_client", c.http.max_connections_per_client);
     s.get("first_byte_timeout_seconds", c.http.first_byte_timeout_seconds);
@@ -360,6 +427,20 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.get("auto_accept", c.discovery.auto_accept);
     s.get_enum("wipe", c.discovery.wipe, kWipeModes);
     s.get_enum("boot_from_disk_method", c.discovery.boot_from_disk_method, kDiskBootMethods);
+    s.get("boot_tokens_per_minute", c.discovery.boot_tokens_per_minute);
+    s.get("boot_token_ttl_seconds", c.discovery.boot_token_ttl_seconds);
+    s.get("session_ttl_seconds", c.discovery.session_ttl_seconds);
+    s.finish();
+  }
+  {
+    auto s = top.section("environments");
+    s.get("local_dirs", c.environments.local_dirs);
+    s.get("allow_unverified", c.environments.allow_unverified);
+    s.get("ca_bundle", c.environments.ca_bundle);
+    s.get("max_file_bytes", c.environments.max_file_bytes);
+    s.get("quota_bytes", c.environments.quota_bytes);
+    s.get("connect_timeout_seconds", c.environments.connect_timeout_seconds);
+    s.get("read_timeout_seconds", c.environments.read_timeout_seconds);
     s.finish();
   }
   {
@@ -378,7 +459,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.finish();
   }
   top.finish();
-  validate(c, source_name);
+  validate(c, source_name, marks);
   return c;
 }
 

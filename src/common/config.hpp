@@ -54,7 +54,9 @@ struct TftpConfig {
 };
 
 struct HttpConfig {
-  std::string listen = "0.0.0.0:8080";
+  // HOST:PORT, or :PORT for the provisioning address (advertise_address, else the interface's
+  // first IPv4): the agent API and the assets are not offered on every network the host is on.
+  std::string listen = ":8080";
   std::uint32_t max_connections = 10000;
   std::uint32_t max_connections_per_client = 64;
   std::uint32_t first_byte_timeout_seconds = 5;
@@ -102,6 +104,26 @@ struct DiscoveryConfig {
   bool auto_accept = false;
   WipeMode wipe = WipeMode::fast;
   DiskBootMethod boot_from_disk_method = DiskBootMethod::ipxe_exit;
+  // Agent boot tokens /ipxe mints, per source address and minute (docs/agent-api.md).
+  std::uint32_t boot_tokens_per_minute = 10;
+  // A boot token is exchanged at the agent's first register within this time.
+  std::uint32_t boot_token_ttl_seconds = 900;
+  // An agent session lapses when no heartbeat renews it within this time.
+  std::uint32_t session_ttl_seconds = 300;
+};
+
+// Fetching Environments' kernels and initrds (docs/environments.md).
+struct EnvironmentsConfig {
+  // file:// URLs are served only from beneath these directories (default: none).
+  std::vector<std::string> local_dirs;
+  // http:// needs a sha512 (https:// is verified by its certificate); true: http:// without one
+  // is fetched too, and a warning is logged at start.
+  bool allow_unverified = false;
+  std::string ca_bundle;  // extra CA certificates (PEM) for https://, beside the system store
+  std::uint64_t max_file_bytes = 2ull << 30;    // one kernel or initrd
+  std::uint64_t quota_bytes = 20ull << 30;      // everything under data_dir/environments
+  std::uint32_t connect_timeout_seconds = 10;
+  std::uint32_t read_timeout_seconds = 60;      // per read: a stalled server fails the fetch
 };
 
 // BMC power control and the hands-free lifecycle (docs/bmc.md).
@@ -128,6 +150,7 @@ struct Config {
   AgentConfig agent;
   ClusterConfig cluster;
   DiscoveryConfig discovery;
+  EnvironmentsConfig environments;
   BmcConfig bmc;
   LogConfig log;
 

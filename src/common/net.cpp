@@ -73,6 +73,15 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
   return hp;
 }
 
+std::optional<HostPort> parse_listen(std::string_view text) {
+  if (text.size() > 1 && text.front() == ':') {
+    auto hp = parse_host_port("0" + std::string(text));
+    if (hp) hp->host.clear();
+    return hp;
+  }
+  return parse_host_port(text);
+}
+
 std::optional<Ipv4> interface_ipv4(const std::string& ifname) {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return std::nullopt;

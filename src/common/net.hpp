@@ -23,6 +23,8 @@ struct HostPort {
 };
 // "1.2.3.4:80", "[::1]:80", "name:80". Port is required and non-zero.
 std::optional<HostPort> parse_host_port(std::string_view text);
+// A listen address: HOST:PORT as above, or ":PORT" (host "": the caller picks the address).
+std::optional<HostPort> parse_listen(std::string_view text);
 
 // Interface facts read from the kernel (getifaddrs / ioctl). nullopt when absent.
 std::optional<Ipv4> interface_ipv4(const std::string& ifname);

@@ -49,7 +49,7 @@ std::optional<PolicyConfig> policy_config_from(const Config& config, std::string
       return std::nullopt;
     }
   }
-  const auto listen = parse_host_port(config.http.listen);
+  const auto listen = parse_listen(config.http.listen);
   if (!listen) {
     if (error) *error = "http.listen '" + config.http.listen + "' is not host:port";
     return std::nullopt;

@@ -73,8 +73,9 @@ class HttpServiceImpl final : public HttpService {
 
   std::string start() override {
     std::signal(SIGPIPE, SIG_IGN);  // sendfile(2) to a closed peer must be an error, not a signal
-    auto hp = parse_host_port(config_.http.listen);
+    auto hp = listen_endpoint(config_);
     if (!hp) return "http.listen: invalid '" + config_.http.listen + "'";
+    if (hp->host.empty()) return "http.listen '" + config_.http.listen + "': no provisioning address (set advertise_address or give interface " + config_.interface + " an IPv4 address)";
     std::string base;
     std::string err = build_site(config_, hp->port, base);
     if (!err.empty()) return err;
@@ -82,7 +83,7 @@ class HttpServiceImpl final : public HttpService {
     err = server_.listen(hp->host, hp->port);
     if (!err.empty()) return err;
     base_url_ = base;
-    logger("http")->info("listening address={} base_url={}", config_.http.listen, base_url_);
+    logger("http")->info("listening address={}:{} base_url={}", hp->host, hp->port, base_url_);
     return {};
   }
 
@@ -96,7 +97,7 @@ class HttpServiceImpl final : public HttpService {
     auto log = logger("http");
     if (next.http.listen != config_.http.listen)
       log->warn("http.listen changed to {}; it takes effect after a restart", next.http.listen);
-    auto hp = parse_host_port(config_.http.listen);
+    auto hp = listen_endpoint(config_);
     std::string base;
     const Config previous = config_;
     config_ = next;
@@ -138,12 +139,21 @@ class HttpServiceImpl final : public HttpService {
     return http::text_response(result.ready ? 200 : 503, std::move(body));
   }
 
-  std::string advertise_host(const Config& c) const {
+  // The address told to clients: advertise_address, the listen host when it is one address,
+  // else the provisioning interface's first IPv4.
+  static std::string advertise_host(const Config& c) {
     if (!c.advertise_address.empty()) return c.advertise_address;
     auto hp = parse_host_port(c.http.listen);
     if (hp && hp->host != "0.0.0.0" && hp->host != "::") return hp->host;
     if (auto ip = interface_ipv4(c.interface)) return ip->to_string();
     return {};
+  }
+
+  // http.listen, with ":PORT" bound to the provisioning address (host "" when there is none).
+  static std::optional<HostPort> listen_endpoint(const Config& c) {
+    auto hp = parse_listen(c.http.listen);
+    if (hp && hp->host.empty()) hp->host = advertise_host(c);
+    return hp;
   }
 
   // Templates, asset mounts and the agent environment from one configuration.

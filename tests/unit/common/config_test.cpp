@@ -26,7 +26,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.dhcp.pxe_port, 4011);
   EXPECT_EQ(c.tftp.root, "/usr/lib/ipxe");
   EXPECT_THAT(c.tftp.follow_symlinks_into, ::testing::ElementsAre("/boot"));
-  EXPECT_EQ(c.http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(c.http.listen, ":8080");  // the provisioning address only
   EXPECT_EQ(c.boot.binaries.bios, "undionly.kpxe");
   EXPECT_EQ(c.boot.binaries.efi_x86_64, "ipxe.efi");
   EXPECT_EQ(c.boot.binaries.efi_arm64, "");
@@ -153,6 +153,50 @@ TEST(Config, SemanticChecks) {
   EXPECT_THAT(error_of("cluster: {mode: kubeconfig}\n"), HasSubstr("'cluster.kubeconfig' must be set"));
   EXPECT_THAT(error_of("tftp: {max_block_size: 7}\n"), HasSubstr("max_block_size"));
   EXPECT_THAT(error_of("dhcp: {port: 4011}\n"), HasSubstr("must differ"));
+}
+
+// Values that would expose the data dir or hang every connection are refused at load, at the
+// line that set them.
+TEST(Config, DangerousValuesAreRefusedWithTheirPosition) {
+  EXPECT_EQ(error_of("tftp:\n  root: \"\"\n"),
+            "test.yaml:2:9: 'tftp.root' must name a directory of boot files, not '' (it would serve the whole "
+            "filesystem)");
+  EXPECT_THAT(error_of("tftp: {root: /}\n"), HasSubstr("test.yaml:1:14: 'tftp.root' must name a directory"));
+  EXPECT_THAT(error_of("tftp: {root: /usr/..//}\n"), HasSubstr("'tftp.root' must name a directory"));
+  EXPECT_THAT(error_of("http:\n  header_timeout_seconds: 0\n"),
+              HasSubstr("test.yaml:2:27: 'http.header_timeout_seconds' must be at least 1"));
+  // A served directory may neither contain the data dir nor lie inside it.
+  EXPECT_THAT(error_of("tftp: {root: /var/lib}\ncluster: {embedded: {data_dir: /var/lib/ironboot}}\n"),
+              HasSubstr("test.yaml:1:14: 'tftp.root' entry '/var/lib' overlaps 'cluster.embedded.data_dir'"));
+  EXPECT_THAT(error_of("http: {asset_dirs: [/srv/a, /var/lib/ironboot/environments]}\n"),
+              HasSubstr("'http.asset_dirs' entry '/var/lib/ironboot/environments' overlaps"));
+  EXPECT_THAT(error_of("environments:\n  local_dirs: [/var/lib/ironboot/../ironboot]\n"),
+              HasSubstr("test.yaml:2:15: 'environments.local_dirs' entry"));
+  EXPECT_THAT(error_of("environments: {local_dirs: [images]}\n"), HasSubstr("must be absolute paths"));
+  // Neighbours of the data dir are fine.
+  EXPECT_NO_THROW(parse_config("tftp: {root: /var/lib/ironboot-tftp}\nenvironments: {local_dirs: [/srv/images]}\n", "t"));
+}
+
+TEST(Config, ListenWithoutHostMeansTheProvisioningAddress) {
+  EXPECT_EQ(parse_config("http: {listen: \":9090\"}\n", "t").http.listen, ":9090");
+  EXPECT_EQ(parse_config("http: {listen: \"0.0.0.0:8080\"}\n", "t").http.listen, "0.0.0.0:8080");
+  EXPECT_THAT(error_of("http: {listen: \":0\"}\n"), HasSubstr("must be HOST:PORT or :PORT"));
+  EXPECT_THAT(error_of("http: {listen: \"8080\"}\n"), HasSubstr("must be HOST:PORT or :PORT"));
+  EXPECT_THAT(error_of("cluster: {embedded: {listen: \":6443\"}}\n"), HasSubstr("must be HOST:PORT, not"));
+}
+
+TEST(Config, AgentTokenAndEnvironmentLimits) {
+  const Config d = parse_config("", "t");
+  EXPECT_EQ(d.discovery.boot_tokens_per_minute, 10u);
+  EXPECT_EQ(d.discovery.session_ttl_seconds, 300u);
+  EXPECT_TRUE(d.environments.local_dirs.empty());
+  EXPECT_FALSE(d.environments.allow_unverified);
+  EXPECT_EQ(d.environments.max_file_bytes, 2ull << 30);
+  EXPECT_THAT(error_of("discovery: {boot_tokens_per_minute: 0}\n"), HasSubstr("at least 1"));
+  EXPECT_THAT(error_of("discovery: {session_ttl_seconds: 5}\n"), HasSubstr("at least 30"));
+  EXPECT_THAT(error_of("environments: {max_file_bytes: 100, quota_bytes: 10}\n"),
+              HasSubstr("'environments.quota_bytes' must be at least 'environments.max_file_bytes'"));
+  EXPECT_THAT(error_of("environments: {allow_unverifed: true}\n"), HasSubstr("did you mean 'allow_unverified'"));
 }
 
 TEST(Config, YamlSyntaxErrorHasPosition) {
