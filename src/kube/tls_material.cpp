@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,19 @@ using Bio = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error("embedded API credentials: " + what); }
 
 std::string read_or_empty(const std::string& path) { return read_file(path).value_or(""); }
+
+// A key or token file: refused when group or others may read it (whoever could has the
+// appliance: the CA key signs API certificates, the tokens are admin), "" when absent.
+std::string read_private(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  if ((st.st_mode & 077) != 0) {
+    char octal[16];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    fail(path + " is accessible by group or others (mode " + octal + "); chmod 600 it");
+  }
+  return read_or_empty(path);
+}
 
 void write_private(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
@@ -140,7 +154,7 @@ std::string host_of(const std::string& listen) {
 
 // A bearer token file: 256 random bits as hex, kept while it holds at least 32 characters.
 std::string ensure_token(const std::string& path, const char* what) {
-  std::string token = read_or_empty(path);
+  std::string token = read_private(path);
   token = std::string(trim(token));
   if (token.size() >= 32) return token;
   unsigned char raw[32];
@@ -169,7 +183,7 @@ TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& 
   auto log = logger("kube");
   TlsMaterial m;
   m.ca_cert_pem = read_or_empty(ca_crt);
-  PKey ca_key_obj = load_key(read_or_empty(ca_key));
+  PKey ca_key_obj = load_key(read_private(ca_key));
   Cert ca_cert_obj = load_cert(m.ca_cert_pem);
   if (!ca_key_obj || !ca_cert_obj) {
     ca_key_obj = new_key();
@@ -181,7 +195,7 @@ TlsMaterial ensure_tls_material(const std::string& data_dir, const std::string& 
   }
   const std::string host = host_of(listen_host_port);
   m.server_cert_pem = read_or_empty(srv_crt);
-  m.server_key_pem = read_or_empty(srv_key);
+  m.server_key_pem = read_private(srv_key);
   Cert srv = load_cert(m.server_cert_pem);
   bool need_server = !srv || !load_key(m.server_key_pem) || !cert_covers(srv.get(), "127.0.0.1") ||
                      (!host.empty() && host != "0.0.0.0" && host != "::" && !cert_covers(srv.get(), host)) ||

@@ -412,5 +412,25 @@ TEST(Authz, ReadOnlyTokenFile) {
   EXPECT_NE(admin.find("current-context: ironboot\n"), std::string::npos) << admin;
 }
 
+// A key or token file others may read refuses the start, naming the file and the fix.
+TEST(Authz, KeyAndTokenFilesMustBePrivate) {
+  for (const char* name : {"ca.key", "server.key", "token", "token-readonly"}) {
+    TempDir dir;
+    ensure_tls_material(dir.path, "127.0.0.1:6443");
+    const std::string path = dir.path + "/" + name;
+    ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+    try {
+      ensure_tls_material(dir.path, "127.0.0.1:6443");
+      ADD_FAILURE() << name << " with mode 0640 was accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path + " is accessible by group or others (mode 0640); chmod 600 it"),
+                std::string::npos)
+          << e.what();
+    }
+    ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+    EXPECT_NO_THROW(ensure_tls_material(dir.path, "127.0.0.1:6443"));
+  }
+}
+
 }  // namespace
 }  // namespace ironboot::kube
