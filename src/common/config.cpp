@@ -293,6 +293,21 @@ void validate(const Config& c, const std::string& file, const KeyMarks& marks) {
   if (c.cluster.embedded.data_dir.empty()) bad("'cluster.embedded.data_dir' must not be empty");
   if (c.cluster.embedded.event_ttl_seconds == 0) bad("'cluster.embedded.event_ttl_seconds' must be at least 1");
   if (c.cluster.embedded.max_events < 100) bad("'cluster.embedded.max_events' must be at least 100");
+  {
+    const auto& e = c.cluster.embedded;
+    auto at_least = [&](const char* key, std::uint64_t value, std::uint64_t min) {
+      if (value < min)
+        bad_at(std::string("cluster.embedded.") + key,
+               std::string("'cluster.embedded.") + key + "' must be at least " + std::to_string(min));
+    };
+    at_least("max_connections", e.max_connections, 8);  // ironboot's own informers use a few
+    at_least("handshake_timeout_seconds", e.handshake_timeout_seconds, 1);
+    at_least("idle_timeout_seconds", e.idle_timeout_seconds, 1);
+    at_least("write_timeout_seconds", e.write_timeout_seconds, 1);
+    at_least("max_header_bytes", e.max_header_bytes, 4096);
+    at_least("max_body_bytes", e.max_body_bytes, 64 * 1024);  // a Server with its facts
+    at_least("max_watch_backlog", e.max_watch_backlog, 100);
+  }
   if (c.bmc.power_refresh_seconds == 0) bad("'bmc.power_refresh_seconds' must be at least 1");
   if (c.bmc.max_concurrent == 0) bad("'bmc.max_concurrent' must be at least 1");
   if (c.http.header_timeout_seconds == 0) bad_at("http.header_timeout_seconds", "'http.header_timeout_seconds' must be at least 1");
@@ -418,6 +433,13 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
       e.get("data_dir", c.cluster.embedded.data_dir);
       e.get("event_ttl_seconds", c.cluster.embedded.event_ttl_seconds);
       e.get("max_events", c.cluster.embedded.max_events);
+      e.get("max_connections", c.cluster.embedded.max_connections);
+      e.get("handshake_timeout_seconds", c.cluster.embedded.handshake_timeout_seconds);
+      e.get("idle_timeout_seconds", c.cluster.embedded.idle_timeout_seconds);
+      e.get("write_timeout_seconds", c.cluster.embedded.write_timeout_seconds);
+      e.get("max_header_bytes", c.cluster.embedded.max_header_bytes);
+      e.get("max_body_bytes", c.cluster.embedded.max_body_bytes);
+      e.get("max_watch_backlog", c.cluster.embedded.max_watch_backlog);
       e.finish();
     }
     s.finish();

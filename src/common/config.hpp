@@ -92,6 +92,14 @@ struct EmbeddedClusterConfig {
   std::uint32_t event_ttl_seconds = 3600;
   // At most this many events are kept; beyond it the oldest are dropped.
   std::uint32_t max_events = 100000;
+  // Limits of the API's connections (beyond max_connections new ones are closed at accept).
+  std::uint32_t max_connections = 4096;
+  std::uint32_t handshake_timeout_seconds = 10;  // TLS handshake
+  std::uint32_t idle_timeout_seconds = 120;      // between requests, and for a request's headers
+  std::uint32_t write_timeout_seconds = 30;      // one response (or one watch event) to a slow reader
+  std::uint32_t max_header_bytes = 64 * 1024;
+  std::uint32_t max_body_bytes = 8 * 1024 * 1024;
+  std::uint32_t max_watch_backlog = 20000;       // events queued for one slow watcher before it is closed
 };
 
 struct ClusterConfig {

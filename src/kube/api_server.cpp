@@ -44,15 +44,7 @@ constexpr auto kAwait = http::kAwaitable;
 
 namespace {
 
-constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
-// For a request's first byte, and from it to the end of the body.
-constexpr auto kIdleTimeout = std::chrono::seconds(120);
-constexpr auto kWriteTimeout = std::chrono::seconds(30);
-constexpr std::size_t kMaxHeader = 64 * 1024;
 constexpr auto kBookmarkInterval = std::chrono::seconds(20);
-constexpr std::size_t kMaxBody = 8 * 1024 * 1024;
-constexpr std::size_t kMaxWatchBacklog = 20000;
-constexpr std::size_t kMaxConnections = 4096;
 constexpr auto kEventSweepInterval = std::chrono::seconds(60);
 // While the log cannot be written, a probe record is tried this often.
 constexpr auto kProbeInterval = std::chrono::seconds(1);
@@ -338,7 +330,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         w->last_rv = c.rv;
         std::string e = handler.encode_change(w->plan, c);
         if (e.empty()) continue;
-        if (w->queue.size() >= kMaxWatchBacklog) {
+        if (w->queue.size() >= config.max_watch_backlog) {
           w->closed = true;  // too slow: end the stream; the client resumes from its last RV
         } else {
           w->queue.push_back(std::move(e));
@@ -349,7 +341,15 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void on_accept(tcp::socket socket) {
-    if (stopped || connections->size() >= kMaxConnections) return;  // the socket closes here
+    if (stopped) return;  // the socket closes here
+    if (connections->size() >= config.max_connections) {
+      metrics()
+          .counter("ironboot_kube_connections_refused_total",
+                   "Embedded API connections closed at accept (cluster.embedded.max_connections reached)")
+          .inc();
+      logger("kube")->debug("connection refused reason=max_connections limit={}", config.max_connections);
+      return;
+    }
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     std::string peer = ec ? std::string("-") : http::format_peer(remote);
@@ -359,6 +359,8 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
                                                   std::move(peer)),
                        logger("kube"), std::move(what));
   }
+
+  std::chrono::seconds write_timeout() const { return std::chrono::seconds(config.write_timeout_seconds); }
 
   static ApiResponse unauthorized() { return status_error(401, "Unauthorized", "Unauthorized"); }
   static ApiResponse unavailable(const std::string& why) { return status_error(503, "ServiceUnavailable", why); }
@@ -407,7 +409,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   static net::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream,
                                     http::Deadline& deadline, const std::string& peer) {
     auto lg = logger("kube");
-    deadline.arm(kHandshakeTimeout, "handshake");
+    deadline.arm(std::chrono::seconds(self->config.handshake_timeout_seconds), "handshake");
     auto [hs_ec] = co_await stream->async_handshake(ssl::stream_base::server, kAwait);
     if (hs_ec) {
       lg->debug("tls handshake failed peer={} error=\"{}\"", peer, hs_ec.message());
@@ -416,16 +418,16 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     beast::flat_buffer buffer;
     while (!self->stopped) {
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(kMaxHeader);
-      parser.body_limit(kMaxBody);
+      parser.header_limit(self->config.max_header_bytes);
+      parser.body_limit(self->config.max_body_bytes);
       const beast::error_code rec = co_await http::read_request(*stream, buffer, parser, deadline,
-                                                                {kIdleTimeout, kIdleTimeout}, false);
+                                                                {std::chrono::seconds(self->config.idle_timeout_seconds), std::chrono::seconds(self->config.idle_timeout_seconds)}, false);
       if (rec) {
         if (!deadline.expired() && rec != bhttp::error::end_of_stream && rec != net::error::eof &&
             rec != ssl::error::stream_truncated)
           lg->debug("read failed peer={} error=\"{}\"", peer, rec.message());
         if (rec == bhttp::error::body_limit) {
-          co_await write_response(stream, deadline, 11, true,
+          co_await write_response(stream, deadline, self->write_timeout(), 11, true,
                                   status_error(413, "RequestEntityTooLarge", "request body too large"));
         }
         co_return;
@@ -473,13 +475,14 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         }
       }
       const bool keep_alive = req.keep_alive();
-      const bool ok = co_await write_response(stream, deadline, req.version(), keep_alive, std::move(result.response));
+      const bool ok = co_await write_response(stream, deadline, self->write_timeout(), req.version(), keep_alive, std::move(result.response));
       if (!ok || !keep_alive) co_return;
     }
   }
 
   // Takes the response by value: a list body of tens of MB is moved into the message, not copied.
   static net::awaitable<bool> write_response(std::shared_ptr<Stream> stream, http::Deadline& deadline,
+                                             std::chrono::seconds write_timeout,
                                              unsigned version, bool keep_alive, ApiResponse r) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
     res.set(bhttp::field::server, "ironboot");
@@ -489,7 +492,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     res.keep_alive(keep_alive);
     res.body() = std::move(r.body);
     res.prepare_payload();
-    deadline.arm(kWriteTimeout, "response");
+    deadline.arm(write_timeout, "response");
     auto [ec, n] = co_await bhttp::async_write(*stream, res, kAwait);
     co_return !ec;
   }
@@ -510,7 +513,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     res.set(bhttp::field::cache_control, "no-cache, private");
     res.chunked(true);
     bhttp::response_serializer<bhttp::empty_body> sr{res};
-    deadline.arm(kWriteTimeout, "response");
+    deadline.arm(self->write_timeout(), "response");
     auto [hec, hn] = co_await bhttp::async_write_header(*stream, sr, kAwait);
     if (hec) {
       self->watchers.erase(watcher);
@@ -533,7 +536,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
           batch += watcher->queue.front();
           watcher->queue.pop_front();
         }
-        deadline.arm(kWriteTimeout, "response");
+        deadline.arm(self->write_timeout(), "response");
         auto [ec, n] = co_await net::async_write(*stream, bhttp::make_chunk(net::buffer(batch)), kAwait);
         failed = static_cast<bool>(ec);
       }
@@ -551,7 +554,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     }
     self->watchers.erase(watcher);
     if (!failed && !self->stopped) {
-      deadline.arm(kWriteTimeout, "response");
+      deadline.arm(self->write_timeout(), "response");
       co_await net::async_write(*stream, bhttp::make_chunk_last(), kAwait);
     }
     watcher->closed = true;

@@ -199,6 +199,18 @@ TEST(Config, AgentTokenAndEnvironmentLimits) {
   EXPECT_THAT(error_of("environments: {allow_unverifed: true}\n"), HasSubstr("did you mean 'allow_unverified'"));
 }
 
+TEST(Config, EmbeddedApiLimits) {
+  const Config d = parse_config("", "t");
+  EXPECT_EQ(d.cluster.embedded.max_connections, 4096u);
+  EXPECT_EQ(d.cluster.embedded.max_body_bytes, 8u * 1024 * 1024);
+  const Config c = parse_config("cluster: {embedded: {max_connections: 64, write_timeout_seconds: 5}}\n", "t");
+  EXPECT_EQ(c.cluster.embedded.max_connections, 64u);
+  EXPECT_EQ(c.cluster.embedded.write_timeout_seconds, 5u);
+  EXPECT_EQ(error_of("cluster:\n  embedded:\n    max_connections: 2\n"),
+            "test.yaml:3:22: 'cluster.embedded.max_connections' must be at least 8");
+  EXPECT_THAT(error_of("cluster: {embedded: {max_body_bytes: 10}}\n"), HasSubstr("at least 65536"));
+}
+
 TEST(Config, YamlSyntaxErrorHasPosition) {
   EXPECT_THAT(error_of("dhcp:\n  port: [1\n"), HasSubstr("test.yaml:"));
 }
