@@ -1,7 +1,6 @@
 #include "bmc/redfish_http.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
+#include "common/tls_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,12 +23,6 @@ namespace {
 
 constexpr auto kAwait = net::as_tuple(net::use_awaitable);
 constexpr std::uint32_t kMaxHeaderBytes = 32 * 1024;
-
-bool is_ip(const std::string& host) {
-  boost::system::error_code ec;
-  net::ip::make_address(host, ec);
-  return !ec;
-}
 
 std::string host_header(const BmcEndpoint& e) {
   const bool v6 = e.host.find(':') != std::string::npos;
@@ -65,20 +58,7 @@ RedfishHttp::RedfishHttp(net::io_context& io, const BmcEndpoint& endpoint, HttpL
     : io_(io), endpoint_(endpoint), limits_(limits) {
   if (!endpoint_.tls) return;
   ctx_ = std::make_unique<ssl::context>(ssl::context::tls_client);
-  boost::system::error_code ec;
-  ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
-                    ec);
-  if (endpoint_.insecure_skip_verify) {
-    ctx_->set_verify_mode(ssl::verify_none, ec);
-    return;
-  }
-  ctx_->set_verify_mode(ssl::verify_peer, ec);
-  ctx_->set_default_verify_paths(ec);
-  if (!endpoint_.ca_file.empty()) {
-    ctx_->load_verify_file(endpoint_.ca_file, ec);
-    if (ec) setup_error_ = "CA file " + endpoint_.ca_file + ": " + ec.message();
-  }
+  setup_error_ = tls::configure_client(*ctx_, !endpoint_.insecure_skip_verify, endpoint_.ca_file);
 }
 
 RedfishHttp::~RedfishHttp() {
@@ -104,19 +84,11 @@ net::awaitable<BmcStatus> RedfishHttp::connect() {
   if (cec) co_return io_failure(cec, "connect " + where);
   if (conn->tls) {
     SSL* ssl_handle = conn->tls->native_handle();
-    if (!is_ip(endpoint_.host)) SSL_set_tlsext_host_name(ssl_handle, endpoint_.host.c_str());
-    if (!endpoint_.insecure_skip_verify) {
-      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
-      if (is_ip(endpoint_.host)) X509_VERIFY_PARAM_set1_ip_asc(param, endpoint_.host.c_str());
-      else X509_VERIFY_PARAM_set1_host(param, endpoint_.host.c_str(), endpoint_.host.size());
-    }
+    tls::expect_peer(ssl_handle, endpoint_.host, !endpoint_.insecure_skip_verify);
     auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, kAwait);
     if (hec) {
       if (hec == beast::error::timeout) co_return BmcStatus::failure("Timeout", "TLS handshake with " + where + ": no answer in time");
-      std::string why = hec.message();
-      const long verify = SSL_get_verify_result(ssl_handle);
-      if (verify != X509_V_OK) why = std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify);
-      co_return BmcStatus::failure("TLS", "TLS handshake with " + where + ": " + why);
+      co_return BmcStatus::failure("TLS", "TLS handshake with " + where + ": " + tls::handshake_failure(ssl_handle, hec));
     }
   }
   conn_ = std::move(conn);

@@ -41,7 +41,7 @@ class DiscoveryService final : public Service {
                    std::shared_ptr<bmc::BmcClientFactory> bmc_factory)
       : config_(config),
         cluster_(cluster),
-        environments_(io, config.cluster.embedded.data_dir, clock_, [this] { agent_.recheck_polls(); }),
+        environments_(io, discovery::EnvironmentOptions::from(config), clock_, [this] { agent_.recheck_polls(); }),
         reconciler_(io, clock_, [this] { agent_.recheck_polls(); }),
         policy_(std::make_shared<discovery::ClusterBootPolicy>(config.discovery.boot_from_disk_method, clock_,
                                                                reconciler_, environments_)),

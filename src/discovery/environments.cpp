@@ -3,6 +3,7 @@
 #include "common/files.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/tls_client.hpp"
 #include "discovery/cluster_access.hpp"
 #include "http/file_response.hpp"
 #include "kube/cluster_context.hpp"
@@ -13,89 +14,185 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
-#include <fcntl.h>
-#include <fstream>
-#include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <tuple>
+#include <unistd.h>
+#include <utility>
 
 namespace ironboot::discovery {
 
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace {
 
 constexpr const char* kPrefix = "/assets/environments/";
+constexpr const char* kFiles[] = {"kernel", "initrd", "source"};
 
-struct Source {
-  std::string url, sha512;
+// What a job needs, copied to its worker.
+struct Job {
+  std::string name, dir, key;
+  std::string kernel_url, kernel_sha512, initrd_url, initrd_sha512;
+  FetchJob base;  // policy, limits, TLS context
 };
 
-Source source_of(const json::object& env, std::string_view part) {
-  Source s;
-  const auto* spec = objects::spec_of(env);
-  const auto* o = spec ? objects::object_at(*spec, part) : nullptr;
-  if (o) {
-    s.url = std::string(objects::string_at(*o, "url"));
-    s.sha512 = std::string(objects::string_at(*o, "sha512"));
+std::uint64_t bytes_in(const std::string& dir) {
+  std::uint64_t bytes = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->symlink_status(ec).type() == fs::file_type::regular) bytes += it->file_size(ec);
   }
-  return s;
+  return bytes;
 }
 
-std::string read_small(const std::string& path) { return read_file(path).value_or(""); }
-
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+void remove_files(const std::string& dir) {
+  for (const char* file : kFiles) {
+    ::unlink((dir + "/" + file).c_str());
+    ::unlink((dir + "/" + file + ".part").c_str());
+  }
 }
 
-// Runs on the worker thread. Files already fetched for the same sources are kept
-// ("fetched once"); with sha512 given they are verified again.
-FetchResult fetch_environment(const std::string& dir, const std::string& key, const Source& kernel,
-                              const Source& initrd, const std::atomic<bool>& cancel) {
-  const std::string marker = dir + "/source";
-  const bool have_kernel = file_exists(dir + "/kernel");
-  const bool have_initrd = initrd.url.empty() || file_exists(dir + "/initrd");
-  if (read_small(marker) == key && have_kernel && have_initrd &&
-      (kernel.sha512.empty() || sha512_of_file(dir + "/kernel") == kernel.sha512) &&
-      (initrd.url.empty() || initrd.sha512.empty() || sha512_of_file(dir + "/initrd") == initrd.sha512)) {
-    FetchResult cached;
-    cached.ok = true;
-    cached.message = "cached";
-    return cached;
-  }
-  ::unlink(marker.c_str());
-  FetchLimits limits;
-  FetchResult r = fetch_to_file(kernel.url, dir + "/kernel", kernel.sha512, limits, cancel);
-  if (!r.ok) {
-    r.message = "kernel: " + r.message;
+// The `source` file: the sources' key, then the digests of what was written, so a copy is
+// re-verified at start even when the spec gives no sha512 (https://).
+std::string marker_text(const std::string& key, const std::string& kernel_sha512, const std::string& initrd_sha512) {
+  return key + "kernel " + kernel_sha512 + "\ninitrd " + initrd_sha512 + "\n";
+}
+
+// Runs on the worker thread.
+FetchResult run_job(const Job& job, FetchQuota& quota, FetchControl& control) {
+  FetchResult r;
+  if (job.key.empty()) {  // the Environment was deleted
+    remove_files(job.dir);
+    ::rmdir(job.dir.c_str());
+    quota.set(job.name, bytes_in(job.dir));
+    r.ok = true;
     return r;
   }
-  if (!initrd.url.empty()) {
-    FetchResult ri = fetch_to_file(initrd.url, dir + "/initrd", initrd.sha512, limits, cancel);
-    if (!ri.ok) {
-      ri.message = "initrd: " + ri.message;
-      return ri;
+  // The rules first: a copy kept from before must not be served once they refuse it.
+  for (const auto& [part, url, sha512] : {std::tuple{"kernel", &job.kernel_url, &job.kernel_sha512},
+                                          std::tuple{"initrd", &job.initrd_url, &job.initrd_sha512}}) {
+    if (std::string_view(part) == "initrd" && url->empty()) continue;
+    SourceCheck check = classify_source(*url, *sha512, job.base.policy);
+    if (!check.source) {
+      r.reason = check.reason;
+      r.message = std::string(part) + ": " + check.message;
+      return r;
     }
-    r.bytes += ri.bytes;
   }
-  std::ofstream(marker) << key;
+  std::error_code ec;
+  fs::create_directories(job.dir, ec);
+  if (ec) {
+    r.reason = fetch_reason::failed;
+    r.message = "cannot create " + job.dir + ": " + ec.message();
+    return r;
+  }
+  const auto marker = read_file(job.dir + "/source", 64 * 1024);
+  std::string verify_note;
+  if (marker && marker->rfind(job.key, 0) == 0) {
+    const std::string kernel_sha = sha512_of_file(job.dir + "/kernel", &control);
+    const std::string initrd_sha = job.initrd_url.empty() ? std::string() : sha512_of_file(job.dir + "/initrd", &control);
+    if (control.cancelled()) {
+      r.reason = fetch_reason::cancelled;
+      return r;
+    }
+    if (!kernel_sha.empty() && (job.initrd_url.empty() || !initrd_sha.empty()) &&
+        *marker == marker_text(job.key, kernel_sha, initrd_sha)) {
+      quota.set(job.name, bytes_in(job.dir));
+      r.ok = true;
+      r.message = "cached copy verified";
+      return r;
+    }
+    verify_note = " (the cached copy did not verify)";
+  }
+  remove_files(job.dir);
+  quota.set(job.name, bytes_in(job.dir));
+  auto fetch = [&](const char* file, const std::string& url, const std::string& sha512) {
+    FetchJob fj = job.base;
+    fj.url = url;
+    fj.sha512 = sha512;
+    fj.quota_name = job.name;
+    FetchResult one = fetch_to_file(fj, job.dir, file, quota, control);
+    if (!one.ok) one.message = std::string(file) + ": " + one.message;
+    return one;
+  };
+  r = fetch("kernel", job.kernel_url, job.kernel_sha512);
+  FetchResult initrd;
+  initrd.ok = true;
+  if (r.ok && !job.initrd_url.empty()) initrd = fetch("initrd", job.initrd_url, job.initrd_sha512);
+  if (r.ok && !initrd.ok) r = initrd;
+  if (r.ok) {
+    r.bytes += initrd.bytes;
+    if (auto error = write_file_durably(job.dir, "source", marker_text(job.key, r.sha512, initrd.sha512));
+        !error.empty()) {
+      r = FetchResult{};
+      r.reason = fetch_reason::failed;
+      r.message = error;
+    } else {
+      r.message = "fetched" + verify_note;
+    }
+  }
+  if (!r.ok) remove_files(job.dir);
+  quota.set(job.name, bytes_in(job.dir));
   return r;
 }
 
 }  // namespace
 
-EnvironmentCache::EnvironmentCache(boost::asio::io_context& io, std::string data_dir, const Clock& clock,
+// What the workers share with the cache; it outlives the cache while a worker runs.
+struct EnvironmentCache::Shared {
+  Shared(boost::asio::io_context& io_context, std::string root, std::uint64_t quota_bytes)
+      : io(io_context), quota(std::move(root), quota_bytes) {}
+
+  // Runs `handler` on the loop, unless the cache is gone.
+  void post(std::function<void()> handler) {
+    std::lock_guard lock(mutex);
+    if (open) boost::asio::post(io, std::move(handler));
+  }
+  void worker_ended() {
+    {
+      std::lock_guard lock(mutex);
+      --workers;
+    }
+    idle.notify_all();
+  }
+
+  boost::asio::io_context& io;
+  FetchQuota quota;
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::string tls_error;
+  std::mutex mutex;
+  std::condition_variable idle;
+  int workers = 0;
+  bool open = true;
+};
+
+EnvironmentOptions EnvironmentOptions::from(const Config& config) {
+  EnvironmentOptions o;
+  o.data_dir = config.cluster.embedded.data_dir;
+  o.config = config.environments;
+  return o;
+}
+
+EnvironmentCache::EnvironmentCache(boost::asio::io_context& io, EnvironmentOptions options, const Clock& clock,
                                    std::function<void()> on_change)
-    : io_(io), data_dir_(std::move(data_dir)), clock_(clock), on_change_(std::move(on_change)) {}
+    : io_(io), options_(std::move(options)), clock_(clock), on_change_(std::move(on_change)) {
+  shared_ = std::make_shared<Shared>(io, options_.data_dir + "/environments", options_.config.quota_bytes);
+  shared_->tls = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+  shared_->tls_error = tls::configure_client(*shared_->tls, true, options_.config.ca_bundle);
+  if (!shared_->tls_error.empty()) shared_->tls_error = "environments.ca_bundle: " + shared_->tls_error;
+}
 
 EnvironmentCache::~EnvironmentCache() {
   alive_.reset();
-  *cancel_ = true;
-  for (auto& t : workers_)
-    if (t.joinable()) t.join();
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->open = false;
+  }
+  stop();
 }
 
 void EnvironmentCache::register_routes(http::Router& router) {
@@ -103,6 +200,19 @@ void EnvironmentCache::register_routes(http::Router& router) {
 }
 
 void EnvironmentCache::start(kube::ClusterContext& cluster) {
+  auto log = logger("discovery");
+  const auto& c = options_.config;
+  if (c.allow_unverified)
+    log->warn("environments.allow_unverified is true: http:// sources without sha512 are fetched unverified");
+  if (!shared_->tls_error.empty()) log->error("{}: https:// sources will fail", shared_->tls_error);
+  log->info("environments local_dirs={} max_file_bytes={} quota_bytes={} connect_timeout_seconds={} "
+            "read_timeout_seconds={}",
+            c.local_dirs.size(), c.max_file_bytes, c.quota_bytes, c.connect_timeout_seconds, c.read_timeout_seconds);
+  const std::string root = options_.data_dir + "/environments";
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) log->error("environments: cannot create {}: {}", root, ec.message());
+  else if (auto error = served_root_.open(root); !error.empty()) log->error("environments: cannot open {}", error);
   cluster_ = &cluster;
   events_ = discovery_events(cluster);
   cluster.environments().add_handler(
@@ -116,7 +226,21 @@ void EnvironmentCache::start(kube::ClusterContext& cluster) {
   cluster.environments().for_each([this](const std::string& name, const kube::ObjectPtr& obj) { on_event(obj, name); });
 }
 
-void EnvironmentCache::stop() { *cancel_ = true; }
+void EnvironmentCache::stop() {
+  for (auto& [name, state] : environments_) {
+    if (state.job) state.job->cancel();
+  }
+  if (std::exchange(stopped_, true)) return;
+  std::unique_lock lock(shared_->mutex);
+  if (!shared_->idle.wait_for(lock, options_.stop_wait, [&] { return shared_->workers == 0; }))
+    logger("discovery")->warn("environments: {} fetch worker(s) did not end within {} ms; left to end on their own",
+                              shared_->workers, options_.stop_wait.count());
+}
+
+int EnvironmentCache::workers() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->workers;
+}
 
 std::string EnvironmentCache::asset_path(const std::string& name, bool kernel) const {
   auto it = environments_.find(name);
@@ -126,51 +250,110 @@ std::string EnvironmentCache::asset_path(const std::string& name, bool kernel) c
 
 void EnvironmentCache::on_event(const kube::ObjectPtr& now_obj, const std::string& name) {
   if (!now_obj) {
-    environments_.erase(name);
+    auto it = environments_.find(name);
+    if (it == environments_.end()) return;
+    State& state = it->second;
+    state.key.clear();
+    state.ready = false;
+    if (state.job) state.job->cancel();  // its end starts the removal
+    else if (kube::valid_dns_subdomain(name)) start_job(name, state);
+    else environments_.erase(it);
     return;
   }
-  const Source kernel = source_of(*now_obj, "kernel");
-  const Source initrd = source_of(*now_obj, "initrd");
+  auto source_of = [&](std::string_view part) {
+    SpecSource s;
+    const auto* spec = objects::spec_of(*now_obj);
+    if (const auto* o = spec ? objects::object_at(*spec, part) : nullptr) {
+      s.url = std::string(objects::string_at(*o, "url"));
+      s.sha512 = std::string(objects::string_at(*o, "sha512"));
+    }
+    return s;
+  };
+  const SpecSource kernel = source_of("kernel");
+  const SpecSource initrd = source_of("initrd");
   const std::string key = kernel.url + "\n" + kernel.sha512 + "\n" + initrd.url + "\n" + initrd.sha512 + "\n";
   auto& state = environments_[name];
   if (state.key == key) return;  // our own status write, or nothing that matters changed
   state.key = key;
+  state.kernel = kernel;
+  state.initrd = initrd;
   state.ready = false;
-  state.fetching = true;
-  auto log = logger("discovery");
-  auto fail_now = [&](std::string reason, std::string message) {
+  if (!kube::valid_dns_subdomain(name)) {
     FetchResult r;
-    r.reason = std::move(reason);
-    r.message = std::move(message);
-    fetch_done(name, key, r);
-  };
-  if (!kube::valid_dns_subdomain(name)) return fail_now("InvalidName", "name cannot be a directory name");
-  if (kernel.url.empty()) return fail_now("InvalidSpec", "spec.kernel.url is empty");
-  state.dir = data_dir_ + "/environments/" + name;
-  std::error_code ec;
-  std::filesystem::create_directories(state.dir, ec);
-  if (ec) return fail_now("FetchFailed", "cannot create " + state.dir + ": " + ec.message());
-  if (!served_root_.is_open()) {
-    if (auto error = served_root_.open(data_dir_ + "/environments"); !error.empty())
-      return fail_now("FetchFailed", "cannot open " + error);
+    r.reason = "InvalidName";
+    r.message = "name cannot be a directory name";
+    return report(name, r);
   }
-  log->info("environment fetch name={} kernel={} initrd={}", name, kernel.url, initrd.url);
-  std::weak_ptr<int> alive = alive_;
-  auto cancel = cancel_;
-  workers_.emplace_back([this, alive, cancel, dir = state.dir, key, kernel, initrd, name] {
-    FetchResult r = fetch_environment(dir, key, kernel, initrd, *cancel);
-    if (*cancel) return;
-    boost::asio::post(io_, [this, alive, name, key, r] {
-      if (!alive.expired()) fetch_done(name, key, r);
-    });
-  });
+  if (state.job) {
+    state.job->cancel();  // its end starts the job for the new key
+    return;
+  }
+  start_job(name, state);
 }
 
-void EnvironmentCache::fetch_done(const std::string& name, const std::string& key, const FetchResult& result) {
+void EnvironmentCache::start_job(const std::string& name, State& state) {
+  Job job;
+  job.name = name;
+  job.dir = options_.data_dir + "/environments/" + name;
+  job.key = state.key;
+  job.kernel_url = state.kernel.url;
+  job.kernel_sha512 = state.kernel.sha512;
+  job.initrd_url = state.initrd.url;
+  job.initrd_sha512 = state.initrd.sha512;
+  const auto& c = options_.config;
+  job.base.policy = SourcePolicy{c.local_dirs, options_.data_dir, c.allow_unverified};
+  job.base.limits.max_file_bytes = c.max_file_bytes;
+  job.base.limits.connect_timeout = std::chrono::seconds(c.connect_timeout_seconds);
+  job.base.limits.read_timeout = std::chrono::seconds(c.read_timeout_seconds);
+  job.base.tls = shared_->tls;
+  job.base.tls_error = shared_->tls_error;
+  auto control = std::make_shared<FetchControl>();
+  state.job = control;
+  state.job_key = state.key;
+  if (!job.key.empty())
+    logger("discovery")->info("environment fetch name={} kernel={} initrd={}", name, job.kernel_url, job.initrd_url);
+  {
+    std::lock_guard lock(shared_->mutex);
+    ++shared_->workers;
+  }
+  try {
+    // Only shared state goes to the worker: it may outlive this object (stop() does not join).
+    std::thread([shared = shared_, control, job = std::move(job), alive = std::weak_ptr<int>(alive_), this] {
+      FetchResult r = run_job(job, shared->quota, *control);
+      shared->post([this, alive, name = job.name, key = job.key, r = std::move(r)] {
+        if (!alive.expired()) job_ended(name, key, r);
+      });
+      shared->worker_ended();
+    }).detach();
+  } catch (const std::system_error& e) {
+    shared_->worker_ended();
+    state.job.reset();
+    FetchResult r;
+    r.reason = fetch_reason::failed;
+    r.message = std::string("cannot start a worker: ") + e.what();
+    report(name, r);
+  }
+}
+
+void EnvironmentCache::job_ended(const std::string& name, const std::string& key, const FetchResult& result) {
   auto it = environments_.find(name);
-  if (it == environments_.end() || it->second.key != key) return;  // changed or deleted meanwhile
-  it->second.fetching = false;
-  it->second.ready = result.ok;
+  if (it == environments_.end()) return;
+  State& state = it->second;
+  state.job.reset();
+  if (state.key != key) {  // changed or deleted meanwhile: what is wanted now
+    start_job(name, state);
+    return;
+  }
+  if (state.key.empty()) {  // removed
+    environments_.erase(it);
+    return;
+  }
+  if (result.reason == fetch_reason::cancelled) return;  // stopping
+  state.ready = result.ok;
+  report(name, result);
+}
+
+void EnvironmentCache::report(const std::string& name, const FetchResult& result) {
   auto log = logger("discovery");
   objects::Condition ready;
   ready.type = "Ready";

@@ -1,11 +1,14 @@
 // The Environments this process can boot: each Environment's spec.kernel / spec.initrd is
-// fetched once into <data_dir>/environments/<name>/ on a worker thread (environment_fetcher),
-// sha512-verified, and served under /assets/environments/<name>/{kernel,initrd}; the outcome is
-// the Environment's Ready condition (and, on failure, an EnvironmentFetchFailed Event). Runs on the io_context thread; the fetch workers only
-// post their results back.
+// fetched into <data_dir>/environments/<name>/ on a worker thread (environment_fetcher.hpp,
+// under the rules of environment_source.hpp), sha512-verified, and served under
+// /assets/environments/<name>/{kernel,initrd}; the outcome is the Environment's Ready
+// condition (and, on failure, an EnvironmentFetchFailed Event). Runs on the io_context
+// thread; the workers only post their results back. One job per Environment at a time: a
+// spec change cancels the running one and starts again when it has ended.
 #pragma once
 
 #include "common/beneath.hpp"
+#include "common/config.hpp"
 
 #include "discovery/cluster_access.hpp"
 #include "discovery/environment.hpp"
@@ -16,13 +19,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
 
-#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace ironboot::kube {
 class ClusterContext;
@@ -30,12 +31,21 @@ class ClusterContext;
 
 namespace ironboot::discovery {
 
+struct EnvironmentOptions {
+  std::string data_dir;  // cluster.embedded.data_dir
+  EnvironmentsConfig config;
+  // How long stop() waits for the workers before it leaves them to end on their own.
+  std::chrono::milliseconds stop_wait{1000};
+  static EnvironmentOptions from(const Config& config);
+};
+
 class EnvironmentCache {
  public:
-  // `data_dir`: cluster.embedded.data_dir. `on_change` runs after every Environment event and
-  // fetch outcome (what the boot policy can serve may have changed).
-  EnvironmentCache(boost::asio::io_context& io, std::string data_dir, const Clock& clock, std::function<void()> on_change);
-  // Cancels the fetches and joins their workers.
+  // `on_change` runs after every Environment event and fetch outcome (what the boot policy
+  // can serve may have changed).
+  EnvironmentCache(boost::asio::io_context& io, EnvironmentOptions options, const Clock& clock,
+                   std::function<void()> on_change);
+  // stop(), then nothing of this object is touched again by a worker.
   ~EnvironmentCache();
   EnvironmentCache(const EnvironmentCache&) = delete;
   EnvironmentCache& operator=(const EnvironmentCache&) = delete;
@@ -44,27 +54,37 @@ class EnvironmentCache {
   void register_routes(http::Router& router);
   // Subscribes to the Environment informer and fetches those already in its cache.
   void start(kube::ClusterContext& cluster);
-  // Cancels running fetches.
+  // Cancels running fetches and waits for them at most options.stop_wait; a worker stuck
+  // beyond that (a disk that does not answer) is left to end by itself.
   void stop();
 
   // The path an Environment's kernel (or initrd) is served at; empty until it is fetched and
   // verified.
   std::string asset_path(const std::string& name, bool kernel) const;
+  // Worker threads not yet ended.
+  int workers() const;
 
  private:
-  struct State {
-    std::string key;  // kernel url + sha512 + initrd url + sha512 this state is for
-    bool fetching = false;
-    bool ready = false;
-    std::string dir;
+  struct SpecSource {
+    std::string url, sha512;
   };
+  struct State {
+    std::string key;  // kernel url + sha512 + initrd url + sha512 wanted now; "" once deleted
+    SpecSource kernel, initrd;
+    bool ready = false;
+    std::shared_ptr<FetchControl> job;  // the running job
+    std::string job_key;                // what it is for
+  };
+  struct Shared;
 
   void on_event(const std::shared_ptr<const boost::json::object>& now, const std::string& name);
-  void fetch_done(const std::string& name, const std::string& key, const FetchResult& result);
+  void start_job(const std::string& name, State& state);
+  void job_ended(const std::string& name, const std::string& key, const FetchResult& result);
+  void report(const std::string& name, const FetchResult& result);
   http::Response serve_file(const http::Request& request) const;
 
   boost::asio::io_context& io_;
-  std::string data_dir_;
+  EnvironmentOptions options_;
   const Clock& clock_;
   std::function<void()> on_change_;
   kube::ClusterContext* cluster_ = nullptr;
@@ -72,8 +92,8 @@ class EnvironmentCache {
   std::map<std::string, State> environments_;
   // <data_dir>/environments, opened once it exists: every served file is opened beneath it.
   BeneathDir served_root_;
-  std::vector<std::thread> workers_;
-  std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<Shared> shared_;  // also held by every worker
+  bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted results check it
 };
 

@@ -130,6 +130,7 @@ def server_row(site, name):
 def site():
     workdir = tempfile.mkdtemp(prefix="ironboot-discovery-")
     os.chmod(workdir, 0o755)
+    os.makedirs(os.path.join(workdir, "images"))  # file:// Environments come from here
     for name, data in (("vmlinuz", b"K" * 4096), ("initramfs", b"I" * 4096)):
         os.makedirs(os.path.join(workdir, "agent"), exist_ok=True)
         with open(os.path.join(workdir, "agent", name), "wb") as f:
@@ -147,6 +148,7 @@ def site():
             "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
                       "initrd": os.path.join(workdir, "agent", "initramfs")},
             "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
+            "environments": {"local_dirs": [os.path.join(workdir, "images")]},
             "log": {"level": "debug"},
         }
         daemon = netlab.Ironboot(appliance, cfg, workdir=workdir).start()
@@ -244,8 +246,8 @@ def test_register_accept_wipe_environment_then_disk(site):
     code, body = site.curl("/agent/v1/heartbeat", body={}, token=token)
     assert code == 200 and json.loads(body)["instruction"] == {"action": "reboot"}, body
 
-    kernel = os.path.join(site.workdir, "env-kernel")
-    initrd = os.path.join(site.workdir, "env-initrd")
+    kernel = os.path.join(site.workdir, "images", "env-kernel")
+    initrd = os.path.join(site.workdir, "images", "env-initrd")
     with open(kernel, "wb") as f:
         f.write(b"KERNEL" * 5000)
     with open(initrd, "wb") as f:
@@ -355,7 +357,7 @@ def test_duplicate_uuid(site):
 
 
 def test_environment_checksum_mismatch_is_never_served(site):
-    kernel = os.path.join(site.workdir, "bad-kernel")
+    kernel = os.path.join(site.workdir, "images", "bad-kernel")
     with open(kernel, "wb") as f:
         f.write(b"tampered")
     environment(site, "broken", kernel, kernel, "0" * 128)
@@ -389,7 +391,8 @@ def test_environment_over_http(site):
         apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "web"},
                      "spec": {"kernel": {"url": f"http://{SUBNET}.10:8000/vmlinuz",
                                          "sha512": hashlib.sha512(kernel_data).hexdigest()},
-                              "initrd": {"url": f"http://{SUBNET}.10:8000/initrd.img"}}})
+                              "initrd": {"url": f"http://{SUBNET}.10:8000/initrd.img",
+                                         "sha512": hashlib.sha512(initrd_data).hexdigest()}}})
         cond = site.wait_for("web Ready", lambda: condition(site.get("environment", "web"), "Ready"))
         assert cond["status"] == "True", cond
         r = subprocess.run(site.client.cmd(["curl", "-sS", "--noproxy", "*", BASE + "/assets/environments/web/initrd"]),
@@ -402,7 +405,8 @@ def test_environment_over_http(site):
         apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "tls"},
                      "spec": {"kernel": {"url": f"https://{SUBNET}.10:8443/vmlinuz"}}})
         cond = site.wait_for("tls not Ready", lambda: condition(site.get("environment", "tls"), "Ready"))
-        assert cond["status"] == "False" and cond["reason"] == "UnsupportedScheme", cond
+        # https:// is fetched (test_environment_fetch.py); nothing listens on that port here.
+        assert cond["status"] == "False" and cond["reason"] == "FetchFailed" and "connect" in cond["message"], cond
     finally:
         web.terminate()
         web.wait()
