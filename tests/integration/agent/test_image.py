@@ -18,7 +18,7 @@ import time
 import pytest
 
 import netlab
-from ipmi_sim_peer import LAN, IpmiSim
+from ipmi_sim import IpmiSim, lan_settings
 
 ROOT = netlab.ROOT
 BUILD_AGENT = os.path.join(ROOT, "image", "build-agent")
@@ -277,12 +277,23 @@ def test_secure_wipe_erases_local_disks_and_spares_usb(images, tmp_path):
         assert f.read() == PATTERN * (DISK_SIZE // MiB), "the USB disk was touched"
 
 
+# What the BMC's LAN settings are, as its lan_config_program reports them.
+LAN = lan_settings("10.88.0.5", "52:54:00:be:ef:05")
+
+
+def make_bmc(workdir, prefix):
+    """ipmi_sim run by `prefix` (the lab's switch namespace) on fixed loopback ports there:
+    QEMU's command line (its KCS link to the VM serial port) is written before the lab exists."""
+    return IpmiSim(os.path.join(workdir, "bmc"), port=39623, user="admin", password="admin", prefix=prefix,
+                   serial_port=39002, lan=LAN)
+
+
 class _BmcPeer:
     """ipmi_sim in the lab's switch namespace for boot_guest's `around`; once the guest is off
     (and before ipmi_sim stops) it logs in out-of-band with the credentials the agent sent."""
 
     def __init__(self, lab, workdir):
-        self.sim = IpmiSim(workdir, ["ip", "netns", "exec", lab.switch])
+        self.sim = make_bmc(workdir, ["ip", "netns", "exec", lab.switch])
         self.status = None
 
     def __enter__(self):
@@ -294,7 +305,7 @@ class _BmcPeer:
         registers = [json.loads(r["body"]) for r in requests if r["path"] == "/agent/v1/register"]
         creds = next((r["bmcCredentials"] for r in registers if "bmcCredentials" in r), None)
         if creds:
-            self.status = self.sim.ipmitool(creds["username"], creds["password"], "power", "status")
+            self.status = self.sim.ipmitool("power", "status", user=creds["username"], password=creds["password"])
 
     def __exit__(self, *exc):
         self.sim.stop()
@@ -308,7 +319,7 @@ def test_inband_bmc_discovery_and_user_setup(images, tmp_path):
         return peers[-1]
 
     # QEMU's KCS interface talks to ipmi_sim's VM serial port (its fixed loopback port).
-    requests, console = boot_guest(images[0], tmp_path, "bmc", IpmiSim(tmp_path, []).qemu_args(), around=around)
+    requests, console = boot_guest(images[0], tmp_path, "bmc", make_bmc(tmp_path, []).qemu_args(), around=around)
     registers = [json.loads(r["body"]) for r in requests if r["path"] == "/agent/v1/register"]
     assert len(registers) == 2, console[-4000:]
     bmc = registers[0].get("bmc")

@@ -44,7 +44,7 @@ CLUSTER_RULES = {
 NAMESPACED_RULES = {
     (NAMESPACE, "ironboot"): {
         ("coordination.k8s.io", "leases"): {"get", "create", "update"},
-        ("", "secrets"): {"get", "list", "watch"},
+        ("", "secrets"): {"get", "list", "watch", "create", "patch"},  # + bmc.auto_setup's <server>-bmc
     },
     ("default", "ironboot-events"): {
         ("", "events"): {"create", "patch"},
