@@ -29,6 +29,9 @@ namespace ironboot::discovery::testing {
 class FetchTestServer {
  public:
   struct Reply {
+    Reply() = default;
+    Reply(unsigned status_, std::string body_, std::string extra_head_ = {})
+        : status(status_), body(std::move(body_)), extra_head(std::move(extra_head_)) {}
     unsigned status = 200;
     std::string body;
     std::string extra_head;                     // more header lines, each ending in \r\n
@@ -106,7 +109,7 @@ class FetchTestServer {
     if (hec) co_return;
     if (reply.stall_before_body) {
       boost::asio::steady_timer forever(io_, std::chrono::hours(1));
-      auto [tec] = co_await forever.async_wait(kAwait);
+      co_await forever.async_wait(kAwait);  // cancelled when the server stops
       co_return;
     }
     auto [bec, bn] = co_await boost::asio::async_write(stream, boost::asio::buffer(reply.body), kAwait);
