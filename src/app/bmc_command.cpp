@@ -289,8 +289,7 @@ void add_bmc_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "3", "17"}))
       ->capture_default_str();
   bmc->add_flag("--insecure", args->insecure, "Redfish: do not verify the BMC's certificate");
-  bmc->add_option("--ca-file", args->ca_file, "Redfish: PEM file of CAs trusted besides the system's")
-      ->check(CLI::ExistingFile);
+  bmc->add_option("--ca-file", args->ca_file, "Redfish: PEM file of CAs trusted besides the system's");
   bmc->add_option("--user", args->user, std::string("BMC user name (default: $") + kUserEnv + ")");
   bmc->add_option("--password-file", args->password_file,
                   std::string("File holding the BMC password (default: $") + kPasswordEnv + ")");
