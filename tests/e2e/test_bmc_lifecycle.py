@@ -15,6 +15,7 @@ The steps run in order on one lab, one ironboot and one module-scoped server."""
 import base64
 import json
 import re
+import shutil
 import threading
 import time
 
@@ -72,6 +73,9 @@ class StateWatch:
 
 @pytest.fixture(scope="module")
 def site(agent_image):
+    missing = [t for t in ("ipmi_sim", "ipmitool") if not shutil.which(t)]
+    if missing:
+        pytest.fail(f"missing {missing} (scripts/install-deps installs them)")
     s = guests.Site(agent_image, subnet=SUBNET, ipv6_router=False,
                     config_sections={"bmc": {"power_refresh_seconds": REFRESH_SECONDS, "auto_setup": True}})
     try:
