@@ -38,6 +38,8 @@ struct BmcArgs {
   std::string hosts_file;
   bool insecure = false;
   std::string ca_file;
+  std::string redfish_auth = "auto";
+  std::string redfish_etag = "auto";
   std::string cipher_suite = "auto";
   std::string user;
   std::string password_file;
@@ -180,6 +182,10 @@ int run_redfish(const BmcArgs& args, const std::string& command, const bmc::BmcE
     return kExitBadInput;
   }
   bmc::RedfishOptions options;
+  if (args.redfish_auth == "basic") options.auth = bmc::RedfishOptions::Auth::Basic;
+  if (args.redfish_auth == "session") options.auth = bmc::RedfishOptions::Auth::Session;
+  if (args.redfish_etag == "on") options.etag = bmc::redfish::EtagMode::On;
+  if (args.redfish_etag == "off") options.etag = bmc::redfish::EtagMode::Off;
   options.connect_timeout = std::chrono::milliseconds(args.timeout_ms);
   options.request_timeout = std::chrono::milliseconds(args.timeout_ms);
   boost::asio::io_context io{1};
@@ -290,6 +296,14 @@ void add_bmc_command(CLI::App& app) {
       ->capture_default_str();
   bmc->add_flag("--insecure", args->insecure, "Redfish: do not verify the BMC's certificate");
   bmc->add_option("--ca-file", args->ca_file, "Redfish: PEM file of CAs trusted besides the system's");
+  bmc->add_option("--redfish-auth", args->redfish_auth,
+                  "Redfish: auto (a session when the BMC offers them, else Basic), basic or session")
+      ->check(CLI::IsMember({"auto", "basic", "session"}))
+      ->capture_default_str();
+  bmc->add_option("--redfish-etag", args->redfish_etag,
+                  "Redfish: If-Match on PATCH: auto (when the BMC sends ETags or demands one), on or off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   bmc->add_option("--user", args->user, std::string("BMC user name (default: $") + kUserEnv + ")");
   bmc->add_option("--password-file", args->password_file,
                   std::string("File holding the BMC password (default: $") + kPasswordEnv + ")");

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(PROBE) and os.path.exists(IR
 
 
 def cli(mock, *command, trust=True, insecure=False, host="127.0.0.1", port=None, scheme="redfish", path="",
-        ca_file=None, timeout_ms=None):
+        ca_file=None, timeout_ms=None, auth=None, etag=None, password="password"):
     """`ironboot bmc --endpoint SCHEME://HOST:PORT/PATH COMMAND` -> {"ok", "out"} or
     {"ok", "reason", "message"} from its `error: Reason: message` (exit 1)."""
     cmd = [IRONBOOT, "bmc", "--endpoint", f"{scheme}://{host}:{port or mock.port}{path}", "--user", "admin"]
@@ -46,8 +46,12 @@ def cli(mock, *command, trust=True, insecure=False, host="127.0.0.1", port=None,
         cmd.append("--insecure")
     if timeout_ms:
         cmd += ["--timeout-ms", str(timeout_ms)]
+    if auth:
+        cmd += ["--redfish-auth", auth]
+    if etag:
+        cmd += ["--redfish-etag", etag]
     out = subprocess.run(cmd + list(command), capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, IRONBOOT_BMC_PASSWORD="password"))
+                         env=dict(os.environ, IRONBOOT_BMC_PASSWORD=password))
     if out.returncode == 0:
         return {"ok": True, "out": out.stdout.strip()}
     assert out.returncode == 1, out.stderr
@@ -192,14 +196,14 @@ def test_system_path_given_by_the_endpoint(mock_factory):
 
 def test_ifmatch_428_without_if_match_when_etag_off(mock_factory):
     mock = mock_factory("ifmatch")
-    r = probe(mock, "boot:pxe", etag="off")
-    assert not r[0]["ok"] and r[0]["reason"] == "Rejected" and "428" in r[0]["message"]
+    r = cli(mock, "bootdev", "pxe", etag="off")
+    assert not r["ok"] and r["reason"] == "Rejected" and "428" in r["message"]
     assert all("If-Match" not in p["headers"] for p in mock.requests_to("PATCH"))
 
 
 def test_ifmatch_stale_etag_is_read_again(mock_factory):
     mock = mock_factory("ifmatch", stale_etag_once=True)
-    ok(probe(mock, "boot:pxe"))
+    assert cli(mock, "bootdev", "pxe")["ok"]
     patches = mock.requests_to("PATCH")
     assert [p["status"] for p in patches] == [412, 204]
     assert patches[0]["headers"]["If-Match"] != patches[1]["headers"]["If-Match"]
@@ -209,7 +213,7 @@ def test_ifmatch_stale_etag_is_read_again(mock_factory):
 def test_ifmatch_unquoted_spelling(mock_factory):
     # A BMC that sends "tag" but only accepts tag: the fresh tag, then its other spellings.
     mock = mock_factory("ifmatch", ifmatch_bare=True)
-    ok(probe(mock, "boot:pxe"))
+    assert cli(mock, "bootdev", "pxe")["ok"]
     patches = mock.requests_to("PATCH")
     assert [p["status"] for p in patches] == [412, 412, 204]
     tag = mock.snapshot()["etag"]
@@ -219,13 +223,13 @@ def test_ifmatch_unquoted_spelling(mock_factory):
 
 def test_etag_on_sends_if_match_without_an_etag(mock_factory):
     mock = mock_factory("supermicro-x10")
-    ok(probe(mock, "boot:pxe", etag="on"))
+    assert cli(mock, "bootdev", "pxe", etag="on")["ok"]
     assert mock.requests_to("PATCH")[0]["headers"]["If-Match"] == "*"
 
 
 def test_etag_off_never_sends_if_match(mock_factory):
     mock = mock_factory("dmtf")
-    ok(probe(mock, "boot:pxe", etag="off"))
+    assert cli(mock, "bootdev", "pxe", etag="off")["ok"]
     assert "If-Match" not in mock.requests_to("PATCH")[0]["headers"]
 
 
@@ -300,8 +304,8 @@ def test_session_auth_logs_out_on_close(mock_factory):
 def test_wrong_password(mock_factory):
     for auth in ("session", "basic"):
         mock = mock_factory("dmtf")
-        r = probe(mock, "status", auth=auth, password="wrong")
-        assert r[0]["reason"] == "AuthFailed", r
+        r = cli(mock, "power-status", auth=auth, password="wrong")
+        assert r["reason"] == "AuthFailed", r
         assert mock.snapshot()["sessions"] == []
 
 
