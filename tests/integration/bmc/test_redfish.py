@@ -1,10 +1,11 @@
 """ironboot's Redfish client (src/bmc/redfish_*) against tests/lib/redfish_mock.py over real
-HTTPS on loopback. What an operator reaches one BMC with (endpoint URLs, certificates,
-transport failures) runs through `ironboot bmc --endpoint`, one command a run; what needs one
-client across several operations (sessions, learned quirks, queueing, close()) runs through
-build/tests/tools/redfish_probe, which keeps one client for all its operations. No Redfish BMC emulator is
-packaged for Debian 12, so the peer is a stateful mock shaped like DMTF's public mockups with
-the vendor quirks of the anchors' bug reports (see the mock's header)."""
+HTTPS on loopback. What an operator reaches one BMC with (endpoint URLs, certificates, ETag
+modes, wrong passwords, transport failures) runs through `ironboot bmc --endpoint`, one
+command a run; what needs one client across several operations (sessions, learned quirks,
+queueing, close()) runs through build/tests/tools/redfish_probe, which keeps one client for
+all its operations. No Redfish BMC emulator is packaged for Debian 12, so the peer is a
+stateful mock shaped like DMTF's public mockups with the vendor quirks of the anchors' bug
+reports (see the mock's header)."""
 
 import base64
 import json
