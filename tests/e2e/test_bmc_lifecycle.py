@@ -2,8 +2,9 @@
 BMC of a QEMU server (tests/lib/bmc_server.py), on its own address on the lab network.
 
 An operator creates a Secret and a Server that has only spec.bmc (and the schema's required
-spec.accepted: false), with kubectl against the embedded API; from then on only ironboot touches the machine: it sets PXE once and powers it
-on (Registering), the real agent inspects it (Inspecting, facts), accepting it wipes it
+spec.accepted: false), with kubectl against the embedded API; from then on only ironboot
+touches the machine: it sets PXE once and powers it on (Registering), the real agent
+inspects it (Inspecting, facts), accepting it wipes it
 (Deprovisioning) and ironboot powers it off (Available); spec.online: true powers it on and it
 boots from its disk; the reboot.metal3.io annotation reboots it once and is removed. The State
 column, the Events and the BMC as ipmitool reads it are checked along the way. A second server
