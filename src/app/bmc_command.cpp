@@ -2,14 +2,18 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bmc/endpoint.hpp"
 #include "bmc/ipmi_client.hpp"
+#include "bmc/redfish_client.hpp"
 #include "common/files.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -17,10 +21,25 @@
 namespace ironboot {
 namespace {
 
+// Exit codes (docs/bmc.md "The ironboot bmc command").
+constexpr int kExitOk = 0;
+constexpr int kExitBmcFailed = 1;  // the BMC refused, failed or did not answer
+constexpr int kExitBadInput = 2;   // credentials, files, the endpoint or the command do not fit
+
+// Where credentials come from when --user / --password-file are not given.
+constexpr const char* kUserEnv = "IRONBOOT_BMC_USER";
+constexpr const char* kPasswordEnv = "IRONBOOT_BMC_PASSWORD";
+
 struct BmcArgs {
   std::string host;
+  std::string endpoint;  // as spec.bmc.endpoint: host, ipmi://, redfish://, redfish+http(s)://
   std::uint16_t port = 623;
+  bool port_given = false;
   std::string hosts_file;
+  bool insecure = false;
+  std::string ca_file;
+  std::string redfish_auth = "auto";
+  std::string redfish_etag = "auto";
   std::string cipher_suite = "auto";
   std::string user;
   std::string password_file;
@@ -74,8 +93,9 @@ std::optional<std::vector<Target>> read_targets(const std::string& path, std::ui
 
 std::string describe(const bmc::BmcStatus& status) { return "error: " + status.reason + ": " + status.message; }
 
-// Starts `command` on one client; `report` gets the outcome once.
-void start_command(bmc::IpmiClient& client, const BmcArgs& args, const std::string& command,
+// Starts `command` on one client; `report` gets the outcome once. device-id is IPMI only
+// (`ipmi` null for Redfish: refused before this).
+void start_command(bmc::BmcClient& client, bmc::IpmiClient* ipmi, const BmcArgs& args, const std::string& command,
                    std::function<void(const bmc::BmcStatus&, const std::string&)> report) {
   if (command == "power-status") {
     client.power_status([report](bmc::BmcStatus status, bmc::PowerState power) {
@@ -101,35 +121,119 @@ void start_command(bmc::IpmiClient& client, const BmcArgs& args, const std::stri
       report(status, "bootdev " + args.boot_device + (args.efi ? " efi" : " legacy") +
                          (args.persistent ? " persistent" : " once") + ": ok");
     });
-  } else {
-    client.device_id([report](bmc::BmcStatus status, bmc::ipmi::DeviceId id) { report(status, bmc::ipmi::to_string(id)); });
+  } else if (ipmi) {
+    ipmi->device_id([report](bmc::BmcStatus status, bmc::ipmi::DeviceId id) { report(status, bmc::ipmi::to_string(id)); });
   }
+}
+
+// The user and password: the flags, else the environment.
+std::optional<bmc::BmcCredentials> read_credentials(const BmcArgs& args) {
+  bmc::BmcCredentials credentials{args.user, {}};
+  if (credentials.username.empty()) {
+    if (const char* u = std::getenv(kUserEnv)) credentials.username = u;
+  }
+  if (credentials.username.empty()) {
+    std::cerr << "error: no BMC user: give --user or set " << kUserEnv << "\n";
+    return std::nullopt;
+  }
+  if (!args.password_file.empty()) {
+    auto password = read_file(args.password_file, 4096);
+    if (!password) {
+      std::cerr << "error: cannot read the password file " << args.password_file << "\n";
+      return std::nullopt;
+    }
+    credentials.password = std::string(trim(*password, "\r\n"));
+  } else if (const char* p = std::getenv(kPasswordEnv)) {
+    credentials.password = p;
+  } else {
+    std::cerr << "error: no BMC password: give --password-file or set " << kPasswordEnv << "\n";
+    return std::nullopt;
+  }
+  return credentials;
+}
+
+// --endpoint parsed exactly as a Server's spec.bmc (endpoint, port, insecureSkipVerify,
+// cipherSuite): one grammar for the API and the command line.
+std::optional<bmc::BmcEndpoint> parse_endpoint(const BmcArgs& args) {
+  boost::json::object spec{{"endpoint", args.endpoint}, {"insecureSkipVerify", args.insecure}};
+  if (args.port_given) spec["port"] = args.port;
+  if (args.cipher_suite != "auto") spec["cipherSuite"] = std::stoi(args.cipher_suite);
+  auto parsed = bmc::parse_bmc_spec(spec);
+  if (const auto* error = std::get_if<bmc::EndpointError>(&parsed)) {
+    std::string text = error->text();
+    // The flags, not the Server's fields, are what the operator typed.
+    for (const auto& [field, flag] : {std::pair{"spec.bmc.endpoint", "--endpoint"}, std::pair{"spec.bmc.port", "--port"},
+                                      std::pair{"spec.bmc.cipherSuite", "--cipher-suite"}}) {
+      if (text.starts_with(field)) text = flag + text.substr(std::string_view(field).size());
+    }
+    std::cerr << "error: " << text << "\n";
+    return std::nullopt;
+  }
+  auto endpoint = std::get<bmc::BmcSpec>(parsed).endpoint;
+  endpoint.ca_file = args.ca_file;
+  return endpoint;
+}
+
+// One Redfish BMC: the command on the event loop, then the session closed.
+int run_redfish(const BmcArgs& args, const std::string& command, const bmc::BmcEndpoint& endpoint,
+                const bmc::BmcCredentials& credentials) {
+  if (command == "device-id") {
+    std::cerr << "error: device-id is an IPMI command; " << bmc::describe(endpoint) << " is Redfish\n";
+    return kExitBadInput;
+  }
+  bmc::RedfishOptions options;
+  if (args.redfish_auth == "basic") options.auth = bmc::RedfishOptions::Auth::Basic;
+  if (args.redfish_auth == "session") options.auth = bmc::RedfishOptions::Auth::Session;
+  if (args.redfish_etag == "on") options.etag = bmc::redfish::EtagMode::On;
+  if (args.redfish_etag == "off") options.etag = bmc::redfish::EtagMode::Off;
+  options.connect_timeout = std::chrono::milliseconds(args.timeout_ms);
+  options.request_timeout = std::chrono::milliseconds(args.timeout_ms);
+  boost::asio::io_context io{1};
+  auto client = bmc::make_redfish_client(io, endpoint, credentials, options);
+  int exit_code = kExitOk;
+  start_command(*client, nullptr, args, command, [&](const bmc::BmcStatus& status, const std::string& text) {
+    if (status.ok()) {
+      std::cout << text << "\n";
+    } else {
+      exit_code = kExitBmcFailed;
+      std::cerr << describe(status) << "\n";
+    }
+    client->close();  // logs the session out (DELETE): BMCs cap their sessions
+  });
+  io.run();
+  return exit_code;
 }
 
 int run(const BmcArgs& args, const std::string& command) {
   init_logging(args.verbose ? "info" : "warn");
-  auto password = read_file(args.password_file, 4096);
-  if (!password) {
-    std::cerr << "error: cannot read the password file " << args.password_file << "\n";
-    return 1;
+  const int given = !args.host.empty() + !args.endpoint.empty() + !args.hosts_file.empty();
+  if (given != 1) {
+    std::cerr << "error: give one of --host, --endpoint or --hosts-file\n";
+    return kExitBadInput;
+  }
+  const auto credentials = read_credentials(args);
+  if (!credentials) return kExitBadInput;
+  std::optional<bmc::BmcEndpoint> single;
+  if (!args.endpoint.empty()) {
+    single = parse_endpoint(args);
+    if (!single) return kExitBadInput;
+    if (single->protocol == bmc::Protocol::Redfish) return run_redfish(args, command, *single, *credentials);
   }
   std::vector<Target> targets;
   if (!args.hosts_file.empty()) {
     auto read = read_targets(args.hosts_file, args.port);
     if (!read || read->empty()) {
       std::cerr << "error: " << args.hosts_file << ": unreadable, empty, or a line is not host[:port]\n";
-      return 1;
+      return kExitBadInput;
     }
     targets = std::move(*read);
-  } else if (!args.host.empty()) {
-    targets.push_back(Target{args.host, args.port});
+  } else if (single) {
+    targets.push_back(Target{single->host, single->port});
   } else {
-    std::cerr << "error: give --host or --hosts-file\n";
-    return 1;
+    targets.push_back(Target{args.host, args.port});
   }
   std::optional<int> suite;
   if (args.cipher_suite != "auto") suite = std::stoi(args.cipher_suite);
-  const bmc::BmcCredentials credentials{args.user, std::string(trim(*password, "\r\n"))};
   bmc::IpmiOptions options;
   options.timeout = std::chrono::milliseconds(args.timeout_ms);
 
@@ -145,11 +249,11 @@ int run(const BmcArgs& args, const std::string& command) {
     endpoint.host = target.host;
     endpoint.port = target.port;
     endpoint.cipher_suite = suite;
-    auto client = std::dynamic_pointer_cast<bmc::IpmiClient>(bmc::make_ipmi_client(io, endpoint, credentials, options));
+    auto client = std::dynamic_pointer_cast<bmc::IpmiClient>(bmc::make_ipmi_client(io, endpoint, *credentials, options));
     clients.push_back(client);
     const std::string prefix = many ? target.host + ":" + std::to_string(target.port) + " " : "";
     bmc::IpmiClient* raw = client.get();
-    start_command(*client, args, command, [&, prefix, raw](const bmc::BmcStatus& status, const std::string& text) {
+    start_command(*client, raw, args, command, [&, prefix, raw](const bmc::BmcStatus& status, const std::string& text) {
       if (status.ok()) {
         std::cout << prefix << text << "\n";
       } else {
@@ -168,25 +272,43 @@ int run(const BmcArgs& args, const std::string& command) {
     std::cerr << targets.size() - static_cast<std::size_t>(failures) << "/" << targets.size() << " ok in " << ms.count()
               << " ms\n";
   }
-  return failures == 0 ? 0 : 1;
+  return failures == 0 ? kExitOk : kExitBmcFailed;
 }
 
 }  // namespace
 
 void add_bmc_command(CLI::App& app) {
   auto args = std::make_shared<BmcArgs>();
-  auto* bmc = app.add_subcommand("bmc", "Talk to one BMC (or many, --hosts-file) over IPMI 2.0 / RMCP+ and exit");
+  auto* bmc = app.add_subcommand(
+      "bmc", "Talk to one BMC over IPMI 2.0 / RMCP+ or Redfish (or to many IPMI BMCs, --hosts-file) and exit");
   bmc->require_subcommand(1);
-  bmc->add_option("--host", args->host, "BMC address or name");
-  bmc->add_option("--port", args->port, "BMC UDP port")->capture_default_str();
+  bmc->add_option("--host", args->host, "IPMI BMC address or name");
+  bmc->add_option("--endpoint", args->endpoint,
+                  "The BMC as a Server's spec.bmc.endpoint names it: host (IPMI), ipmi://host[:port], "
+                  "redfish://host[:port][/redfish/v1/Systems/ID] (HTTPS), redfish+https://..., redfish+http://...");
+  bmc->add_option("--port", args->port, "IPMI UDP port (a port in an --endpoint URL wins)")
+      ->capture_default_str()
+      ->each([args](const std::string&) { args->port_given = true; });
   bmc->add_option("--hosts-file", args->hosts_file,
-                  "File of BMCs, host[:port] one a line: the command runs on all of them at once");
+                  "File of IPMI BMCs, host[:port] one a line: the command runs on all of them at once");
   bmc->add_option("--cipher-suite", args->cipher_suite, "RMCP+ cipher suite: auto (17, then 3), 3 or 17")
       ->check(CLI::IsMember({"auto", "3", "17"}))
       ->capture_default_str();
-  bmc->add_option("--user", args->user, "BMC user name")->required();
-  bmc->add_option("--password-file", args->password_file, "File holding the BMC password")->required();
-  bmc->add_option("--timeout-ms", args->timeout_ms, "Time limit per BMC, session setup included")
+  bmc->add_flag("--insecure", args->insecure, "Redfish: do not verify the BMC's certificate");
+  bmc->add_option("--ca-file", args->ca_file, "Redfish: PEM file of CAs trusted besides the system's");
+  bmc->add_option("--redfish-auth", args->redfish_auth,
+                  "Redfish: auto (a session when the BMC offers them, else Basic), basic or session")
+      ->check(CLI::IsMember({"auto", "basic", "session"}))
+      ->capture_default_str();
+  bmc->add_option("--redfish-etag", args->redfish_etag,
+                  "Redfish: If-Match on PATCH: auto (when the BMC sends ETags or demands one), on or off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  bmc->add_option("--user", args->user, std::string("BMC user name (default: $") + kUserEnv + ")");
+  bmc->add_option("--password-file", args->password_file,
+                  std::string("File holding the BMC password (default: $") + kPasswordEnv + ")");
+  bmc->add_option("--timeout-ms", args->timeout_ms,
+                  "Time limit per BMC, session setup included (Redfish: per connection and per request)")
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
   bmc->add_flag("-v,--verbose", args->verbose, "Log the session's steps to stderr");
@@ -201,7 +323,7 @@ void add_bmc_command(CLI::App& app) {
   auto* efi = bootdev->add_flag("--efi", args->efi, "Boot in UEFI mode");
   bootdev->add_flag("--legacy", args->legacy, "Boot in legacy BIOS mode (the default)")->excludes(efi);
   bootdev->add_flag("--persistent", args->persistent, "Every boot, not only the next one");
-  bmc->add_subcommand("device-id", "Print Get Device ID's answer");
+  bmc->add_subcommand("device-id", "Print Get Device ID's answer (IPMI)");
 
   bmc->callback([bmc, args] {
     const std::string command = bmc->get_subcommands().front()->get_name();

@@ -1,5 +1,5 @@
 // `ironboot bmc ...`: one BMC command from the command line (operators, tests, the benchmark),
-// over IPMI 2.0 with its own io_context. docs/bmc-ipmi.md.
+// over IPMI 2.0 or Redfish with its own io_context. docs/bmc.md "The ironboot bmc command".
 #pragma once
 
 namespace CLI {

@@ -12,6 +12,7 @@ import pytest
 
 import guests
 from guests import MiB, PATTERN_MIB, Identity
+from kubectl_output import event_reasons
 
 BIOS_SERVER = Identity("Ironboot Labs", "E2E BIOS Node", "E2E-BIOS-0001", "6f1d2c3b-4a59-4e68-8d7c-0b1a2f3e4d51",
                        "52:54:00:e2:0b:01")
@@ -121,25 +122,14 @@ def test_3_reboot_boots_from_disk(site, bios_guest):
     assert re.search(r"request method=GET path=/ipxe status=200 ", after), site.explain(bios_guest)
 
 
-def describe_event_reasons(text):
-    """The Reason column of `kubectl describe`'s Events table, in the order shown (oldest first)."""
-    _, _, events = text.partition("\nEvents:")
-    reasons = []
-    for line in events.splitlines()[3:]:  # header, dashes
-        cells = line.split()
-        if len(cells) >= 2 and cells[0] in ("Normal", "Warning"):
-            reasons.append(cells[1])
-    return reasons
-
-
 def test_3b_describe_shows_the_history(site, bios_guest):
     uuid = BIOS_SERVER.uuid
     want = ["Registered", "Accepted", "WipeStarted", "Wiped", "BootFromDisk"]
     # Events are written through the write queue: give the last one a moment.
     site.wait_for("the BootFromDisk event",
-                  lambda: "BootFromDisk" in describe_event_reasons(site.kubectl("describe", "server", uuid).stdout),
+                  lambda: "BootFromDisk" in event_reasons(site.kubectl("describe", "server", uuid).stdout),
                   30, [bios_guest])
-    reasons = describe_event_reasons(site.kubectl("describe", "server", uuid).stdout)
+    reasons = event_reasons(site.kubectl("describe", "server", uuid).stdout)
     seen = [r for r in reasons if r in want]
     assert [r for r in want if r in seen] == want and sorted(seen, key=want.index) == seen, reasons
 

@@ -230,7 +230,8 @@ class Site:
     unless ipv6_router=False), the ironboot appliance with its embedded API, and kubectl
     against it. `agent_dir` holds the agent image to serve."""
 
-    def __init__(self, agent_dir, subnet="10.78.0", workdir=None, log_level="debug", ipv6_router=True):
+    def __init__(self, agent_dir, subnet="10.78.0", workdir=None, log_level="debug", ipv6_router=True,
+                 config_sections=None):
         self.subnet = subnet
         self.workdir = workdir or tempfile.mkdtemp(prefix="ironboot-site-")
         os.chmod(self.workdir, 0o755)
@@ -254,6 +255,7 @@ class Site:
                 "discovery": {"wipe": "fast"},
                 "log": {"level": log_level},
             }
+            config.update(config_sections or {})  # whole top-level sections, e.g. {"bmc": {...}}
             self.daemon = netlab.Ironboot(self.appliance, config, workdir=self.workdir).start()
             kubeconfig = write_kubeconfig(self.daemon.config_path, os.path.join(self.workdir, "kubeconfig"))
             self.kubectl_runner = Kubectl(self.appliance, kubeconfig, self.log_tail,
@@ -282,9 +284,10 @@ class Site:
         parts.append(f"--- ironboot log tail ---\n{self.log_tail()}")
         return "\n".join(parts)
 
-    def wait_for(self, what, predicate, timeout, watched=(), interval=1.0):
+    def wait_for(self, what, predicate, timeout, watched=(), interval=1.0, shown=()):
         """predicate()'s first true value; AssertionError with console and log tails when the
-        time runs out or a watched guest's QEMU exits."""
+        time runs out or a watched guest's QEMU exits. `shown`: guests whose tails go into the
+        message too, but whose QEMU may come and go (a BMC powers them)."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
@@ -293,7 +296,7 @@ class Site:
             stopped = [g.name for g in watched if not g.running()]
             if stopped or time.monotonic() > deadline:
                 why = f"QEMU of {stopped} exited" if stopped else f"timed out after {timeout} s"
-                raise AssertionError(f"{why} waiting for {what}\n{self.explain(*watched)}")
+                raise AssertionError(f"{why} waiting for {what}\n{self.explain(*watched, *shown)}")
             time.sleep(interval)
 
     def server_names(self):

@@ -182,3 +182,23 @@ def test_hosts_file_runs_all_bmcs_at_once(tmp_path):
     finally:
         for s in sims:
             s.close()
+
+
+def test_endpoint_url_and_credentials_from_the_environment(bmc):
+    """--endpoint takes a Server's spec.bmc.endpoint (ipmi://host:port); the user and the
+    password may come from the environment instead of flags."""
+    bmc.ensure_running()
+    env = dict(os.environ, IRONBOOT_BMC_USER="admin", IRONBOOT_BMC_PASSWORD="pw")
+    r = subprocess.run([IRONBOOT, "bmc", "--endpoint", f"ipmi://127.0.0.1:{bmc.port}", "--cipher-suite", "3",
+                        "power", "on"], text=True, capture_output=True, timeout=60, env=env)
+    assert ok(r).strip() == "power on: ok"
+    assert wait_for(lambda: vm_chassis.qemu_pid(bmc.vm) is not None)
+    assert ipmitool_power(bmc) == "Chassis Power is on"
+    # A port in the URL wins over --port, as in spec.bmc.
+    r = subprocess.run([IRONBOOT, "bmc", "--endpoint", f"ipmi://127.0.0.1:{bmc.port}", "--port", "1",
+                        "--cipher-suite", "3", "power-status"], text=True, capture_output=True, timeout=60, env=env)
+    assert ok(r).strip() == "power: on"
+    env["IRONBOOT_BMC_PASSWORD"] = "not-pw"
+    r = subprocess.run([IRONBOOT, "bmc", "--endpoint", "127.0.0.1", "--port", str(bmc.port), "--cipher-suite", "3",
+                        "power-status"], text=True, capture_output=True, timeout=60, env=env)
+    assert r.returncode == 1 and "error: AuthFailed" in r.stderr, r.stderr

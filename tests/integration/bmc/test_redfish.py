@@ -1,7 +1,11 @@
 """ironboot's Redfish client (src/bmc/redfish_*) against tests/lib/redfish_mock.py over real
-HTTPS on loopback, driven by build/tests/tools/redfish_probe. No Redfish BMC emulator is
-packaged for Debian 12, so the peer is a stateful mock shaped like DMTF's public mockups with
-the vendor quirks of the anchors' bug reports (see the mock's header)."""
+HTTPS on loopback. What an operator reaches one BMC with (endpoint URLs, certificates, ETag
+modes, wrong passwords, transport failures) runs through `ironboot bmc --endpoint`, one
+command a run; what needs one client across several operations (sessions, learned quirks,
+queueing, close()) runs through build/tests/tools/redfish_probe, which keeps one client for
+all its operations. No Redfish BMC emulator is packaged for Debian 12, so the peer is a
+stateful mock shaped like DMTF's public mockups with the vendor quirks of the anchors' bug
+reports (see the mock's header)."""
 
 import base64
 import json
@@ -14,6 +18,8 @@ import threading
 import time
 import urllib.request
 
+import re
+
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +30,35 @@ from redfish_mock import PROFILES, RedfishMock  # noqa: E402
 PROBE = os.environ.get("REDFISH_PROBE") or os.path.join(
     os.path.dirname(os.environ.get("IRONBOOT_BIN") or os.path.join(ROOT, "build", "ironboot")), "tests", "tools", "redfish_probe")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(PROBE), reason="build tests/tools/redfish_probe first")
+IRONBOOT = os.environ.get("IRONBOOT_BIN") or os.path.join(ROOT, "build", "ironboot")
+
+pytestmark = pytest.mark.skipif(not (os.path.exists(PROBE) and os.path.exists(IRONBOOT)),
+                                reason="build ironboot and tests/tools/redfish_probe first")
+
+
+def cli(mock, *command, trust=True, insecure=False, host="127.0.0.1", port=None, scheme="redfish", path="",
+        ca_file=None, timeout_ms=None, auth=None, etag=None, password="password"):
+    """`ironboot bmc --endpoint SCHEME://HOST:PORT/PATH COMMAND` -> {"ok", "out"} or
+    {"ok", "reason", "message"} from its `error: Reason: message` (exit 1)."""
+    cmd = [IRONBOOT, "bmc", "--endpoint", f"{scheme}://{host}:{port or mock.port}{path}", "--user", "admin"]
+    if trust and mock is not None and mock.cert and not insecure:
+        cmd += ["--ca-file", ca_file or mock.cert]
+    if insecure:
+        cmd.append("--insecure")
+    if timeout_ms:
+        cmd += ["--timeout-ms", str(timeout_ms)]
+    if auth:
+        cmd += ["--redfish-auth", auth]
+    if etag:
+        cmd += ["--redfish-etag", etag]
+    out = subprocess.run(cmd + list(command), capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, IRONBOOT_BMC_PASSWORD=password))
+    if out.returncode == 0:
+        return {"ok": True, "out": out.stdout.strip()}
+    assert out.returncode == 1, out.stderr
+    m = re.fullmatch(r"error: (\w+): (.*)", out.stderr.strip(), re.S)
+    assert m, out.stderr
+    return {"ok": False, "reason": m.group(1), "message": m.group(2)}
 
 
 def probe(mock, *ops, trust=True, insecure=False, auth=None, etag=None, user="admin", password="password",
@@ -153,24 +187,24 @@ def test_cycle_of_an_off_system_powers_it_on(mock_factory):
 
 def test_system_path_given_by_the_endpoint(mock_factory):
     mock = mock_factory("dell")
-    ok(probe(mock, "status", system_path="/redfish/v1/Systems/System.Embedded.1"))
+    assert cli(mock, "power-status", path="/redfish/v1/Systems/System.Embedded.1")["ok"]
     assert mock.requests_to("GET", "/redfish/v1/Systems") == []
-    r = probe(mock, "status", system_path="/redfish/v1/Systems/9")
-    assert r[0]["reason"] == "Unsupported" and "404" in r[0]["message"]
+    r = cli(mock, "power-status", path="/redfish/v1/Systems/9")
+    assert r["reason"] == "Unsupported" and "404" in r["message"]
 
 
 # ---- ETag / If-Match ------------------------------------------------------------------------
 
 def test_ifmatch_428_without_if_match_when_etag_off(mock_factory):
     mock = mock_factory("ifmatch")
-    r = probe(mock, "boot:pxe", etag="off")
-    assert not r[0]["ok"] and r[0]["reason"] == "Rejected" and "428" in r[0]["message"]
+    r = cli(mock, "bootdev", "pxe", etag="off")
+    assert not r["ok"] and r["reason"] == "Rejected" and "428" in r["message"]
     assert all("If-Match" not in p["headers"] for p in mock.requests_to("PATCH"))
 
 
 def test_ifmatch_stale_etag_is_read_again(mock_factory):
     mock = mock_factory("ifmatch", stale_etag_once=True)
-    ok(probe(mock, "boot:pxe"))
+    assert cli(mock, "bootdev", "pxe")["ok"]
     patches = mock.requests_to("PATCH")
     assert [p["status"] for p in patches] == [412, 204]
     assert patches[0]["headers"]["If-Match"] != patches[1]["headers"]["If-Match"]
@@ -180,7 +214,7 @@ def test_ifmatch_stale_etag_is_read_again(mock_factory):
 def test_ifmatch_unquoted_spelling(mock_factory):
     # A BMC that sends "tag" but only accepts tag: the fresh tag, then its other spellings.
     mock = mock_factory("ifmatch", ifmatch_bare=True)
-    ok(probe(mock, "boot:pxe"))
+    assert cli(mock, "bootdev", "pxe")["ok"]
     patches = mock.requests_to("PATCH")
     assert [p["status"] for p in patches] == [412, 412, 204]
     tag = mock.snapshot()["etag"]
@@ -190,13 +224,13 @@ def test_ifmatch_unquoted_spelling(mock_factory):
 
 def test_etag_on_sends_if_match_without_an_etag(mock_factory):
     mock = mock_factory("supermicro-x10")
-    ok(probe(mock, "boot:pxe", etag="on"))
+    assert cli(mock, "bootdev", "pxe", etag="on")["ok"]
     assert mock.requests_to("PATCH")[0]["headers"]["If-Match"] == "*"
 
 
 def test_etag_off_never_sends_if_match(mock_factory):
     mock = mock_factory("dmtf")
-    ok(probe(mock, "boot:pxe", etag="off"))
+    assert cli(mock, "bootdev", "pxe", etag="off")["ok"]
     assert "If-Match" not in mock.requests_to("PATCH")[0]["headers"]
 
 
@@ -204,7 +238,7 @@ def test_etag_off_never_sends_if_match(mock_factory):
 
 def test_untrusted_certificate_is_refused(mock_factory):
     mock = mock_factory("dmtf")
-    r = probe(mock, "status", "on", trust=False)
+    r = [cli(mock, "power-status", trust=False), cli(mock, "power", "on", trust=False)]
     assert [x["reason"] for x in r] == ["TLS", "TLS"]
     assert "certificate" in r[0]["message"]
     assert mock.requests == []  # not one HTTP request went over the untrusted connection
@@ -213,31 +247,32 @@ def test_untrusted_certificate_is_refused(mock_factory):
 
 def test_insecure_skip_verify_works(mock_factory):
     mock = mock_factory("dmtf")
-    ok(probe(mock, "on", trust=False, insecure=True))
+    assert cli(mock, "power", "on", trust=False, insecure=True)["ok"]
     assert mock.snapshot()["power"] == "On"
 
 
 def test_hostname_is_checked(mock_factory):
     mock = mock_factory("dmtf", cert_san="DNS:bmc.example")
-    r = probe(mock, "status")  # trusted CA, wrong name
-    assert r[0]["reason"] == "TLS"
+    r = cli(mock, "power-status")  # trusted CA, wrong name
+    assert r["reason"] == "TLS"
     assert mock.requests == []
 
 
 def test_dns_name_with_sni(mock_factory):
     mock = mock_factory("dmtf", cert_san="DNS:localhost")
-    ok(probe(mock, "status", host="localhost"))
+    assert cli(mock, "power-status", host="localhost") == {"ok": True, "out": "power: off"}
 
 
 def test_unreadable_ca_file_is_a_tls_failure(mock_factory):
     mock = mock_factory("dmtf")
-    r = probe(mock, "status", ca_file="/nonexistent/ca.pem")
-    assert r[0]["reason"] == "TLS" and "/nonexistent/ca.pem" in r[0]["message"]
+    r = cli(mock, "power-status", ca_file="/nonexistent/ca.pem")
+    assert r["reason"] == "TLS" and "/nonexistent/ca.pem" in r["message"]
 
 
 def test_plain_http(mock_factory):
     mock = mock_factory("dmtf", tls=False)
-    ok(probe(mock, "on", "status", http=True))
+    assert cli(mock, "power", "on", scheme="redfish+http")["ok"]
+    assert cli(mock, "power-status", scheme="redfish+http") == {"ok": True, "out": "power: on"}
     assert mock.snapshot()["power"] == "On"
 
 
@@ -270,8 +305,8 @@ def test_session_auth_logs_out_on_close(mock_factory):
 def test_wrong_password(mock_factory):
     for auth in ("session", "basic"):
         mock = mock_factory("dmtf")
-        r = probe(mock, "status", auth=auth, password="wrong")
-        assert r[0]["reason"] == "AuthFailed", r
+        r = cli(mock, "power-status", auth=auth, password="wrong")
+        assert r["reason"] == "AuthFailed", r
         assert mock.snapshot()["sessions"] == []
 
 
@@ -367,8 +402,8 @@ def test_silent_bmc_times_out():
     s, port = silent_server()
     try:
         start = time.monotonic()
-        r = probe(None, "status", port=port, insecure=True, timeout_ms=700)
-        assert r[0]["reason"] == "Timeout", r
+        r = cli(None, "power-status", port=port, insecure=True, timeout_ms=700)
+        assert r["reason"] == "Timeout", r
         assert time.monotonic() - start < 10
     finally:
         s.close()
@@ -379,8 +414,8 @@ def test_closed_port_is_unreachable():
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    r = probe(None, "status", port=port, insecure=True)
-    assert r[0]["reason"] == "Unreachable", r
+    r = cli(None, "power-status", port=port, insecure=True)
+    assert r["reason"] == "Unreachable", r
 
 
 def test_oversized_answer_is_refused():
@@ -400,8 +435,8 @@ def test_oversized_answer_is_refused():
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:
-        r = probe(None, "status", port=port, http=True)
-        assert r[0]["reason"] == "Protocol" and "too large" in r[0]["message"], r
+        r = cli(None, "power-status", port=port, scheme="redfish+http")
+        assert r["reason"] == "Protocol" and "too large" in r["message"], r
     finally:
         s.close()
 
