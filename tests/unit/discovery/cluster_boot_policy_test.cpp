@@ -32,7 +32,15 @@ class ClusterBootPolicyTest : public testing::InProcessCluster {
     char tmpl[] = "/tmp/ironboot-policytest-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root = tmpl;
-    std::ofstream(root / "vmlinuz") << "kernel";
+    std::filesystem::create_directories(root / "images");
+    std::ofstream(root / "images/vmlinuz") << "kernel";
+  }
+  // file:// sources from root/images, the copies under root/data.
+  EnvironmentOptions environment_options() const {
+    EnvironmentOptions o;
+    o.data_dir = (root / "data").string();
+    o.config.local_dirs = {(root / "images").string()};
+    return o;
   }
   void TearDown() override {
     InProcessCluster::TearDown();
@@ -54,7 +62,7 @@ class ClusterBootPolicyTest : public testing::InProcessCluster {
 };
 
 TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
-  EnvironmentCache environments(io, (root / "data").string(), clock, {});
+  EnvironmentCache environments(io, environment_options(), clock, {});
   ReconcileRunner reconciler(io, clock, {});
   ClusterBootPolicy policy(DiskBootMethod::http_404, clock, reconciler, environments);
   EXPECT_EQ(policy.decide(query()).kind, Kind::agent) << "not started: the agent";
@@ -63,7 +71,7 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
   create("serverclasses", "ServerClass", "talos-nodes",
          json::object{{"qualifiers", json::object{}}, {"environmentRef", json::object{{"name", "talos"}}}});
   create("environments", "Environment", "talos",
-         json::object{{"kernel", json::object{{"url", "file://" + (root / "vmlinuz").string()},
+         json::object{{"kernel", json::object{{"url", "file://" + (root / "images/vmlinuz").string()},
                                               {"args", json::array{"talos.platform=metal"}}}}});
   environments.start(cluster);
   reconciler.start(cluster);
@@ -101,7 +109,7 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
 }
 
 TEST_F(ClusterBootPolicyTest, ABootLoopIsOneEventWithACount) {
-  EnvironmentCache environments(io, (root / "data").string(), clock, {});
+  EnvironmentCache environments(io, environment_options(), clock, {});
   ReconcileRunner reconciler(io, clock, {});
   ClusterBootPolicy policy(DiskBootMethod::ipxe_exit, clock, reconciler, environments);
   accepted_clean_server();
@@ -118,7 +126,7 @@ TEST_F(ClusterBootPolicyTest, ABootLoopIsOneEventWithACount) {
 }
 
 TEST_F(ClusterBootPolicyTest, AmbiguousClassesAreRecordedOnTheServer) {
-  EnvironmentCache environments(io, (root / "data").string(), clock, {});
+  EnvironmentCache environments(io, environment_options(), clock, {});
   ReconcileRunner reconciler(io, clock, {});
   ClusterBootPolicy policy(DiskBootMethod::ipxe_exit, clock, reconciler, environments);
   accepted_clean_server();
