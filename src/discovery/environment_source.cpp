@@ -105,8 +105,11 @@ SourceCheck classify_http(const boost::urls::url_view& url, bool tls, bool verif
       return refused(fetch_reason::invalid_url, "the URL names no host");
   }
   if (url.has_port()) {
-    const auto port = url.port_number();
-    if (port == 0) return refused(fetch_reason::invalid_url, "the port is not a number from 1 to 65535");
+    const std::string_view digits = url.port();
+    unsigned long port = 0;
+    for (char ch : digits) port = port * 10 + static_cast<unsigned long>(ch - '0');  // the URL grammar: digits only
+    if (digits.empty() || digits.size() > 5 || port == 0 || port > 65535)
+      return refused(fetch_reason::invalid_url, "the port is not a number from 1 to 65535");
     s.port = std::to_string(port);
   } else {
     s.port = tls ? "443" : "80";

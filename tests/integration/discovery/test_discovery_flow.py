@@ -143,7 +143,7 @@ def site():
             "interface": "eth0",
             "advertise_address": f"{SUBNET}.2",
             "dhcp": {"enabled": False},
-            "tftp": {"enabled": False, "root": workdir},
+            "tftp": {"enabled": False, "root": os.path.join(workdir, "agent")},
             "http": {"listen": "0.0.0.0:8080"},
             "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
                       "initrd": os.path.join(workdir, "agent", "initramfs")},
@@ -399,7 +399,8 @@ def test_environment_over_http(site):
                            capture_output=True, check=True)
         assert r.stdout == initrd_data
         apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "web-404"},
-                     "spec": {"kernel": {"url": f"http://{SUBNET}.10:8000/missing"}}})
+                     "spec": {"kernel": {"url": f"http://{SUBNET}.10:8000/missing",
+                                         "sha512": hashlib.sha512(b"missing").hexdigest()}}})
         cond = site.wait_for("web-404 not Ready", lambda: condition(site.get("environment", "web-404"), "Ready"))
         assert cond["status"] == "False" and cond["reason"] == "FetchFailed" and "404" in cond["message"], cond
         apply(site, {"apiVersion": "metal.sidero.dev/v1alpha2", "kind": "Environment", "metadata": {"name": "tls"},

@@ -33,14 +33,14 @@ class ClusterBootPolicyTest : public testing::InProcessCluster {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root = tmpl;
     std::filesystem::create_directories(root / "images");
-    std::ofstream(root / "images" / "vmlinuz") << "kernel";
+    std::ofstream(root / "images/vmlinuz") << "kernel";
   }
-  // file:// Environments come only from beneath environments.local_dirs.
+  // file:// sources from root/images, the copies under root/data.
   EnvironmentOptions environment_options() const {
-    EnvironmentOptions options;
-    options.data_dir = (root / "data").string();
-    options.config.local_dirs = {(root / "images").string()};
-    return options;
+    EnvironmentOptions o;
+    o.data_dir = (root / "data").string();
+    o.config.local_dirs = {(root / "images").string()};
+    return o;
   }
   void TearDown() override {
     InProcessCluster::TearDown();
@@ -71,7 +71,7 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
   create("serverclasses", "ServerClass", "talos-nodes",
          json::object{{"qualifiers", json::object{}}, {"environmentRef", json::object{{"name", "talos"}}}});
   create("environments", "Environment", "talos",
-         json::object{{"kernel", json::object{{"url", "file://" + (root / "images" / "vmlinuz").string()},
+         json::object{{"kernel", json::object{{"url", "file://" + (root / "images/vmlinuz").string()},
                                               {"args", json::array{"talos.platform=metal"}}}}});
   environments.start(cluster);
   reconciler.start(cluster);

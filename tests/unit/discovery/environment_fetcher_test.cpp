@@ -219,7 +219,7 @@ TEST_F(FetchTest, LocalFileOverTheLimitOrTheQuota) {
 TEST_F(FetchTest, HttpWithSha512) {
   FetchTestServer server;
   const std::string data(200000, 'h');
-  server.route("/vmlinuz", {200, data});
+  server.route("/vmlinuz", FetchTestServer::reply(200, data));
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/vmlinuz";
   EXPECT_EQ(fetch(url).reason, "ChecksumRequired");
   EXPECT_EQ(server.requests(), 0);
@@ -286,7 +286,7 @@ TEST_F(FetchTest, HttpsVerifiesTheCertificateAgainstTheCaBundle) {
   const auto stranger = material("stranger");
   FetchTestServer server("127.0.0.1", ours.server_cert_pem, ours.server_key_pem);
   const std::string data(100000, 's');
-  server.route("/vmlinuz", {200, data});
+  server.route("/vmlinuz", FetchTestServer::reply(200, data));
   const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/vmlinuz";
 
   trust(ours.ca_cert_pem);
@@ -311,7 +311,7 @@ TEST_F(FetchTest, HttpsChecksTheHostTheCertificateNames) {
   const auto ours = material("ours");
   // The certificate names 127.0.0.1 and localhost, not 127.0.0.2.
   FetchTestServer server("127.0.0.2", ours.server_cert_pem, ours.server_key_pem);
-  server.route("/vmlinuz", {200, "k"});
+  server.route("/vmlinuz", FetchTestServer::reply(200, "k"));
   trust(ours.ca_cert_pem);
   const auto r = fetch("https://127.0.0.2:" + std::to_string(server.port()) + "/vmlinuz");
   EXPECT_EQ(r.reason, "TLSFailed") << r.message;
@@ -320,10 +320,10 @@ TEST_F(FetchTest, HttpsChecksTheHostTheCertificateNames) {
 TEST_F(FetchTest, RedirectsAreFollowedUnderTheSameRules) {
   FetchTestServer server;
   const std::string data = "redirected kernel";
-  server.route("/old", {302, "", "Location: /new\r\n"});
-  server.route("/new", {200, data});
-  server.route("/to-file", {302, "", "Location: file://" + (root / "local/images/x").string() + "\r\n"});
-  server.route("/loop", {302, "", "Location: /loop\r\n"});
+  server.route("/old", FetchTestServer::reply(302, "", "Location: /new\r\n"));
+  server.route("/new", FetchTestServer::reply(200, data));
+  server.route("/to-file", FetchTestServer::reply(302, "", "Location: file://" + (root / "local/images/x").string() + "\r\n"));
+  server.route("/loop", FetchTestServer::reply(302, "", "Location: /loop\r\n"));
   const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
   const auto r = fetch(base + "/old", sha512_hex(data));
   ASSERT_TRUE(r.ok) << r.message;

@@ -29,9 +29,6 @@ namespace ironboot::discovery::testing {
 class FetchTestServer {
  public:
   struct Reply {
-    Reply() = default;
-    Reply(unsigned status_, std::string body_, std::string extra_head_ = {})
-        : status(status_), body(std::move(body_)), extra_head(std::move(extra_head_)) {}
     unsigned status = 200;
     std::string body;
     std::string extra_head;                     // more header lines, each ending in \r\n
@@ -39,6 +36,13 @@ class FetchTestServer {
     bool no_length = false;                     // no Content-Length: the body ends with the connection
     bool stall_before_body = false;             // the head, then nothing
   };
+  static Reply reply(unsigned status, std::string body, std::string extra_head = {}) {
+    Reply r;
+    r.status = status;
+    r.body = std::move(body);
+    r.extra_head = std::move(extra_head);
+    return r;
+  }
 
   // `cert_pem` / `key_pem` empty: plain HTTP.
   explicit FetchTestServer(const std::string& address = "127.0.0.1", const std::string& cert_pem = {},
@@ -109,7 +113,7 @@ class FetchTestServer {
     if (hec) co_return;
     if (reply.stall_before_body) {
       boost::asio::steady_timer forever(io_, std::chrono::hours(1));
-      co_await forever.async_wait(kAwait);  // cancelled when the server stops
+      co_await forever.async_wait(kAwait);
       co_return;
     }
     auto [bec, bn] = co_await boost::asio::async_write(stream, boost::asio::buffer(reply.body), kAwait);
