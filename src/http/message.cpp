@@ -12,6 +12,18 @@ std::string_view Request::header(std::string_view name) const {
   return {};
 }
 
+std::string Request::peer_address() const {
+  std::string_view p = peer;
+  if (!p.empty() && p.front() == '[') {
+    const auto close = p.find(']');
+    return std::string(close == std::string_view::npos ? p.substr(1) : p.substr(1, close - 1));
+  }
+  const auto colon = p.rfind(':');
+  // One colon: IPv4 with a port; none or several: no port to strip.
+  if (colon != std::string_view::npos && p.find(':') == colon) p = p.substr(0, colon);
+  return std::string(p);
+}
+
 OpenFile::~OpenFile() {
   if (fd_ >= 0) ::close(fd_);
 }
