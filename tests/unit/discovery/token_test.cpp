@@ -4,6 +4,7 @@
 #include "common/text.hpp"
 
 #include "fakes.hpp"
+#include "../../fuzz/discovery/token_fuzz_one.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,8 @@
 #include <openssl/hmac.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <vector>
 #include <sys/stat.h>
 
@@ -181,6 +184,22 @@ TEST(Token, RandomHexAndSha256) {
   EXPECT_EQ(random_hex128([](unsigned char*, std::size_t) { return false; }), "");
   EXPECT_EQ(random_hex128(openssl_random()).size(), 32u);
   EXPECT_NE(random_hex128(openssl_random()), random_hex128(openssl_random()));
+}
+
+// The fuzz target's corpus through the same checks: no abort, and the valid tokens verify.
+TEST(Token, FuzzCorpus) {
+  const std::filesystem::path corpus = "tests/fuzz/corpus/discovery_token";
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string name = entry.path().filename().string();
+    const bool valid = name == "boot" || name == "session" || name == "ticket" || name == "session_ipv6" ||
+                       name == "other_address";  // signed and unexpired; bound to another address
+    EXPECT_EQ(fuzzing::fuzz_token_one(text), valid ? 1 : 0) << name;
+    ++files;
+  }
+  EXPECT_GE(files, 10u);
 }
 
 TEST(Token, BearerHeader) {
