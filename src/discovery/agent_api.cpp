@@ -29,18 +29,6 @@ http::Response error_response(int status, std::string message) {
   return json_response(status, json::object{{"error", std::move(message)}});
 }
 
-// The value of `key` in a raw query string (not percent-decoded: only digits are expected).
-std::optional<std::string_view> query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-  }
-  return std::nullopt;
-}
-
 constexpr std::string_view kSessionHeader = "Ironboot-Session";
 
 Counter& rejections(TokenError reason) {
@@ -340,7 +328,7 @@ void AgentApi::handle_instructions(const http::Request& request, http::Responder
   const Caller* authenticated = caller_of(request);
   if (!authenticated) return respond(error_response(401, "not authenticated"));
   const Caller caller = *authenticated;
-  const auto wait = parse_poll_wait(query_value(request.query, "wait"));
+  const auto wait = parse_poll_wait(http::query_value(request.query, "wait"));
   if (!wait) return respond(error_response(400, "wait: must be a non-negative integer"));
   if (!server(caller.server_name) && cluster_->servers().synced() && !pending_creates_.count(caller.server_name))
     return respond(error_response(404, "no Server " + caller.server_name + "; register again"));

@@ -24,18 +24,6 @@ namespace ironboot {
 
 namespace {
 
-// The value of `key` in a raw query string ("" when absent; tickets need no decoding).
-std::string_view query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == key) return pair.substr(eq + 1);
-  }
-  return {};
-}
-
 class AgentTokenIssuer final : public BootTokenIssuer {
  public:
   AgentTokenIssuer(const std::optional<discovery::AgentSessions>& sessions, discovery::MintRateLimiter& limiter)
@@ -142,7 +130,7 @@ class DiscoveryService final : public Service {
   // to is the machine booting it; without one (a person, a cache, another machine) nothing
   // is recorded, and the file is served all the same.
   void kernel_fetched(const http::Request& request, const std::string& environment) {
-    const std::string_view ticket = query_value(request.query, "ticket");
+    const std::string_view ticket = http::query_value(request.query, "ticket").value_or("");
     auto log = logger("discovery");
     if (ticket.empty() || !sessions_) {
       log->debug("environment kernel fetched without a ticket environment={} peer={}", environment, request.peer);

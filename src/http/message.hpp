@@ -37,6 +37,10 @@ struct Request {
   std::string peer_address() const;
 };
 
+// The value of `key` in a raw query string ("a=1&b=2"), not percent-decoded (for values of
+// digits and token characters); nullopt when absent, "" for "key" or "key=".
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key);
+
 // An open, read-only file descriptor; closed when the last owner lets go.
 class OpenFile {
  public:
