@@ -39,21 +39,53 @@ Pacer Pacer::real(std::uint64_t seed) {
                [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); }};
 }
 
-AgentApi::AgentApi(HttpClient& http, Pacer pacer, Say say, Backoff backoff)
-    : http_(http), pacer_(std::move(pacer)), say_(std::move(say)), backoff_(backoff) {}
+AgentApi::AgentApi(HttpClient& http, std::string boot_token, Pacer pacer, Say say, Backoff backoff)
+    : http_(http), boot_token_(std::move(boot_token)), pacer_(std::move(pacer)), say_(std::move(say)), backoff_(backoff) {}
+
+std::string AgentApi::session() const {
+  std::lock_guard lock(mutex_);
+  return session_;
+}
+
+void AgentApi::drop_session() {
+  std::lock_guard lock(mutex_);
+  session_.clear();
+}
+
+void AgentApi::adopt(const std::string& session) {
+  if (session.empty()) return;
+  std::lock_guard lock(mutex_);
+  session_ = session;
+}
+
+HttpResult AgentApi::send(const std::string& method, const std::string& target, const std::string& body,
+                          std::chrono::milliseconds timeout, bool registering) {
+  std::string bearer = session();
+  // Only register takes the boot token; elsewhere without a session the 401 says so.
+  if (bearer.empty() && registering) bearer = boot_token_;
+  auto r = http_.request(method, target, body, bearer, timeout);
+  if (r.response) {
+    if (r.response->status == 401) {
+      drop_session();
+    } else {
+      adopt(r.response->session);
+    }
+  }
+  return r;
+}
 
 std::chrono::milliseconds AgentApi::failure_delay(unsigned n) const {
   return backoff_.delay(n == 0 ? 0 : n - 1, pacer_.random());
 }
 
 HttpResult AgentApi::post(const std::string& target, const std::string& body, std::chrono::milliseconds timeout) {
-  return http_.request("POST", target, body, timeout);
+  return send("POST", target, body, timeout);
 }
 
 std::optional<AgentApi::Registered> AgentApi::register_until_accepted(const std::string& body, unsigned attempts) {
   unsigned unauthorized = 0;
   for (unsigned attempt = 0; attempts == 0 || attempt < attempts; ++attempt) {
-    auto r = post("/agent/v1/register", body, kRequestTimeout);
+    auto r = send("POST", "/agent/v1/register", body, kRequestTimeout, true);
     unauthorized = (r.response && r.response->status == 401) ? unauthorized + 1 : 0;
     if (unauthorized >= kUnauthorizedLimit) {
       say_("register: token rejected " + std::to_string(unauthorized) + " times in a row");
@@ -61,7 +93,11 @@ std::optional<AgentApi::Registered> AgentApi::register_until_accepted(const std:
     }
     if (r.response && r.response->status == 200) {
       auto parsed = parse_instruction_body(r.response->body);
-      if (parsed.instruction) return Registered{parsed.server, *parsed.instruction, parsed.bmc_setup};
+      if (parsed.instruction && !parsed.session.empty()) {
+        adopt(parsed.session);
+        return Registered{parsed.server, *parsed.instruction, parsed.bmc_setup};
+      }
+      if (parsed.instruction) parsed.error = "no session token in the answer";
       say_("register: answer not understood (" + parsed.error + ")");
     } else {
       say_("register: " + describe(r));
@@ -78,7 +114,7 @@ AgentApi::Poll AgentApi::poll_instruction(unsigned wait_seconds) {
   wait_seconds = std::min(wait_seconds, 60u);
   // The server holds the request up to `wait` seconds; allow for it plus the network.
   auto timeout = std::chrono::seconds(wait_seconds) + kRequestTimeout;
-  auto r = http_.request("GET", "/agent/v1/instructions?wait=" + std::to_string(wait_seconds), "", timeout);
+  auto r = send("GET", "/agent/v1/instructions?wait=" + std::to_string(wait_seconds), "", timeout);
   Poll p;
   if (!r.response) {
     p.error = describe(r);
@@ -123,6 +159,8 @@ std::optional<Instruction> AgentApi::wiped(const WipeReport& report, unsigned at
       return Instruction{};  // accepted; the next poll says what comes next
     }
     say_("wiped: " + describe(r));
+    if (r.response && r.response->status == 409) return Instruction{};
+    if (r.response && r.response->status == 401) return std::nullopt;
     if (attempts != 0 && attempt + 1 == attempts) break;
     pacer_.sleep(backoff_.delay(attempt, pacer_.random()));
   }

@@ -1,10 +1,13 @@
 // The agent's conversation with ironboot (docs/agent-api.md): register until it works,
-// long-poll for instructions, heartbeat, report progress, wiped disks and addresses.
+// long-poll for instructions, heartbeat, report progress, wiped disks and addresses. The boot
+// token from the kernel command line is exchanged at register for a session token, which
+// every later request carries; a renewed one in any answer replaces it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,7 +40,13 @@ using Say = std::function<void(const std::string&)>;
 
 class AgentApi {
  public:
-  AgentApi(HttpClient& http, Pacer pacer, Say say, Backoff backoff = {});
+  // `boot_token`: ironboot.token= of this boot.
+  AgentApi(HttpClient& http, std::string boot_token, Pacer pacer, Say say, Backoff backoff = {});
+
+  // The session token in use ("" before the first register or after it was refused).
+  std::string session() const;
+  // Forgets the session (refused): the next register presents the boot token again.
+  void drop_session();
 
   struct Registered {
     std::string server;
@@ -45,8 +54,10 @@ class AgentApi {
     bool bmc_setup = false;  // ironboot asks for a BMC user (docs/agent.md)
   };
   // Retries (with backoff) until ironboot accepts the registration or `attempts` is spent
-  // (0 = forever). nullopt when attempts ran out, or after kUnauthorizedLimit 401 answers in
-  // a row: the token is expired or from another key, and only a new PXE boot brings a new one.
+  // (0 = forever). With a session it presents the session first and, once that is refused,
+  // the boot token. nullopt when attempts ran out, or after kUnauthorizedLimit 401 answers in
+  // a row: the boot is over for ironboot (expired, superseded, another key), and only a new
+  // PXE boot brings a new boot token.
   std::optional<Registered> register_until_accepted(const std::string& body, unsigned attempts = 0);
   static constexpr unsigned kUnauthorizedLimit = 5;
 
@@ -55,7 +66,7 @@ class AgentApi {
   struct Poll {
     std::optional<Instruction> instruction;
     bool not_found = false;
-    bool unauthorized = false;  // 401: the token is no longer accepted
+    bool unauthorized = false;  // 401: the session is no longer accepted (it is dropped)
     std::string error;
   };
   Poll poll_instruction(unsigned wait_seconds);
@@ -66,14 +77,23 @@ class AgentApi {
 
   std::optional<Instruction> heartbeat();  // nullopt on failure
   bool progress(const std::string& device, std::uint64_t done, std::uint64_t total);
-  // Retries until accepted or attempts are spent; the answer's next instruction.
+  // Retries until accepted or attempts are spent; the answer's next instruction. A 409 (not
+  // this wipe's exchange any more, e.g. its answer was lost and the Server is clean) gives
+  // wait: the next poll says what follows. A 401 drops the session and gives nullopt.
   std::optional<Instruction> wiped(const WipeReport& report, unsigned attempts = 0);
   bool addresses(const std::vector<std::string>& ipv4);
 
  private:
   HttpResult post(const std::string& target, const std::string& body, std::chrono::milliseconds timeout);
+  // Every request goes through here: the current token out, a renewed session in.
+  HttpResult send(const std::string& method, const std::string& target, const std::string& body,
+                  std::chrono::milliseconds timeout, bool registering = false);
+  void adopt(const std::string& session);
 
   HttpClient& http_;
+  const std::string boot_token_;
+  mutable std::mutex mutex_;  // session_: the heartbeat thread renews it too
+  std::string session_;
   Pacer pacer_;
   Say say_;
   Backoff backoff_;

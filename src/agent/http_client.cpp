@@ -12,11 +12,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-BeastHttpClient::BeastHttpClient(Endpoint endpoint, std::string token, std::size_t max_response_bytes)
-    : endpoint_(std::move(endpoint)), token_(std::move(token)), max_response_bytes_(max_response_bytes) {}
+BeastHttpClient::BeastHttpClient(Endpoint endpoint, std::size_t max_response_bytes)
+    : endpoint_(std::move(endpoint)), max_response_bytes_(max_response_bytes) {}
 
 HttpResult BeastHttpClient::request(const std::string& method, const std::string& target, const std::string& body,
-                                    std::chrono::milliseconds timeout) {
+                                    const std::string& bearer, std::chrono::milliseconds timeout) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(endpoint_.host, ec);
   if (ec) return {std::nullopt, "bad endpoint address " + endpoint_.host};
@@ -30,7 +30,7 @@ HttpResult BeastHttpClient::request(const std::string& method, const std::string
   req.set(http::field::host, host + ":" + std::to_string(endpoint_.port));
   req.set(http::field::user_agent, "ironboot-agent");
   req.set(http::field::connection, "close");
-  if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
   if (method != "GET") {
     req.set(http::field::content_type, "application/json");
     req.body() = body;
@@ -77,7 +77,9 @@ HttpResult BeastHttpClient::request(const std::string& method, const std::string
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   if (!done) return {std::nullopt, error.empty() ? "no answer" : error};
   auto& res = parser.get();
-  return {HttpResponse{static_cast<int>(res.result_int()), std::move(res.body())}, ""};
+  std::string session(res["Ironboot-Session"]);
+  if (session.size() > 1024) session.clear();
+  return {HttpResponse{static_cast<int>(res.result_int()), std::move(res.body()), std::move(session)}, ""};
 }
 
 }  // namespace ironboot::agent

@@ -12,6 +12,7 @@ namespace ironboot::agent {
 struct HttpResponse {
   int status = 0;
   std::string body;
+  std::string session;  // the Ironboot-Session header: a renewed session token ("" when absent)
 };
 
 struct HttpResult {
@@ -22,22 +23,22 @@ struct HttpResult {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  // target: "/agent/v1/register" (relative to the endpoint's base path).
+  // target: "/agent/v1/register" (relative to the endpoint's base path); `bearer`: the
+  // Authorization token ("" for none).
   virtual HttpResult request(const std::string& method, const std::string& target, const std::string& body,
-                             std::chrono::milliseconds timeout) = 0;
+                             const std::string& bearer, std::chrono::milliseconds timeout) = 0;
 };
 
-// One connection per request (Connection: close); Bearer token on every request.
+// One connection per request (Connection: close).
 // Safe to use from several threads: each request has its own io_context and socket.
 class BeastHttpClient final : public HttpClient {
  public:
-  BeastHttpClient(Endpoint endpoint, std::string token, std::size_t max_response_bytes = 1 << 20);
+  explicit BeastHttpClient(Endpoint endpoint, std::size_t max_response_bytes = 1 << 20);
   HttpResult request(const std::string& method, const std::string& target, const std::string& body,
-                     std::chrono::milliseconds timeout) override;
+                     const std::string& bearer, std::chrono::milliseconds timeout) override;
 
  private:
   Endpoint endpoint_;
-  std::string token_;
   std::size_t max_response_bytes_;
 };
 

@@ -70,6 +70,8 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return out;
 }
 
+constexpr const char* kBootRefused = "ironboot refuses this boot's tokens; PXE-booting again for a new one";
+
 [[noreturn]] void finish(bool power_off, const std::string& why) {
   say(why + (power_off ? ": powering off" : ": rebooting"));
   sys::reboot_machine(power_off);
@@ -101,7 +103,7 @@ WipeReport wipe_disks(AgentApi& api, const std::string& mode, bool allow_usb) {
   auto plan = plan_wipe(fs, allow_usb);
   for (const auto& s : plan.skipped) say("wipe: skipping " + s.device + " (" + s.reason + ")");
   say("wipe: mode=" + mode + " disks=" + std::to_string(plan.targets.size()));
-  WipeReport report{mode, {}, plan.skipped};
+  WipeReport report{mode, {}, plan.skipped, {}};
   report.disks.resize(plan.targets.size());
   std::vector<std::thread> workers;
   for (std::size_t i = 0; i < plan.targets.size(); ++i) {
@@ -258,23 +260,23 @@ int init_main() {
   facts.bmc = discover_bmc(fs);
   describe_facts(facts);
 
-  BeastHttpClient http(*endpoint.endpoint, cmdline.token);
+  BeastHttpClient http(*endpoint.endpoint);
   timespec now{};
   ::clock_gettime(CLOCK_BOOTTIME, &now);
   std::uint64_t seed = std::hash<std::string>{}(mac) ^ static_cast<std::uint64_t>(now.tv_nsec);
-  AgentApi api(http, Pacer::real(seed), say);
+  AgentApi api(http, cmdline.token, Pacer::real(seed), say);
   std::string body = register_body(facts);
 
   say("register: POST " + cmdline.endpoint + "/agent/v1/register (" + std::to_string(body.size()) + " bytes)");
   auto reg = api.register_until_accepted(body);
-  if (!reg) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
+  if (!reg) finish(false, kBootRefused);
   say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
   if (reg->bmc_setup && facts.bmc) {
     // Once per boot: the next register carries the credentials.
     if (auto credentials = set_up_bmc_user(*facts.bmc)) {
       say("register: again, with the BMC credentials");
       auto again = api.register_until_accepted(register_body(facts, credentials));
-      if (!again) finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
+      if (!again) finish(false, kBootRefused);
       reg = again;
       say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
     }
@@ -290,7 +292,7 @@ int init_main() {
   });
 
   Instruction current = reg->instruction;
-  unsigned failures = 0, unauthorized = 0;
+  unsigned failures = 0;
   for (;;) {
     switch (current.action) {
       case Action::reboot:
@@ -300,6 +302,7 @@ int init_main() {
         finish(current.action == Action::poweroff, "instructed");
       case Action::wipe: {
         auto report = wipe_disks(api, current.mode, cmdline.wipe_usb);
+        report.wipe_id = current.wipe_id;
         std::size_t failed = 0;
         for (const auto& d : report.disks) failed += d.error.empty() ? 0 : 1;
         say("wipe: reporting " + std::to_string(report.disks.size() - failed) + " wiped, " + std::to_string(failed) +
@@ -323,15 +326,12 @@ int init_main() {
       current = *poll.instruction;
       continue;
     }
-    unauthorized = poll.unauthorized ? unauthorized + 1 : 0;
-    if (unauthorized >= AgentApi::kUnauthorizedLimit) {
-      // Tokens expire (a machine may wait days to be accepted): a new PXE boot gets a new one.
-      stop = true;
-      heartbeats.join();
-      finish(false, "ironboot no longer accepts this boot's token; PXE-booting again for a new one");
-    }
-    if (poll.not_found) {
-      say("ironboot does not know this agent any more: registering again");
+    if (poll.not_found || poll.unauthorized) {
+      // 404: the Server is gone; 401: the session lapsed (ironboot down longer than its TTL)
+      // or was superseded. Registering again presents the boot token while it lasts; after
+      // that only a new PXE boot brings a new one.
+      say(poll.not_found ? "ironboot does not know this agent any more: registering again"
+                         : "ironboot refuses this session (" + poll.error + "): registering again");
       api.pause(api.failure_delay(++failures));
       auto fresh = collect_facts(fs, system_addresses(), mac);
       fresh.bmc = facts.bmc;
@@ -339,7 +339,7 @@ int init_main() {
       if (!reg) {
         stop = true;
         heartbeats.join();
-        finish(false, "ironboot refuses this boot's token; PXE-booting again for a new one");
+        finish(false, kBootRefused);
       }
       current = reg->instruction;
       api.addresses(sys::ipv4_addresses(ifname));

@@ -118,33 +118,48 @@ std::string action_name(Action a) {
   return "wait";
 }
 
+namespace {
+InstructionResult not_understood(std::string error, std::string server = {}) {
+  InstructionResult r;
+  r.error = std::move(error);
+  r.server = std::move(server);
+  return r;
+}
+}  // namespace
+
 InstructionResult parse_instruction_body(std::string_view body) {
   InstructionResult r;
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
-  if (ec) return {std::nullopt, "invalid JSON: " + ec.message(), ""};
-  if (!v.is_object()) return {std::nullopt, "body is not an object", ""};
+  if (ec) return not_understood("invalid JSON: " + ec.message());
+  if (!v.is_object()) return not_understood("body is not an object");
   const json::object* o = &v.as_object();
   if (auto* s = o->if_contains("server"); s && s->is_string()) r.server = std::string(s->as_string());
   if (auto* b = o->if_contains("bmcSetup"); b && b->is_bool()) r.bmc_setup = b->as_bool();
+  if (auto* t = o->if_contains("session"); t && t->is_string() && t->as_string().size() <= 1024)
+    r.session = std::string(t->as_string());
   if (auto* inner = o->if_contains("instruction")) {
-    if (!inner->is_object()) return {std::nullopt, "instruction is not an object", r.server};
+    if (!inner->is_object()) return not_understood("instruction is not an object", r.server);
     o = &inner->as_object();
   }
   auto* action = o->if_contains("action");
-  if (!action || !action->is_string()) return {std::nullopt, "missing action", r.server};
+  if (!action || !action->is_string()) return not_understood("missing action", r.server);
   Instruction in;
   std::string_view a = action->as_string();
   if (a == "wait") in.action = Action::wait;
   else if (a == "wipe") in.action = Action::wipe;
   else if (a == "reboot") in.action = Action::reboot;
   else if (a == "poweroff") in.action = Action::poweroff;
-  else return {std::nullopt, "unknown action", r.server};
+  else return not_understood("unknown action", r.server);
   if (in.action == Action::wipe) {
     if (auto* m = o->if_contains("mode")) {
       if (!m->is_string() || (m->as_string() != "fast" && m->as_string() != "full" && m->as_string() != "secure"))
-        return {std::nullopt, "wipe mode must be fast, full or secure", r.server};
+        return not_understood("wipe mode must be fast, full or secure", r.server);
       in.mode = std::string(m->as_string());
+    }
+    if (auto* id = o->if_contains("wipeId")) {
+      if (!id->is_string() || id->as_string().size() > 64) return not_understood("wipeId must be a short string", r.server);
+      in.wipe_id = std::string(id->as_string());
     }
   }
   r.instruction = in;
@@ -265,6 +280,7 @@ std::string wiped_body(const WipeReport& report) {
   for (const auto& s : report.skipped)
     skipped.push_back(json::object{{"device", s.device}, {"transport", s.transport}, {"reason", s.reason}});
   return json::serialize(json::object{{"mode", report.mode},
+                                      {"wipeId", report.wipe_id},
                                       {"devices", std::move(devices)},
                                       {"wiped", std::move(wiped)},
                                       {"failed", std::move(failed)},

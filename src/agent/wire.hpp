@@ -46,6 +46,7 @@ enum class Action { wait, wipe, reboot, poweroff };
 struct Instruction {
   Action action = Action::wait;
   std::string mode = "fast";  // wipe only: fast | full | secure
+  std::string wipe_id;        // wipe only: the one-time id POST wiped sends back
   bool operator==(const Instruction&) const = default;
 };
 
@@ -54,6 +55,7 @@ struct InstructionResult {
   std::string error;
   std::string server;  // register answers name the Server
   bool bmc_setup = false;  // register answers: "bmcSetup": true asks for a BMC user
+  std::string session;     // register answers: the session token for every later request
 };
 
 // An instruction, or an object holding one under "instruction" (register, heartbeat, wiped).
@@ -78,13 +80,15 @@ struct WipeReport {
   std::string mode;
   std::vector<DiskWipeResult> disks;
   std::vector<SkippedDisk> skipped;
+  std::string wipe_id;  // the instruction's, sent back as "wipeId"
 };
 
 // Request bodies. The register body carries facts.bmc as "bmc" when there is one, and
 // "bmcCredentials" when the agent has just set a BMC user up.
 std::string register_body(const Facts& facts, const std::optional<BmcCredentials>& credentials = std::nullopt);
 std::string progress_body(const std::string& device, std::uint64_t done, std::uint64_t total);
-// "devices": the wiped ones (as before); "wiped", "failed", "skipped": per disk, with why.
+// "devices": the wiped ones (as before); "wiped", "failed", "skipped": per disk, with why;
+// "wipeId": the instruction's.
 std::string wiped_body(const WipeReport& report);
 std::string addresses_body(const std::vector<std::string>& ipv4_addresses);
 

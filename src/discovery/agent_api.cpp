@@ -1,6 +1,7 @@
 #include "discovery/agent_api.hpp"
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "kube/cluster_context.hpp"
@@ -28,25 +29,11 @@ http::Response error_response(int status, std::string message) {
   return json_response(status, json::object{{"error", std::move(message)}});
 }
 
-// The value of `key` in a raw query string (not percent-decoded: only digits are expected).
-std::optional<std::string_view> query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-  }
-  return std::nullopt;
-}
+constexpr std::string_view kSessionHeader = "Ironboot-Session";
 
-// "10.0.0.5" of "10.0.0.5:49152" ("[fe80::1]" of "[fe80::1]:80"): Event messages name the
-// peer without its port, so repeats aggregate.
-std::string_view peer_address(std::string_view peer) {
-  const auto colon = peer.rfind(':');
-  if (colon == std::string_view::npos) return peer;
-  const auto host = peer.substr(0, colon);
-  return host.find(':') == std::string_view::npos || host.back() == ']' ? host : peer;
+Counter& rejections(TokenError reason) {
+  return metrics().counter("ironboot_agent_token_rejections_total",
+                           "Agent API requests refused for their token, by reason", {{"reason", to_string(reason)}});
 }
 
 // "sda, sdb" from the Server's reported storage devices.
@@ -93,9 +80,10 @@ AgentApi::AgentApi(boost::asio::io_context& io, AgentApiOptions options, const C
 
 AgentApi::~AgentApi() { alive_.reset(); }
 
-void AgentApi::start(kube::ClusterContext& cluster, const TokenAuthority& tokens) {
+void AgentApi::start(kube::ClusterContext& cluster, AgentSessions& sessions, RandomSource random) {
   cluster_ = &cluster;
-  tokens_ = &tokens;
+  sessions_ = &sessions;
+  random_ = std::move(random);
   events_ = discovery_events(cluster);
   cluster.servers().add_handler(
       [this, alive = std::weak_ptr<int>(alive_)](const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
@@ -149,10 +137,7 @@ void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr
 
 void AgentApi::register_routes(http::Router& router) {
   // Every agent route is authenticated from its headers before the server reads the body.
-  router.guard_prefix("/agent/v1/", [this](const http::Request& head) {
-    TokenClaims claims;
-    return authenticate(head, claims);
-  });
+  router.guard_prefix("/agent/v1/", [this](http::Request& head) { return authenticate(head); });
   router.add("POST", "/agent/v1/register", [this](const http::Request& r) { return handle_register(r); });
   router.add_async("GET", "/agent/v1/instructions",
                    [this](const http::Request& r, http::Responder respond) { handle_instructions(r, std::move(respond)); });
@@ -162,41 +147,53 @@ void AgentApi::register_routes(http::Router& router) {
   router.add("POST", "/agent/v1/addresses", [this](const http::Request& r) { return handle_addresses(r); });
 }
 
-std::optional<http::Response> AgentApi::authenticate(const http::Request& request, TokenClaims& claims) const {
-  if (!tokens_ || !cluster_) return error_response(503, "discovery not started");
-  auto token = bearer_token(request.header("Authorization"));
-  if (!token) {
-    logger("discovery")->debug("agent refused reason=\"missing token\" path={} peer={}", request.path, request.peer);
-    return error_response(401, "missing bearer token");
-  }
+std::optional<http::Response> AgentApi::authenticate(http::Request& head) {
+  if (!sessions_ || !cluster_) return error_response(503, "discovery not started");
+  auto token = bearer_token(head.header("Authorization"));
+  if (!token) return refuse(head, TokenError::missing, "no bearer token", std::nullopt);
   TokenError error{};
-  auto verified = tokens_->verify(*token, error);
+  const bool registering = head.path == "/agent/v1/register";
+  auto verified = sessions_->authenticate(*token, head.peer_address(), registering, error);
   if (!verified) {
-    logger("discovery")->debug("agent refused reason=\"token {}\" path={} peer={}", to_string(error), request.path,
-                               request.peer);
-    if (auto claimed = unverified_claims(*token)) record_rejected(*claimed, request, std::string("token ") + to_string(error));
-    return error_response(401, std::string("token ") + to_string(error));
+    std::string why = std::string("token ") + to_string(error);
+    if (error == TokenError::wrong_kind) why += registering ? " (register takes a boot or session token)" : " (a session token is needed)";
+    return refuse(head, error, why, unverified_claims(*token));
   }
-  claims = std::move(*verified);
+  Caller caller;
+  caller.server_name = server_name_for_agent(verified->uuid, verified->mac, lookup());
+  caller.claims = std::move(*verified);
+  head.guarded = std::move(caller);
   return std::nullopt;
 }
 
-void AgentApi::record_rejected(const TokenClaims& claims, const http::Request& request, const std::string& why) const {
-  const json::object* srv = server(server_name_for_agent(claims.uuid, claims.mac, lookup()));
-  if (!srv) return;
-  events_.warning(*srv, "AgentTokenRejected",
-                  why + "; " + request.method + " " + request.path + " from " + std::string(peer_address(request.peer)));
+http::Response AgentApi::refuse(const http::Request& request, TokenError reason, const std::string& why,
+                                const std::optional<TokenClaims>& claimed) const {
+  rejections(reason).inc();
+  logger("discovery")->info("agent refused reason={} why=\"{}\" method={} path={} peer={}", to_string(reason), why,
+                            request.method, request.path, request.peer);
+  if (claimed) {
+    if (const json::object* srv = server(server_name_for_agent(claimed->uuid, claimed->mac, lookup())))
+      events_.warning(*srv, "AgentTokenRejected",
+                      why + "; " + request.method + " " + request.path + " from " + request.peer_address());
+  }
+  return json_response(401, json::object{{"error", why}, {"reason", to_string(reason)}});
 }
 
-std::optional<http::Response> AgentApi::authenticate_agent(const http::Request& request, Caller& caller) const {
-  if (auto refused = authenticate(request, caller.claims)) return refused;
-  caller.server_name = server_name_for_agent(caller.claims.uuid, caller.claims.mac, lookup());
-  return std::nullopt;
+const AgentApi::Caller* AgentApi::caller_of(const http::Request& request) {
+  return std::any_cast<Caller>(&request.guarded);
+}
+
+http::Response AgentApi::with_session(const Caller& caller, http::Response response) const {
+  if (!sessions_) return response;
+  if (std::string renewed = sessions_->renewal(caller.claims); !renewed.empty())
+    response.set(std::string(kSessionHeader), std::move(renewed));
+  return response;
 }
 
 http::Response AgentApi::handle_register(const http::Request& request) {
-  TokenClaims claims;
-  if (auto refused = authenticate(request, claims)) return *refused;
+  const Caller* authenticated = caller_of(request);
+  if (!authenticated) return error_response(401, "not authenticated");
+  const TokenClaims& claims = authenticated->claims;
   auto parsed = parse_register(request.body);
   if (const auto* err = error_of(parsed)) {
     logger("discovery")->debug("register refused reason=\"{}\" peer={}", err->message, request.peer);
@@ -204,11 +201,10 @@ http::Response AgentApi::handle_register(const http::Request& request) {
   }
   const auto& report = std::get<RegisterReport>(parsed);
   if (!report_matches_token(report, claims)) {
-    logger("discovery")->debug("register refused reason=\"uuid/mac differ from token\" uuid={} mac={} peer={}",
-                               report.uuid, report.boot_mac, request.peer);
-    record_rejected(claims, request, "register uuid " + (report.uuid.empty() ? std::string("(none)") : report.uuid) +
-                                         " / bootMac " + report.boot_mac + " differ from the token's");
-    return error_response(401, "uuid or bootMac differ from the token");
+    return refuse(request, TokenError::wrong_machine,
+                  "register uuid " + (report.uuid.empty() ? std::string("(none)") : report.uuid) + " / bootMac " +
+                      report.boot_mac + " differ from the token's",
+                  claims);
   }
   RegisterPlan plan = plan_register(report, lookup(), RegisterOptions{options_.auto_accept}, now());
   auto log = logger("discovery");
@@ -245,11 +241,18 @@ http::Response AgentApi::handle_register(const http::Request& request) {
       }
     }
   }
-  const Instruction next = hand_out(plan.server_name);
-  json::object answer{{"server", plan.server_name}, {"instruction", next.to_json()}};
+  // The boot token (or the session of a register again) becomes this boot's session; a newer
+  // boot of the machine now supersedes every older one.
+  Caller caller{claims, plan.server_name};
+  const std::string session = sessions_->open_session(claims);
+  caller.claims.kind = TokenKind::session;
+  const Instruction next = hand_out(caller);
+  json::object answer{{"server", plan.server_name}, {"instruction", next.to_json()}, {"session", session}};
   if (register_hook_)
     for (auto& [key, value] : register_hook_(plan.server_name, report)) answer[key] = value;
-  return json_response(200, answer);
+  auto response = json_response(200, answer);
+  response.set(std::string(kSessionHeader), session);
+  return response;
 }
 
 void AgentApi::write_registered_server(const std::string& name, const json::object& annotations,
@@ -291,29 +294,47 @@ void AgentApi::write_registered_server(const std::string& name, const json::obje
       });
 }
 
-Instruction AgentApi::hand_out(const std::string& server_name) {
-  const json::object* srv = server(server_name);
+Instruction AgentApi::hand_out(const Caller& caller, const json::object* as_of) {
+  const std::string& server_name = caller.server_name;
+  const json::object* srv = as_of ? as_of : server(server_name);
   Instruction next = instruction_for(srv);
-  if (srv && next.action == Instruction::Action::wipe && !objects::condition_is_true(*srv, "Wiping")) {
+  if (!srv || next.action != Instruction::Action::wipe) return next;
+  const std::string& nonce = caller.claims.nonce;
+  auto issued = wipes_.find(server_name);
+  if (issued != wipes_.end() && issued->second.nonce == nonce) {
+    next.wipe_id = issued->second.id;
+    return next;
+  }
+  std::string id = random_hex128(random_);
+  if (id.empty()) {
+    logger("discovery")->error("wipe not handed out server={} reason=\"no random bytes for a wipe id\"", server_name);
+    return Instruction::wait();
+  }
+  // A new id for this session (a first wipe, a new boot, or a restart that forgot the old
+  // one): its digest replaces the one in the status, so only this id counts from now on.
+  wipes_[server_name] = IssuedWipe{id, nonce};
+  next.wipe_id = id;
+  if (!objects::condition_is_true(*srv, "Wiping")) {
     logger("discovery")->info("wipe requested server={} mode={}", server_name, next.mode);
     events_.normal(*srv, "WipeStarted", "wipe handed to the agent: mode " + next.mode + ", disks " + reported_disks(*srv));
-    write_server_status(server_name, [mode = next.mode, stamp = now()](const json::object& current) {
-      return std::optional<json::object>(status_for_wipe_started(current, mode, stamp));
-    });
   }
+  write_server_status(server_name, [mode = next.mode, stamp = now(), id, nonce](const json::object& current) {
+    return std::optional<json::object>(status_for_wipe_started(current, mode, stamp, id, nonce));
+  });
   return next;
 }
 
 void AgentApi::handle_instructions(const http::Request& request, http::Responder respond) {
-  Caller caller;
-  if (auto refused = authenticate_agent(request, caller)) return respond(std::move(*refused));
-  const auto wait = parse_poll_wait(query_value(request.query, "wait"));
+  const Caller* authenticated = caller_of(request);
+  if (!authenticated) return respond(error_response(401, "not authenticated"));
+  const Caller caller = *authenticated;
+  const auto wait = parse_poll_wait(http::query_value(request.query, "wait"));
   if (!wait) return respond(error_response(400, "wait: must be a non-negative integer"));
   if (!server(caller.server_name) && cluster_->servers().synced() && !pending_creates_.count(caller.server_name))
     return respond(error_response(404, "no Server " + caller.server_name + "; register again"));
-  const Instruction current = hand_out(caller.server_name);
+  const Instruction current = hand_out(caller);
   if (current.action != Instruction::Action::wait || wait->count() == 0 || stopped_)
-    return respond(json_response(200, current.to_json()));
+    return respond(with_session(caller, json_response(200, current.to_json())));
   const std::uint64_t id = next_poll_id_++;
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, *wait);
   std::weak_ptr<int> alive = alive_;
@@ -323,9 +344,9 @@ void AgentApi::handle_instructions(const http::Request& request, http::Responder
     if (it == polls_.end()) return;
     Poll poll = std::move(it->second);
     polls_.erase(it);
-    poll.respond(json_response(200, hand_out(poll.server_name).to_json()));
+    poll.respond(with_session(poll.caller, json_response(200, hand_out(poll.caller).to_json())));
   });
-  polls_.emplace(id, Poll{caller.server_name, current, std::move(respond), std::move(timer)});
+  polls_.emplace(id, Poll{caller, current, std::move(respond), std::move(timer)});
 }
 
 void AgentApi::recheck_polls() {
@@ -342,7 +363,8 @@ void AgentApi::recheck_polls() {
 void AgentApi::check_polls(bool answer_all) {
   std::vector<std::uint64_t> due;
   for (const auto& [id, poll] : polls_) {
-    if (answer_all || instruction_changed(poll.known, instruction_for(server(poll.server_name)))) due.push_back(id);
+    if (answer_all || instruction_changed(poll.known, instruction_for(server(poll.caller.server_name))))
+      due.push_back(id);
   }
   for (auto id : due) {
     auto it = polls_.find(id);
@@ -350,45 +372,59 @@ void AgentApi::check_polls(bool answer_all) {
     Poll poll = std::move(it->second);
     polls_.erase(it);
     poll.timer->cancel();
-    poll.respond(json_response(200, hand_out(poll.server_name).to_json()));
+    poll.respond(with_session(poll.caller, json_response(200, hand_out(poll.caller).to_json())));
   }
 }
 
 http::Response AgentApi::handle_heartbeat(const http::Request& request) {
-  Caller caller;
-  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  const Caller* caller = caller_of(request);
+  if (!caller) return error_response(401, "not authenticated");
   if (!request.body.empty()) {
     std::string error;
     auto body = kube::parse_json(request.body, &error);
     if (!body || !body->is_object()) return error_response(400, "body must be a JSON object");
   }
-  return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
+  return with_session(*caller, json_response(200, json::object{{"instruction", hand_out(*caller).to_json()}}));
 }
 
 http::Response AgentApi::handle_progress(const http::Request& request) {
-  Caller caller;
-  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  const Caller* caller = caller_of(request);
+  if (!caller) return error_response(401, "not authenticated");
   auto parsed = parse_progress(request.body);
   if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
   const auto& p = std::get<ProgressReport>(parsed);
-  logger("discovery")->debug("wipe progress server={} device={} done={} total={}", caller.server_name, p.device,
+  logger("discovery")->debug("wipe progress server={} device={} done={} total={}", caller->server_name, p.device,
                              p.done, p.total);
-  return http::text_response(204, "");
+  return with_session(*caller, http::text_response(204, ""));
 }
 
 http::Response AgentApi::handle_wiped(const http::Request& request) {
-  Caller caller;
-  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  const Caller* caller = caller_of(request);
+  if (!caller) return error_response(401, "not authenticated");
   auto parsed = parse_wiped(request.body);
   if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
   const auto& report = std::get<WipedReport>(parsed);
-  const json::object* srv = server(caller.server_name);
-  if (!srv) return error_response(404, "no Server " + caller.server_name + "; register again");
+  const std::string& name = caller->server_name;
+  const json::object* srv = server(name);
+  if (!srv) return error_response(404, "no Server " + name + "; register again");
+  // The exchange: this session's wipe id, handed out by this process (its status write may
+  // still be on its way) or recorded in the status (before a restart).
+  const auto issued = wipes_.find(name);
+  const bool issued_here = issued != wipes_.end() && issued->second.nonce == caller->claims.nonce &&
+                           !report.wipe_id.empty() && issued->second.id == report.wipe_id &&
+                           objects::spec_bool(*srv, "accepted") && !objects::status_bool(*srv, "isClean");
+  if (!issued_here) {
+    if (std::string refused = check_wipe_exchange(*srv, report.wipe_id, caller->claims.nonce); !refused.empty()) {
+      logger("discovery")->warn("wiped refused server={} why=\"{}\" peer={}", name, refused, request.peer);
+      events_.warning(*srv, "WipeReportRefused", refused + "; from " + request.peer_address());
+      return with_session(*caller, json_response(409, json::object{{"error", "wiped refused: " + refused}}));
+    }
+  }
+  wipes_.erase(name);
   const std::string stamp = now();
   auto patch = status_for_wiped(*srv, report, stamp);
-  if (!patch) return json_response(200, json::object{{"instruction", hand_out(caller.server_name).to_json()}});
-  logger("discovery")->info("wiped server={} mode={} devices={}", caller.server_name, report.mode,
-                            report.devices.size());
+  if (!patch) return with_session(*caller, json_response(200, json::object{{"instruction", hand_out(*caller).to_json()}}));
+  logger("discovery")->info("wiped server={} mode={} devices={}", name, report.mode, report.devices.size());
   std::string devices;
   for (const auto& d : report.devices) devices += (devices.empty() ? "" : ", ") + d;
   const std::string took = wipe_duration(*srv, clock_.now());
@@ -400,23 +436,25 @@ http::Response AgentApi::handle_wiped(const http::Request& request) {
     events_.normal(*srv, "Wiped",
                    "mode " + report.mode + ", devices " + (devices.empty() ? std::string("none") : devices) +
                        (took.empty() ? "" : ", took " + took));
-  write_server_status(caller.server_name,
+  write_server_status(name,
                       [report, stamp](const json::object& current) { return status_for_wiped(current, report, stamp); });
   // Answer with what follows once the write lands (normally reboot).
   json::value after = kube::merge_patch(*srv, *patch);
-  const Instruction next = instruction_for(&after.as_object());
-  return json_response(200, json::object{{"instruction", next.to_json()}});
+  const Instruction next = hand_out(*caller, &after.as_object());
+  return with_session(*caller, json_response(200, json::object{{"instruction", next.to_json()}}));
 }
 
 http::Response AgentApi::handle_addresses(const http::Request& request) {
-  Caller caller;
-  if (auto refused = authenticate_agent(request, caller)) return *refused;
+  const Caller* caller = caller_of(request);
+  if (!caller) return error_response(401, "not authenticated");
   auto parsed = parse_addresses(request.body);
   if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
-  if (!server(caller.server_name)) return error_response(404, "no Server " + caller.server_name + "; register again");
+  if (!server(caller->server_name))
+    return error_response(404, "no Server " + caller->server_name + "; register again");
   json::object patch = status_for_addresses(std::get<AddressesReport>(parsed));
-  write_server_status(caller.server_name, [patch](const json::object&) -> std::optional<json::object> { return patch; });
-  return http::text_response(204, "");
+  write_server_status(caller->server_name,
+                      [patch](const json::object&) -> std::optional<json::object> { return patch; });
+  return with_session(*caller, http::text_response(204, ""));
 }
 
 }  // namespace ironboot::discovery

@@ -1,10 +1,14 @@
-// The agent API (docs/agent-api.md) on the HTTP router: token check first, then strict body
-// validation, then writes through the cluster write queue; a refused request writes nothing.
+// The agent API (docs/agent-api.md) on the HTTP router: the token is checked from the head,
+// before the body is read (AgentSessions: a boot token on register, a session token
+// everywhere, bound to the agent's address), then strict body validation, then writes through
+// the cluster write queue; a refused request writes nothing. A wipe is an exchange: the wipe
+// instruction carries a one-time id, and POST wiped counts only from that session with it.
 // GET instructions is a long poll, answered from its timer or as soon as recheck_polls()
 // finds the instruction changed. It also keeps the Server lifecycle status (accepting,
 // un-accepting, wipe "none") current from the Server informer. Runs on the io_context thread.
 #pragma once
 
+#include "discovery/agent_session.hpp"
 #include "discovery/cluster_access.hpp"
 #include "discovery/environment.hpp"
 #include "discovery/lifecycle.hpp"
@@ -50,7 +54,8 @@ class AgentApi {
   // POST register/heartbeat/progress/wiped/addresses and GET instructions under /agent/v1/.
   void register_routes(http::Router& router);
   // Until start() every request is answered 503. Subscribes to the Server informer.
-  void start(kube::ClusterContext& cluster, const TokenAuthority& tokens);
+  // `random` makes the wipe ids.
+  void start(kube::ClusterContext& cluster, AgentSessions& sessions, RandomSource random);
   // Answers every waiting poll now; later polls are answered at once.
   void stop();
   bool idle() const { return polls_.empty(); }
@@ -63,12 +68,13 @@ class AgentApi {
   void set_register_hook(RegisterHook hook) { register_hook_ = std::move(hook); }
 
  private:
+  // What the head guard verified, handed to the handler in Request::guarded.
   struct Caller {
     TokenClaims claims;
     std::string server_name;
   };
   struct Poll {
-    std::string server_name;
+    Caller caller;
     Instruction known;
     http::Responder respond;
     std::shared_ptr<boost::asio::steady_timer> timer;
@@ -79,13 +85,19 @@ class AgentApi {
   std::string now() const;
   void write_server_status(const std::string& name, StatusPatch patch);
 
-  std::optional<http::Response> authenticate(const http::Request& request, TokenClaims& claims) const;
-  // AgentTokenRejected on the Server `claims` name, when it exists.
-  void record_rejected(const TokenClaims& claims, const http::Request& request, const std::string& why) const;
+  // The head guard: a refusal, or nullopt with the Caller stored in `head.guarded`.
+  std::optional<http::Response> authenticate(http::Request& head);
+  // 401 {"error", "reason"}: counted, logged, and AgentTokenRejected on the Server `claimed`
+  // names (when given and it exists).
+  http::Response refuse(const http::Request& request, TokenError reason, const std::string& why,
+                        const std::optional<TokenClaims>& claimed) const;
+  // The guard's Caller, or null when the request did not pass it.
+  static const Caller* caller_of(const http::Request& request);
+  // `response` with a renewed session token in its Ironboot-Session header when due.
+  http::Response with_session(const Caller& caller, http::Response response) const;
   // The create or hardware refresh of a registering Server; Registered / FactsUpdated once it lands.
   void write_registered_server(const std::string& name, const boost::json::object& annotations,
                                const boost::json::object& hardware, const std::string& registered_message);
-  std::optional<http::Response> authenticate_agent(const http::Request& request, Caller& caller) const;
   http::Response handle_register(const http::Request& request);
   void handle_instructions(const http::Request& request, http::Responder respond);
   http::Response handle_heartbeat(const http::Request& request);
@@ -95,8 +107,10 @@ class AgentApi {
   void on_server_event(const std::shared_ptr<const boost::json::object>& old,
                        const std::shared_ptr<const boost::json::object>& now);
   Instruction instruction_for(const boost::json::object* server) const;
-  // Instruction for an agent, with the Wiping condition written when a wipe is handed out.
-  Instruction hand_out(const std::string& server_name);
+  // Instruction for an agent, with the Wiping condition and the wipe id's digest written
+  // when a wipe is handed out (the same id again to the same session). `as_of`: the Server as
+  // it will be once a pending write lands (default: the cached object).
+  Instruction hand_out(const Caller& caller, const boost::json::object* as_of = nullptr);
   void check_polls(bool answer_all);
 
   boost::asio::io_context& io_;
@@ -105,7 +119,14 @@ class AgentApi {
   NextBootIsAgent next_boot_is_agent_;
   RegisterHook register_hook_;
   kube::ClusterContext* cluster_ = nullptr;
-  const TokenAuthority* tokens_ = nullptr;
+  AgentSessions* sessions_ = nullptr;
+  RandomSource random_;
+  // The wipe id handed out per Server and the boot nonce of the session it went to.
+  struct IssuedWipe {
+    std::string id;
+    std::string nonce;
+  };
+  std::map<std::string, IssuedWipe> wipes_;
   kube::EventReporter events_;
   bool stopped_ = false;
   bool poll_check_scheduled_ = false;

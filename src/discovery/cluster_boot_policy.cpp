@@ -58,17 +58,39 @@ BootDecision ClusterBootPolicy::decide(const BootQuery& query) const {
       return status_for_server_conditions(current, conditions, stamp);
     });
   }
-  if (decision.kind == BootDecision::Kind::environment) {
-    const std::string env = decision.environment_name;
-    log->info("environment served server={} environment={}", name, env);
-    events_.normal(*srv, "BootEnvironment", "environment " + env + " served");
-    write_status(cluster_->writes(), "servers", name, [env, stamp](const json::object& current) {
-      return std::optional<json::object>(status_for_pxe_booted(current, env, stamp));
-    });
-  }
+  // An Environment decision records nothing here: anyone may ask /ipxe. The boot counts when
+  // the machine fetches the kernel with the script's ticket (kernel_fetched).
   if (decision.kind == BootDecision::Kind::disk)
     events_.normal(*srv, "BootFromDisk", std::string("boot from disk, method ") + to_string(decision.disk_method));
   return decision;
+}
+
+}  // namespace ironboot::discovery
+
+namespace ironboot::discovery {
+
+bool ClusterBootPolicy::kernel_fetched(std::string_view uuid, std::string_view mac, const std::string& environment,
+                                       std::string_view peer) const {
+  if (!cluster_) return false;
+  const auto lookup = [this](std::string_view name) { return cached(cluster_->servers(), name); };
+  const std::string name = server_name_for_agent(uuid, mac, lookup);
+  const json::object* srv = lookup(name);
+  auto log = logger("discovery");
+  if (!srv) return false;
+  // A ticket from before the operator changed the Server's Environment boots nothing new.
+  const BootDecision decision = decide_for_server(srv);
+  if (decision.kind != BootDecision::Kind::environment || decision.environment_name != environment) {
+    log->info("environment kernel fetched, not recorded server={} environment={} reason=\"{}\" peer={}", name,
+              environment, "the Server no longer boots it", peer);
+    return false;
+  }
+  log->info("environment booted server={} environment={} peer={}", name, environment, peer);
+  events_.normal(*srv, "BootEnvironment", "environment " + environment + " kernel fetched from " + std::string(peer));
+  const std::string stamp = format_rfc3339(clock_.now());
+  write_status(cluster_->writes(), "servers", name, [environment, stamp](const json::object& current) {
+    return std::optional<json::object>(status_for_pxe_booted(current, environment, stamp));
+  });
+  return true;
 }
 
 }  // namespace ironboot::discovery

@@ -3,6 +3,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "discovery/agent_api.hpp"
+#include "discovery/agent_session.hpp"
 #include "discovery/bmc_controller.hpp"
 #include "discovery/cluster_boot_policy.hpp"
 #include "discovery/environments.hpp"
@@ -25,14 +26,23 @@ namespace {
 
 class AgentTokenIssuer final : public BootTokenIssuer {
  public:
-  explicit AgentTokenIssuer(const std::optional<discovery::TokenAuthority>& tokens) : tokens_(tokens) {}
+  AgentTokenIssuer(const std::optional<discovery::AgentSessions>& sessions, discovery::MintRateLimiter& limiter)
+      : sessions_(sessions), limiter_(limiter) {}
   // No key loaded yet: no token (the agent command line then has no ironboot.token=).
-  std::string issue(const std::string& uuid, const std::string& mac) override {
-    return tokens_ ? tokens_->issue(uuid, mac) : std::string{};
+  BootTokenIssue issue(const BootQuery& query) override {
+    if (!sessions_) return {};
+    if (!query.probe && !limiter_.allow(query.peer_address)) return BootTokenIssue{{}, true};
+    auto minted = sessions_->mint_boot(query.uuid, query.mac, query.peer_address);
+    if (!minted) return {};
+    return BootTokenIssue{std::move(minted->token), false};
+  }
+  std::string kernel_ticket(const BootQuery& query, const std::string& environment) override {
+    return sessions_ ? sessions_->mint_ticket(query.uuid, query.mac, environment, query.peer_address) : std::string{};
   }
 
  private:
-  const std::optional<discovery::TokenAuthority>& tokens_;
+  const std::optional<discovery::AgentSessions>& sessions_;
+  discovery::MintRateLimiter& limiter_;
 };
 
 class DiscoveryService final : public Service {
@@ -41,6 +51,7 @@ class DiscoveryService final : public Service {
                    std::shared_ptr<bmc::BmcClientFactory> bmc_factory)
       : config_(config),
         cluster_(cluster),
+        limiter_(clock_, config.discovery.boot_tokens_per_minute),
         environments_(io, discovery::EnvironmentOptions::from(config), clock_, [this] { agent_.recheck_polls(); }),
         reconciler_(io, clock_, [this] { agent_.recheck_polls(); }),
         policy_(std::make_shared<discovery::ClusterBootPolicy>(config.discovery.boot_from_disk_method, clock_,
@@ -63,8 +74,11 @@ class DiscoveryService final : public Service {
     }
     agent_.register_routes(http.router());
     environments_.register_routes(http.router());
+    environments_.on_kernel_fetched([this](const http::Request& request, const std::string& environment) {
+      kernel_fetched(request, environment);
+    });
     http.set_boot_policy(policy_);
-    http.set_token_issuer(std::make_shared<AgentTokenIssuer>(tokens_));
+    http.set_token_issuer(std::make_shared<AgentTokenIssuer>(sessions_, limiter_));
     http.readiness().add("discovery", [this] { return ready(); });
   }
 
@@ -82,14 +96,17 @@ class DiscoveryService final : public Service {
     auto loaded = discovery::load_or_create_key(fs, dir + "/agent-token.key", discovery::openssl_random());
     if (!loaded.key) return "discovery: agent token key: " + loaded.error;
     if (loaded.created) logger("discovery")->info("agent token key created path={}/agent-token.key", dir);
-    tokens_.emplace(*loaded.key, clock_);
+    discovery::SessionOptions options;
+    options.boot_token_ttl = std::chrono::seconds(config_.discovery.boot_token_ttl_seconds);
+    options.session_ttl = std::chrono::seconds(config_.discovery.session_ttl_seconds);
+    sessions_.emplace(*loaded.key, clock_, discovery::openssl_random(), options);
 
     context_ = cluster_.context();
     if (!context_) return "discovery: the cluster layer is not running";
     policy_->start(*context_);
     environments_.start(*context_);
     reconciler_.start(*context_);
-    agent_.start(*context_, *tokens_);
+    agent_.start(*context_, *sessions_, discovery::openssl_random());
     if (bmc_) bmc_->start(*context_);
     logger("discovery")->info("discovery started auto_accept={} wipe={} boot_from_disk_method={}",
                               config_.discovery.auto_accept, to_string(config_.discovery.wipe),
@@ -107,13 +124,34 @@ class DiscoveryService final : public Service {
   bool idle() const override { return agent_.idle(); }
 
  private:
-  bool ready() const { return tokens_.has_value() && context_ != nullptr && context_->synced(); }
+  bool ready() const { return sessions_.has_value() && context_ != nullptr && context_->synced(); }
+
+  // A kernel fetch with a valid ticket for this Environment from the address it was issued
+  // to is the machine booting it; without one (a person, a cache, another machine) nothing
+  // is recorded, and the file is served all the same.
+  void kernel_fetched(const http::Request& request, const std::string& environment) {
+    const std::string_view ticket = http::query_value(request.query, "ticket").value_or("");
+    auto log = logger("discovery");
+    if (ticket.empty() || !sessions_) {
+      log->debug("environment kernel fetched without a ticket environment={} peer={}", environment, request.peer);
+      return;
+    }
+    discovery::TokenError error{};
+    const auto claims = sessions_->verify_ticket(ticket, request.peer_address(), error);
+    if (!claims || claims->environment != environment) {
+      log->info("environment kernel ticket refused reason={} environment={} peer={}",
+                claims ? "wrong_environment" : discovery::to_string(error), environment, request.peer);
+      return;
+    }
+    policy_->kernel_fetched(claims->uuid, claims->mac, environment, request.peer_address());
+  }
 
   Config config_;
   ClusterService& cluster_;
   kube::ClusterContext* context_ = nullptr;
   discovery::SystemClock clock_;
-  std::optional<discovery::TokenAuthority> tokens_;
+  std::optional<discovery::AgentSessions> sessions_;
+  discovery::MintRateLimiter limiter_;
   discovery::EnvironmentCache environments_;
   discovery::ReconcileRunner reconciler_;
   std::shared_ptr<discovery::ClusterBootPolicy> policy_;

@@ -395,7 +395,10 @@ http::Response EnvironmentCache::serve_file(const http::Request& request) const 
   if (file != "kernel" && file != "initrd") return http::text_response(404, "not found\n");
   auto it = environments_.find(name);
   if (it == environments_.end() || !it->second.ready) return http::text_response(404, "not found\n");
-  return http::serve_file_beneath(request, served_root_, name + "/" + std::string(file), file);
+  http::Response response = http::serve_file_beneath(request, served_root_, name + "/" + std::string(file), file);
+  if (kernel_fetched_ && file == "kernel" && request.method == "GET" && response.status / 100 == 2)
+    kernel_fetched_(request, name);
+  return response;
 }
 
 }  // namespace ironboot::discovery

@@ -52,6 +52,10 @@ class EnvironmentCache {
 
   // GET /assets/environments/<name>/{kernel,initrd}.
   void register_routes(http::Router& router);
+  // Called after a GET of an Environment's kernel is answered 2xx (the boot policy checks
+  // the request's ticket and records the boot).
+  using KernelFetched = std::function<void(const http::Request& request, const std::string& environment)>;
+  void on_kernel_fetched(KernelFetched hook) { kernel_fetched_ = std::move(hook); }
   // Subscribes to the Environment informer and fetches those already in its cache.
   void start(kube::ClusterContext& cluster);
   // Cancels running fetches and waits for them at most options.stop_wait; a worker stuck
@@ -87,6 +91,7 @@ class EnvironmentCache {
   EnvironmentOptions options_;
   const Clock& clock_;
   std::function<void()> on_change_;
+  KernelFetched kernel_fetched_;
   kube::ClusterContext* cluster_ = nullptr;
   kube::EventReporter events_;
   std::map<std::string, State> environments_;

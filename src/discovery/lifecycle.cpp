@@ -1,5 +1,6 @@
 #include "discovery/lifecycle.hpp"
 
+#include "discovery/token.hpp"
 #include "kube/objects.hpp"
 
 #include <charconv>
@@ -31,6 +32,7 @@ const char* to_string(Instruction::Action action) {
 json::object Instruction::to_json() const {
   json::object o{{"action", to_string(action)}};
   if (action == Action::wipe) o["mode"] = mode;
+  if (action == Action::wipe && !wipe_id.empty()) o["wipeId"] = wipe_id;
   return o;
 }
 
@@ -69,10 +71,27 @@ std::optional<json::object> status_after_spec_change(const json::object* before,
   return std::nullopt;
 }
 
-json::object status_for_wipe_started(const json::object& server, std::string_view mode, std::string_view now) {
+json::object status_for_wipe_started(const json::object& server, std::string_view mode, std::string_view now,
+                                     std::string_view wipe_id, std::string_view session_nonce) {
   auto conditions = objects::with_condition(
       conditions_of(server), Condition{"Wiping", true, "WipeRequested", "mode " + std::string(mode)}, now);
-  return json::object{{"status", json::object{{"conditions", std::move(conditions)}}}};
+  json::object request{{"idSha256", sha256_hex(wipe_id)}, {"sessionSha256", sha256_hex(session_nonce)},
+                       {"issuedAt", now}};
+  return json::object{{"status", json::object{{"conditions", std::move(conditions)}, {"wipeRequest", std::move(request)}}}};
+}
+
+std::string check_wipe_exchange(const json::object& server, std::string_view wipe_id, std::string_view session_nonce) {
+  if (!objects::spec_bool(server, "accepted")) return "the Server is not accepted";
+  if (!objects::condition_is_true(server, "Wiping")) return "the Server is not wiping";
+  if (wipe_id.empty()) return "wipeId missing";
+  const auto* status = objects::status_of(server);
+  const auto* request = status ? objects::object_at(*status, "wipeRequest") : nullptr;
+  if (!request) return "no wipe was handed out";
+  // Digests are compared, so a plain comparison leaks nothing about the id itself.
+  if (objects::string_at(*request, "sessionSha256") != sha256_hex(session_nonce))
+    return "the wipe was handed to another session";
+  if (objects::string_at(*request, "idSha256") != sha256_hex(wipe_id)) return "wrong wipeId";
+  return {};
 }
 
 std::optional<json::object> status_for_wiped(const json::object& server, const WipedReport& report,
@@ -91,7 +110,9 @@ std::optional<json::object> status_for_wiped(const json::object& server, const W
     auto conditions = objects::with_condition(conditions_of(server), Condition{"Wiping", false, "Failed", why}, now);
     conditions = objects::with_condition(&conditions, Condition{"WipeFailed", true, "WipeFailed", why}, now);
     conditions = objects::with_condition(&conditions, Condition{"Clean", false, "WipeFailed", why}, now);
-    return json::object{{"status", json::object{{"isClean", false}, {"conditions", std::move(conditions)}}}};
+    return json::object{{"status", json::object{{"isClean", false},
+                                                 {"conditions", std::move(conditions)},
+                                                 {"wipeRequest", nullptr}}}};
   }
   auto conditions = objects::with_condition(conditions_of(server),
                                             Condition{"Wiping", false, "Done", "mode " + report.mode}, now);
@@ -101,7 +122,8 @@ std::optional<json::object> status_for_wiped(const json::object& server, const W
       &conditions,
       Condition{"Clean", true, "Wiped", report.mode + ": " + (devices.empty() ? "no disks" : devices) + skipped}, now);
   conditions = objects::with_condition(&conditions, Condition{"PXEBooted", false, "Wiped", ""}, now);
-  return json::object{{"status", json::object{{"isClean", true}, {"conditions", std::move(conditions)}}}};
+  return json::object{
+      {"status", json::object{{"isClean", true}, {"conditions", std::move(conditions)}, {"wipeRequest", nullptr}}}};
 }
 
 json::object status_for_addresses(const AddressesReport& report) {

@@ -19,14 +19,15 @@ struct Instruction {
   enum class Action { wait, wipe, reboot, poweroff };
   Action action = Action::wait;
   std::string mode;  // wipe: fast | full | secure
+  std::string wipe_id;  // wipe: the one-time id the agent sends back with POST wiped ("" until handed out)
 
   static Instruction wait() { return {}; }
-  static Instruction wipe(std::string mode) { return {Action::wipe, std::move(mode)}; }
-  static Instruction reboot() { return {Action::reboot, {}}; }
-  static Instruction poweroff() { return {Action::poweroff, {}}; }
+  static Instruction wipe(std::string mode) { return {Action::wipe, std::move(mode), {}}; }
+  static Instruction reboot() { return {Action::reboot, {}, {}}; }
+  static Instruction poweroff() { return {Action::poweroff, {}, {}}; }
 
   bool operator==(const Instruction&) const = default;
-  // {"action": "wipe", "mode": "fast"}
+  // {"action": "wipe", "mode": "fast", "wipeId": "..."}
   boost::json::object to_json() const;
 };
 const char* to_string(Instruction::Action action);
@@ -48,11 +49,20 @@ std::optional<boost::json::object> status_after_spec_change(const boost::json::o
                                                             const boost::json::object& after,
                                                             const LifecycleOptions& options, std::string_view now);
 
-// Status merge patch when a wipe instruction is handed to the agent (Wiping True).
+// Status merge patch when a wipe instruction is handed to the agent: Wiping True, and
+// status.wipeRequest {idSha256, sessionSha256} (the digests of the wipe id and of the boot
+// nonce of the session it went to) so the exchange survives a restart.
 boost::json::object status_for_wipe_started(const boost::json::object& server, std::string_view mode,
-                                            std::string_view now);
+                                            std::string_view now, std::string_view wipe_id,
+                                            std::string_view session_nonce);
+
+// Whether POST wiped may change the Server (docs/agent-api.md "The wipe exchange"): the
+// Server is accepted and Wiping, and its wipeRequest names this id and this session. "" when
+// it may, else why not (the 409's message).
+std::string check_wipe_exchange(const boost::json::object& server, std::string_view wipe_id,
+                                std::string_view session_nonce);
 // Status merge patch for POST wiped: isClean true, Clean True, Wiping False, PXEBooted False
-// (a fresh disk needs its Environment again). nullopt when the Server is no longer accepted
+// (a fresh disk needs its Environment again), wipeRequest removed (the id is used up). nullopt when the Server is no longer accepted
 // (un-accepted while wiping: stays unclean).
 std::optional<boost::json::object> status_for_wiped(const boost::json::object& server, const WipedReport& report,
                                                     std::string_view now);

@@ -281,6 +281,11 @@ Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes) {
   if (!check.string(*mode, "mode", report.mode)) return *check.error();
   if (report.mode != "fast" && report.mode != "full" && report.mode != "secure")
     return RequestError{400, "mode: must be fast, full or secure"};
+  // Absent or odd: the exchange check refuses it (409), so the shape alone is checked here.
+  if (const auto* id = obj->if_contains("wipeId")) {
+    if (!check.string(*id, "wipeId", report.wipe_id)) return *check.error();
+    if (report.wipe_id.size() > 64) return RequestError{400, "wipeId: at most 64 characters"};
+  }
   if (const auto* devices = obj->if_contains("devices")) {
     const json::array* list = nullptr;
     if (!check.list(*devices, "devices", list)) return *check.error();

@@ -61,6 +61,7 @@ struct WipedReport {
   std::vector<std::string> devices;
   std::vector<std::string> failed;   // "/dev/sdb: verification: non-zero data at offset 0"
   std::vector<std::string> skipped;  // "/dev/sda (usb)"
+  std::string wipe_id;  // the wipe instruction's one-time "wipeId" ("" when absent)
 };
 
 struct ProgressReport {

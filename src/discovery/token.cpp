@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <memory>
@@ -17,8 +18,27 @@ namespace ironboot::discovery {
 
 namespace {
 
-constexpr std::string_view kPrefix = "v1.";
-constexpr std::size_t kMaxTokenSize = 512;
+// Long enough for a ticket naming a 253-character Environment; anything longer is not ours.
+constexpr std::size_t kMaxTokenSize = 1024;
+constexpr std::size_t kFields = 7;  // uuid|mac|address|nonce|boot_time|environment|expiry
+
+struct KindSpelling {
+  TokenKind kind;
+  std::string_view prefix;
+};
+constexpr KindSpelling kKinds[] = {{TokenKind::boot, "b2"}, {TokenKind::session, "s2"}, {TokenKind::ticket, "k2"}};
+
+std::optional<TokenKind> kind_of(std::string_view prefix) {
+  for (const auto& k : kKinds)
+    if (k.prefix == prefix) return k.kind;
+  return std::nullopt;
+}
+
+std::string_view prefix_of(TokenKind kind) {
+  for (const auto& k : kKinds)
+    if (k.kind == kind) return k.prefix;
+  return "b2";
+}
 
 std::string one_shot_hmac(const TokenKey& key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -61,70 +81,136 @@ std::string hmac(const TokenKey& key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-// "uuid|mac|expiry" from the base64url payload, or nullopt when it is not that.
-std::optional<TokenClaims> parse_payload(std::string_view payload) {
+bool only(std::string_view text, std::string_view allowed) {
+  return text.find_first_not_of(allowed) == std::string_view::npos;
+}
+
+bool parse_int(std::string_view text, std::int64_t& out) {
+  if (text.empty() || text.size() > 19) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size() && out >= 0;
+}
+
+// The claims of a `kind` token from its base64url payload, or nullopt when it is not that
+// shape: each field is checked for what may stand there, so nothing odd is ever trusted.
+std::optional<TokenClaims> parse_payload(TokenKind kind, std::string_view payload) {
   const auto decoded = base64url_decode(payload);
   if (!decoded) return std::nullopt;
-  const std::string_view text = *decoded;
-  const auto first = text.find('|');
-  const auto last = text.rfind('|');
-  if (first == std::string_view::npos || first == last) return std::nullopt;
-  TokenClaims claims;
-  claims.uuid = std::string(text.substr(0, first));
-  claims.mac = std::string(text.substr(first + 1, last - first - 1));
-  const std::string_view expiry = text.substr(last + 1);
-  const auto [end, ec] = std::from_chars(expiry.data(), expiry.data() + expiry.size(), claims.expiry);
-  if (ec != std::errc{} || end != expiry.data() + expiry.size() || claims.mac.find('|') != std::string::npos)
+  std::string_view text = *decoded;
+  std::array<std::string_view, kFields> f;
+  for (std::size_t i = 0; i < kFields; ++i) {
+    const auto bar = text.find('|');
+    if ((bar == std::string_view::npos) != (i + 1 == kFields)) return std::nullopt;
+    f[i] = text.substr(0, bar);
+    text = bar == std::string_view::npos ? std::string_view{} : text.substr(bar + 1);
+  }
+  TokenClaims c;
+  c.kind = kind;
+  c.uuid = std::string(f[0]);
+  c.mac = std::string(f[1]);
+  c.address = std::string(f[2]);
+  c.nonce = std::string(f[3]);
+  c.environment = std::string(f[5]);
+  constexpr std::string_view kHex = "0123456789abcdef";
+  if (c.uuid.size() > 36 || !only(c.uuid, "0123456789abcdefABCDEF-")) return std::nullopt;
+  if (c.address.empty() || c.address.size() > 45 || !only(c.address, "0123456789abcdefABCDEF.:")) return std::nullopt;
+  if (c.nonce.size() != 32 || !only(c.nonce, kHex)) return std::nullopt;
+  if (!parse_int(f[4], c.boot_time) || !parse_int(f[6], c.expiry)) return std::nullopt;
+  const bool mac_ok = c.mac.size() == 17 && only(c.mac, "0123456789abcdef:");
+  if (!mac_ok) return std::nullopt;
+  if (kind == TokenKind::ticket) {
+    if (c.environment.empty() || c.environment.size() > 253 ||
+        !only(c.environment, "abcdefghijklmnopqrstuvwxyz0123456789.-"))
+      return std::nullopt;
+  } else if (!c.environment.empty()) {
     return std::nullopt;
-  return claims;
+  }
+  return c;
 }
 
 }  // namespace
+
+const char* to_string(TokenKind kind) {
+  switch (kind) {
+    case TokenKind::boot: return "boot";
+    case TokenKind::session: return "session";
+    case TokenKind::ticket: return "ticket";
+  }
+  return "unknown";
+}
 
 const char* to_string(TokenError error) {
   switch (error) {
     case TokenError::missing: return "missing";
     case TokenError::malformed: return "malformed";
-    case TokenError::bad_signature: return "bad-signature";
+    case TokenError::bad_signature: return "bad_signature";
     case TokenError::expired: return "expired";
+    case TokenError::wrong_kind: return "wrong_kind";
+    case TokenError::wrong_address: return "wrong_address";
+    case TokenError::superseded: return "superseded";
+    case TokenError::wrong_machine: return "wrong_machine";
   }
   return "unknown";
 }
 
-std::string mint_token(const TokenKey& key, const TokenClaims& claims) {
-  const std::string payload =
-      base64url_encode(claims.uuid + "|" + claims.mac + "|" + std::to_string(claims.expiry));
-  return std::string(kPrefix) + payload + "." + base64url_encode(hmac(key, payload));
+std::string mint_token(const TokenKey& key, const TokenClaims& c) {
+  const std::string payload = base64url_encode(c.uuid + "|" + c.mac + "|" + c.address + "|" + c.nonce + "|" +
+                                               std::to_string(c.boot_time) + "|" + c.environment + "|" +
+                                               std::to_string(c.expiry));
+  const std::string signed_part = std::string(prefix_of(c.kind)) + "." + payload;
+  return signed_part + "." + base64url_encode(hmac(key, signed_part));
 }
+
+namespace {
+
+struct TokenParts {
+  TokenKind kind;
+  std::string_view signed_part;  // "<kind>.<payload>"
+  std::string_view payload;
+  std::string_view signature;    // base64url
+};
+
+std::optional<TokenParts> split(std::string_view token) {
+  if (token.size() > kMaxTokenSize) return std::nullopt;
+  const auto first = token.find('.');
+  const auto last = token.rfind('.');
+  if (first == std::string_view::npos || first == last) return std::nullopt;
+  const auto kind = kind_of(token.substr(0, first));
+  if (!kind) return std::nullopt;
+  return TokenParts{*kind, token.substr(0, last), token.substr(first + 1, last - first - 1), token.substr(last + 1)};
+}
+
+}  // namespace
 
 std::optional<TokenClaims> unverified_claims(std::string_view token) {
-  if (token.size() > kMaxTokenSize || token.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  token.remove_prefix(kPrefix.size());
-  return parse_payload(token.substr(0, token.find('.')));
+  const auto parts = split(token);
+  if (!parts) return std::nullopt;
+  return parse_payload(parts->kind, parts->payload);
 }
 
-std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view token, std::int64_t now_unix,
-                                        TokenError& error) {
+std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view token, TokenKind kind,
+                                        std::int64_t now_unix, TokenError& error) {
   if (token.empty()) {
     error = TokenError::missing;
     return std::nullopt;
   }
   error = TokenError::malformed;
-  if (token.size() > kMaxTokenSize || token.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
-  token.remove_prefix(kPrefix.size());
-  const auto dot = token.find('.');
-  if (dot == std::string_view::npos) return std::nullopt;
-  const std::string_view payload = token.substr(0, dot);
-  const auto signature = base64url_decode(token.substr(dot + 1));
-  if (!signature || signature->size() != 32) return std::nullopt;
-  const std::string expected = hmac(key, payload);
+  const auto parts = split(token);
+  if (!parts) return std::nullopt;
+  const auto signature = base64url_decode(parts->signature);
+  if (!signature || signature->size() != 32 || !base64url_decode(parts->payload)) return std::nullopt;
+  const std::string expected = hmac(key, parts->signed_part);
   if (CRYPTO_memcmp(expected.data(), signature->data(), expected.size()) != 0) {
     error = TokenError::bad_signature;
     return std::nullopt;
   }
   // Signed by us: the payload can still be checked strictly (keys could be shared by mistake).
-  auto claims = parse_payload(payload);
+  auto claims = parse_payload(parts->kind, parts->payload);
   if (!claims) return std::nullopt;
+  if (claims->kind != kind) {
+    error = TokenError::wrong_kind;
+    return std::nullopt;
+  }
   if (claims->expiry <= now_unix) {
     error = TokenError::expired;
     return std::nullopt;
@@ -132,14 +218,29 @@ std::optional<TokenClaims> verify_token(const TokenKey& key, std::string_view to
   return claims;
 }
 
-std::string TokenAuthority::issue(std::string_view uuid, std::string_view mac) const {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch());
-  return mint_token(key_, TokenClaims{std::string(uuid), std::string(mac), (now + lifetime_).count()});
+std::string random_hex128(const RandomSource& random) {
+  unsigned char bytes[16];
+  if (!random || !random(bytes, sizeof bytes)) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
 }
 
-std::optional<TokenClaims> TokenAuthority::verify(std::string_view token, TokenError& error) const {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch());
-  return verify_token(key_, token, now.count(), error);
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
 }
 
 RandomSource openssl_random() {

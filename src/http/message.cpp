@@ -12,6 +12,29 @@ std::string_view Request::header(std::string_view name) const {
   return {};
 }
 
+std::string Request::peer_address() const {
+  std::string_view p = peer;
+  if (!p.empty() && p.front() == '[') {
+    const auto close = p.find(']');
+    return std::string(close == std::string_view::npos ? p.substr(1) : p.substr(1, close - 1));
+  }
+  const auto colon = p.rfind(':');
+  // One colon: IPv4 with a port; none or several: no port to strip.
+  if (colon != std::string_view::npos && p.find(':') == colon) p = p.substr(0, colon);
+  return std::string(p);
+}
+
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+  }
+  return std::nullopt;
+}
+
 OpenFile::~OpenFile() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -2,6 +2,7 @@
 // No Beast or Asio here: any library can register routes by including router.hpp only.
 #pragma once
 
+#include <any>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,11 +25,21 @@ struct Request {
   std::string query;    // after '?', not percent-decoded; "" when absent
   std::vector<Header> headers;
   std::string body;     // at most http.max_body_bytes
-  std::string peer;     // "10.0.0.5:49152", for logs
+  std::string peer;     // "10.0.0.5:49152", "[fe80::1]:80"
+  // The route's head guard ran on this request (Router::check_head), and what it established
+  // for the handler (the agent API's verified token claims), so nothing is checked twice.
+  bool head_checked = false;
+  std::any guarded;
 
   // First header with that name (case-insensitive), or "" when absent.
   std::string_view header(std::string_view name) const;
+  // The peer's address without port or brackets: "10.0.0.5", "fe80::1".
+  std::string peer_address() const;
 };
+
+// The value of `key` in a raw query string ("a=1&b=2"), not percent-decoded (for values of
+// digits and token characters); nullopt when absent, "" for "key" or "key=".
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key);
 
 // An open, read-only file descriptor; closed when the last owner lets go.
 class OpenFile {

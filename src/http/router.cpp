@@ -48,13 +48,19 @@ void Router::guard_prefix(std::string prefix, HeadGuard guard) {
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
-std::optional<Response> Router::check_head(const Request& head) const {
+std::optional<Response> Router::check_head(Request& head) const {
+  head.head_checked = true;
   for (const auto& [prefix, guard] : guards_)
     if (path_matches(prefix, true, head.path)) return guard(head);
   return std::nullopt;
 }
 
 void Router::dispatch(const Request& request, Responder respond) const {
+  if (!request.head_checked) {
+    Request checked = request;
+    if (auto refusal = check_head(checked)) return respond(std::move(*refusal));
+    return dispatch(checked, std::move(respond));
+  }
   const std::string& method = request.method;
   const Route* path_match = nullptr;
   for (const auto& r : routes_) {

@@ -23,8 +23,9 @@ using Handler = std::function<Response(const Request&)>;
 using Responder = std::function<void(Response)>;
 using AsyncHandler = std::function<void(const Request&, Responder)>;
 // Sees a request's head (its body is still unread and empty here): a response refuses the
-// request without reading the body, nullopt lets it through.
-using HeadGuard = std::function<std::optional<Response>(const Request& head)>;
+// request without reading the body, nullopt lets it through. What it sets in `head.guarded`
+// reaches the handler (the server carries it from the head to the full request).
+using HeadGuard = std::function<std::optional<Response>(Request& head)>;
 
 class Router {
  public:
@@ -39,11 +40,13 @@ class Router {
   // before the server reads its body (the agent API checks Authorization so, so an
   // unauthenticated client cannot make it read a megabyte). Longest prefix wins.
   void guard_prefix(std::string prefix, HeadGuard guard);
-  // The refusal of the guard for this path, or nullopt (also when no guard applies).
-  std::optional<Response> check_head(const Request& head) const;
+  // The refusal of the guard for this path, or nullopt (also when no guard applies); marks
+  // `head` checked.
+  std::optional<Response> check_head(Request& head) const;
 
   // Calls the matching handler; 404 when no path matches, 405 (with Allow) when the path
-  // matches under another method. `respond` may be called before dispatch returns.
+  // matches under another method. `respond` may be called before dispatch returns. A
+  // request whose head was not checked (a test calling handle()) passes its guard first.
   void dispatch(const Request& request, Responder respond) const;
 
   // Synchronous convenience for tests and sync-only routes; an async handler that does not

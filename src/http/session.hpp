@@ -245,7 +245,12 @@ class Connection {
     auto& req = parser_->get();
     phase_ = Phase::handling;
     deadline_.disarm();
+    // What the head guard established (take_head starts a fresh Request).
+    const bool head_checked = request_.head_checked;
+    std::any guarded = std::move(request_.guarded);
     if (!take_head(req)) co_return text_response(400, "bad request target\n");
+    request_.head_checked = head_checked;
+    request_.guarded = std::move(guarded);
     request_.body = std::move(req.body());
     auto pending = std::make_shared<PendingResponse>(stream_.get_executor());
     ctx_->router->dispatch(request_, pending->responder(pending));

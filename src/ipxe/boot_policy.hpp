@@ -25,6 +25,9 @@ struct BootQuery {
   // A HEAD request: decide as for GET, but the policy records nothing (a probe must not
   // count as the machine having booted an Environment).
   bool probe = false;
+  // The TCP peer of the /ipxe request ("10.0.0.50"): the boot token and the kernel ticket
+  // are bound to it.
+  std::string peer_address;
 };
 
 // A kernel + initrd to boot. URLs are absolute ("http://...") or paths on this server
@@ -86,13 +89,20 @@ class BootPolicy {
   virtual BootDecision decide(const BootQuery& query) const = 0;
 };
 
-// Issues the per-boot token the agent presents to /agent/v1/*. Until one is registered the
-// agent command line carries no ironboot.token= at all (never a made-up value).
+// Issues the per-boot token the agent exchanges at /agent/v1/register, and the ticket an
+// Environment's kernel URL carries. Until one is registered the agent command line carries no
+// ironboot.token= at all (never a made-up value).
+struct BootTokenIssue {
+  std::string token;          // [A-Za-z0-9._~-] (checked before rendering); "" when none
+  bool rate_limited = false;  // this address asked for too many boot tokens: nothing minted
+};
 class BootTokenIssuer {
  public:
   virtual ~BootTokenIssuer() = default;
-  // A token of [A-Za-z0-9._~-] characters (checked before rendering).
-  virtual std::string issue(const std::string& uuid, const std::string& mac) = 0;
+  // A boot token for (uuid, mac, peer address, a new boot nonce), rate-limited per address.
+  virtual BootTokenIssue issue(const BootQuery& query) = 0;
+  // The ticket for this boot's fetch of the Environment's kernel ("" when none can be made).
+  virtual std::string kernel_ticket(const BootQuery& query, const std::string& environment) = 0;
 };
 
 // The initial policy: every machine gets the agent environment.

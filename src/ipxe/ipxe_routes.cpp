@@ -1,6 +1,7 @@
 #include "ipxe/ipxe_routes.hpp"
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "ipxe/boot_query.hpp"
 
 namespace ironboot {
@@ -13,6 +14,18 @@ http::Response script_response(std::string script) {
   return r;
 }
 
+// Over the per-address limit of boot tokens: iPXE waits and starts over from /boot.ipxe.
+http::Response retry_later(const std::string& base_url) {
+  metrics()
+      .counter("ironboot_ipxe_boot_tokens_rate_limited_total",
+               "/ipxe requests refused a boot token: the source address asked too often")
+      .inc();
+  return script_response("#!ipxe\necho ironboot: too many boots from this address; retrying in " +
+                         std::to_string(kRateLimitedRetrySeconds) + " s\nsleep " +
+                         std::to_string(kRateLimitedRetrySeconds) + "\nchain --replace --autofree " + base_url +
+                         "/boot.ipxe\n");
+}
+
 bool has_console_arg(const std::vector<std::string>& args) {
   for (const auto& a : args)
     if (a.rfind("console=", 0) == 0) return true;
@@ -22,7 +35,7 @@ bool has_console_arg(const std::vector<std::string>& args) {
 }  // namespace
 
 bool valid_boot_token(const std::string& token) {
-  if (token.empty() || token.size() > 512) return false;
+  if (token.empty() || token.size() > 1024) return false;
   for (char c : token) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
                     c == '_' || c == '~' || c == '-';
@@ -38,7 +51,7 @@ http::Response IpxeRoutes::boot_script(const http::Request&) const {
   return script_response(render_boot_script(scripts_, settings_.base_url, settings_.dhcp_rounds));
 }
 
-KernelBoot IpxeRoutes::agent_boot(const BootQuery& query, std::string& error) const {
+KernelBoot IpxeRoutes::agent_boot(const BootQuery& query, std::string& error, bool* rate_limited) const {
   KernelBoot boot;
   boot.kernel_url = kAgentKernelPath;
   boot.initrd_url = kAgentInitrdPath;
@@ -46,12 +59,17 @@ KernelBoot IpxeRoutes::agent_boot(const BootQuery& query, std::string& error) co
   if (tokens_ != nullptr) boot.args.push_back("ironboot.mac=" + query.mac);
   boot.args.push_back("ironboot.endpoint=" + settings_.base_url);
   if (tokens_ != nullptr) {
-    std::string token = tokens_->issue(query.uuid, query.mac);
-    if (!valid_boot_token(token)) {
+    BootTokenIssue issued = tokens_->issue(query);
+    if (issued.rate_limited) {
+      if (rate_limited) *rate_limited = true;
+      error = "boot tokens rate-limited for " + query.peer_address;
+      return boot;
+    }
+    if (!valid_boot_token(issued.token)) {
       error = "token issuer returned an unsafe token";
       return boot;
     }
-    boot.args.push_back("ironboot.token=" + token);
+    boot.args.push_back("ironboot.token=" + issued.token);
   }
   // The agent reports over the serial console as well as the screen unless told otherwise;
   // the last console= is /dev/console.
@@ -72,6 +90,7 @@ http::Response IpxeRoutes::ipxe(const http::Request& request) const {
   }
   BootQuery q = *parsed.query;
   q.probe = request.method == "HEAD";
+  q.peer_address = request.peer_address();
   const BootDecision decision = policy_.decide(q);
   static constexpr const char* kKinds[] = {"agent", "environment", "disk"};
   log->debug("ipxe decision={} uuid={} mac={} arch={} platform={} peer={}", kKinds[static_cast<int>(decision.kind)],
@@ -84,7 +103,12 @@ http::Response IpxeRoutes::ipxe(const http::Request& request) const {
         return http::text_response(503, "agent image not configured\n");
       }
       std::string error;
-      KernelBoot boot = agent_boot(q, error);
+      bool rate_limited = false;
+      KernelBoot boot = agent_boot(q, error, &rate_limited);
+      if (rate_limited) {
+        log->info("ipxe boot token refused reason=rate_limited uuid={} mac={} peer={}", q.uuid, q.mac, request.peer);
+        return retry_later(settings_.base_url);
+      }
       if (!error.empty()) {
         rendered.status = 500;
         rendered.error = error;
@@ -93,9 +117,16 @@ http::Response IpxeRoutes::ipxe(const http::Request& request) const {
       }
       break;
     }
-    case BootDecision::Kind::environment:
-      rendered = render_kernel_boot(scripts_, decision.environment, settings_.base_url, "environment");
+    case BootDecision::Kind::environment: {
+      // The kernel fetch with this ticket is what records the boot (PXEBooted), not /ipxe.
+      KernelBoot env = decision.environment;
+      if (tokens_ != nullptr && env.kernel_url.rfind(kEnvironmentAssetsPrefix, 0) == 0) {
+        const std::string ticket = tokens_->kernel_ticket(q, decision.environment_name);
+        if (valid_boot_token(ticket)) env.kernel_url += "?ticket=" + ticket;
+      }
+      rendered = render_kernel_boot(scripts_, env, settings_.base_url, "environment");
       break;
+    }
     case BootDecision::Kind::disk:
       rendered = render_disk_boot(scripts_, decision.disk_method);
       break;

@@ -22,6 +22,10 @@ struct IpxeSettings {
 // Paths the agent image is served under (see http/assets.hpp).
 constexpr const char* kAgentKernelPath = "/assets/agent/vmlinuz";
 constexpr const char* kAgentInitrdPath = "/assets/agent/initramfs";
+// Environments' copies (discovery's EnvironmentCache); their kernel URL gets the boot's ticket.
+constexpr const char* kEnvironmentAssetsPrefix = "/assets/environments/";
+// How long iPXE waits before asking again when its address is over the boot token limit.
+constexpr int kRateLimitedRetrySeconds = 20;
 
 class IpxeRoutes {
  public:
@@ -32,8 +36,8 @@ class IpxeRoutes {
   http::Response ipxe(const http::Request& request) const;
 
   // The agent environment for one machine (endpoint, token, console, configured args).
-  // Empty error on success.
-  KernelBoot agent_boot(const BootQuery& query, std::string& error) const;
+  // Empty error on success; `rate_limited` is set when no boot token may be minted now.
+  KernelBoot agent_boot(const BootQuery& query, std::string& error, bool* rate_limited = nullptr) const;
 
  private:
   ScriptSet scripts_;

@@ -252,7 +252,7 @@ class Site:
                           "initrd": os.path.join(agent_dir, "initramfs"),
                           "kernel_args": AGENT_KERNEL_ARGS},
                 "cluster": {"mode": "embedded", "embedded": {"data_dir": os.path.join(self.workdir, "data")}},
-                "discovery": {"wipe": "fast"},
+                "discovery": {"wipe": "fast", "boot_tokens_per_minute": 60},
                 "log": {"level": log_level},
             }
             config.update(config_sections or {})  # whole top-level sections, e.g. {"bmc": {...}}

@@ -4,6 +4,9 @@ JSON line and answers from a small script:
   bmc: the first register -> "bmcSetup": true and wait, a register carrying
        bmcCredentials -> poweroff;
   anything else: register -> that action.
+Register exchanges the boot token for the session token SESSION; every other request must
+carry it (401 otherwise), and wiped must send back the wipe instruction's WIPE_ID (409
+otherwise), as ironboot's agent API does.
 
 Usage: recorder.py ADDRESS PORT LOGFILE REGISTER_ACTION
 """
@@ -14,6 +17,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ADDRESS, PORT, LOG, REGISTER_ACTION = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+SESSION = "s2.recorder-session"
+WIPE_ID = "00112233445566778899aabbccddeeff"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -29,6 +34,8 @@ class Handler(BaseHTTPRequestHandler):
         data = b"" if obj is None else json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if status == 200 and self.path == "/agent/v1/register":
+            self.send_header("Ironboot-Session", SESSION)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -37,21 +44,28 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(min(length, 1 << 20)).decode(errors="replace")
         self._record(body)
+        if self.path != "/agent/v1/register" and self.headers.get("Authorization", "") != "Bearer " + SESSION:
+            self._answer(401, {"error": "token wrong_kind", "reason": "wrong_kind"})
+            return
         if self.path == "/agent/v1/register":
             report = json.loads(body)
             uuid = report.get("uuid", "")
             if REGISTER_ACTION == "bmc":
                 if "bmcCredentials" in report:
-                    self._answer(200, {"server": uuid, "instruction": {"action": "poweroff"}})
+                    self._answer(200, {"server": uuid, "instruction": {"action": "poweroff"}, "session": SESSION})
                 else:
-                    self._answer(200, {"server": uuid, "bmcSetup": True, "instruction": {"action": "wait"}})
+                    self._answer(200, {"server": uuid, "bmcSetup": True, "instruction": {"action": "wait"},
+                                       "session": SESSION})
                 return
             if REGISTER_ACTION.startswith("wipe"):
-                instruction = {"action": "wipe", "mode": (REGISTER_ACTION.split(":") + ["fast"])[1]}
+                instruction = {"action": "wipe", "mode": (REGISTER_ACTION.split(":") + ["fast"])[1], "wipeId": WIPE_ID}
             else:
                 instruction = {"action": REGISTER_ACTION}
-            self._answer(200, {"server": uuid, "instruction": instruction})
+            self._answer(200, {"server": uuid, "instruction": instruction, "session": SESSION})
         elif self.path == "/agent/v1/wiped":
+            if json.loads(body).get("wipeId") != WIPE_ID:
+                self._answer(409, {"error": "wiped refused: wrong wipeId"})
+                return
             self._answer(200, {"instruction": {"action": "poweroff"}})
         elif self.path == "/agent/v1/heartbeat":
             self._answer(200, {"instruction": {"action": "wait"}})
@@ -60,6 +74,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._record("")
+        if self.headers.get("Authorization", "") != "Bearer " + SESSION:
+            self._answer(401, {"error": "token wrong_kind", "reason": "wrong_kind"})
+            return
         self._answer(200, {"action": "poweroff"})
 
     def log_message(self, *args):

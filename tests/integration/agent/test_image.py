@@ -174,6 +174,10 @@ def test_boots_registers_and_wipes_in_qemu(images, tmp_path):
     wiped = [json.loads(r["body"]) for r in read_log(api_log) if r["path"] == "/agent/v1/wiped"]
     assert len(wiped) == 1, open(console, errors="replace").read()[-3000:]
     assert wiped[0]["mode"] == "fast" and wiped[0]["devices"] == ["/dev/vda"]
+    # The boot token went to register only; wiped carried the session and the wipe's id back.
+    wiped_request = next(r for r in read_log(api_log) if r["path"] == "/agent/v1/wiped")
+    assert wiped_request["authorization"] == "Bearer s2.recorder-session"
+    assert wiped[0]["wipeId"] == "00112233445566778899aabbccddeeff"
     assert wiped[0]["wiped"] == [{"device": "/dev/vda", "transport": "virtio", "method": "zero", "verified": True}]
     assert wiped[0]["failed"] == []
     with open(disk, "rb") as f:

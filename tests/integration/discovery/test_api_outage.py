@@ -47,7 +47,7 @@ def outage_lab():
         os.makedirs(app_dir)
         app = netlab.Ironboot(appliance, {
             "interface": "eth0", "advertise_address": f"{SUBNET}.2",
-            "dhcp": {"enabled": False}, "tftp": {"enabled": False, "root": workdir},
+            "dhcp": {"enabled": False}, "tftp": {"enabled": False, "root": os.path.join(workdir, "agent")},
             "http": {"listen": "0.0.0.0:8080"},
             "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
                       "initrd": os.path.join(workdir, "agent", "initramfs")},
@@ -94,16 +94,24 @@ def test_boots_from_cache_and_writes_land_after_outage(outage_lab):
     uuid, mac = "4c4c4544-0077-3510-8051-b7c04f4e4d77", "52:54:00:77:00:01"
     ipxe = f"/ipxe?uuid={uuid}&mac={mac.replace(':', '-')}&arch=x86_64"
     code, script = curl(ipxe)
-    token = script.split("ironboot.token=")[1].split()[0]
-    assert curl("/agent/v1/register", register_body(uuid, mac), token)[0] == 200
+    boot_token = script.split("ironboot.token=")[1].split()[0]
+    code, body = curl("/agent/v1/register", register_body(uuid, mac), boot_token)
+    assert code == 200, body
+    token = json.loads(body)["session"]  # register exchanges the boot token for the session
     wait_for("server created", lambda: server(uuid))
     assert kubectl("patch", "server", uuid, "--type", "merge", "-p", '{"spec":{"accepted":true}}').returncode == 0
-    wait_for("wipe", lambda: json.loads(curl("/agent/v1/heartbeat", {}, token)[1])["instruction"]["action"] == "wipe")
+    wipe = {}
+
+    def wipe_handed_out():
+        wipe.update(json.loads(curl("/agent/v1/heartbeat", {}, token)[1])["instruction"])
+        return wipe["action"] == "wipe"
+
+    wait_for("wipe", wipe_handed_out)
 
     L["api"].stop()  # the API is gone
     code, script = curl(ipxe)  # answered from the cache
     assert code == 200 and "ironboot.token=" in script, script
-    code, body = curl("/agent/v1/wiped", {"mode": "fast", "devices": ["/dev/nvme0n1"]}, token)
+    code, body = curl("/agent/v1/wiped", {"mode": "fast", "wipeId": wipe["wipeId"], "devices": ["/dev/nvme0n1"]}, token)
     assert code == 200 and json.loads(body)["instruction"] == {"action": "reboot"}, body
     time.sleep(1)
 

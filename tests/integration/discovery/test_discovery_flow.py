@@ -67,6 +67,14 @@ class Site:
         assert f"ironboot.mac={mac}" in script
         return m.group(1)
 
+    def register(self, uuid, mac, body=None):
+        """Registers with a fresh boot token; the session token of the answer."""
+        code, text = self.curl("/agent/v1/register", body=body or register_body(uuid, mac), token=self.token(uuid, mac))
+        assert code == 200, text
+        session = json.loads(text)["session"]
+        assert session.startswith("s2."), text
+        return session, json.loads(text)
+
     def wait_for(self, what, predicate, timeout=10):
         deadline = time.monotonic() + timeout
         last = None
@@ -150,6 +158,8 @@ def site():
             "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
             "environments": {"local_dirs": [os.path.join(workdir, "images")]},
             "log": {"level": "debug"},
+            # Every test asks /ipxe for boot tokens from the one client address.
+            "discovery": {"boot_tokens_per_minute": 1000},
         }
         daemon = netlab.Ironboot(appliance, cfg, workdir=workdir).start()
         try:
@@ -189,11 +199,15 @@ def environment(site, name, kernel, initrd, kernel_sha=None, initrd_sha=None):
 
 def test_register_accept_wipe_environment_then_disk(site):
     uuid, mac = "4c4c4544-0042-3510-8051-b7c04f4e4d32", "52:54:00:12:34:56"
-    token = site.token(uuid, mac)
-    code, body = site.curl("/agent/v1/register", body=register_body(uuid, mac), token=token)
+    boot_token = site.token(uuid, mac)
+    assert boot_token.startswith("b2."), boot_token
+    code, body = site.curl("/agent/v1/register", body=register_body(uuid, mac), token=boot_token)
     assert code == 200, body
     answer = json.loads(body)
     assert answer["server"] == uuid and answer["instruction"] == {"action": "wait"}
+    token = answer["session"]  # the boot token is exchanged for the session every later request carries
+    assert token.startswith("s2."), body
+    assert site.curl("/agent/v1/heartbeat", body={}, token=boot_token)[0] == 401
 
     row = site.wait_for("server listed", lambda: server_row(site, uuid))
     assert row["ACCEPTED"] == "false"
@@ -221,13 +235,19 @@ def test_register_accept_wipe_environment_then_disk(site):
     patched = time.monotonic()
     poller.join(35)
     code, body = result["reply"]
-    assert code == 200 and json.loads(body) == {"action": "wipe", "mode": "fast"}, body
+    assert code == 200, body
+    wipe = json.loads(body)
+    wipe_id = wipe.pop("wipeId")
+    assert wipe == {"action": "wipe", "mode": "fast"} and len(wipe_id) == 32, body
     assert result["at"] - patched < 1.0, result["at"] - patched
     site.wait_for("Wiping", lambda: (condition(site.get("server", uuid), "Wiping") or {}).get("status") == "True")
 
     code, body = site.curl("/agent/v1/progress", body={"device": "/dev/nvme0n1", "done": 1, "total": 2}, token=token)
     assert code == 204, body
     code, body = site.curl("/agent/v1/wiped", body={"mode": "fast", "devices": ["/dev/nvme0n1"]}, token=token)
+    assert code == 409, "without the wipe's id: " + body
+    code, body = site.curl("/agent/v1/wiped", body={"mode": "fast", "wipeId": wipe_id, "devices": ["/dev/nvme0n1"]},
+                           token=token)
     assert code == 200, body
     site.wait_for("clean", lambda: (server_row(site, uuid) or {}).get("CLEAN") == "true")
     code, body = site.curl("/agent/v1/addresses", body={"addresses": [{"type": "InternalIP", "address": "10.83.0.50"}]},
@@ -274,9 +294,18 @@ def test_register_accept_wipe_environment_then_disk(site):
         return script if "/assets/environments/talos/kernel" in script else None
 
     script = site.wait_for("environment boot", env_script)
-    assert f"kernel {BASE}/assets/environments/talos/kernel initrd=initrd console=ttyS0 talos.platform=metal" in script
+    m = re.search(rf"kernel {BASE}/assets/environments/talos/kernel\?ticket=(k2\.[A-Za-z0-9._~-]+) "
+                  r"initrd=initrd console=ttyS0 talos\.platform=metal", script)
+    assert m, script
     assert f"initrd {BASE}/assets/environments/talos/initrd" in script
+    # Asking /ipxe, or fetching the kernel without the ticket, is not booting it.
     r = subprocess.run(site.client.cmd(["curl", "-sS", "--noproxy", "*", BASE + "/assets/environments/talos/kernel"]),
+                       capture_output=True, check=True)
+    assert r.stdout == b"KERNEL" * 5000
+    time.sleep(1)
+    assert (condition(site.get("server", uuid), "PXEBooted") or {}).get("message") != "talos"
+    r = subprocess.run(site.client.cmd(["curl", "-sS", "--noproxy", "*",
+                                        BASE + "/assets/environments/talos/kernel?ticket=" + m.group(1)]),
                        capture_output=True, check=True)
     assert r.stdout == b"KERNEL" * 5000
     site.wait_for("PXEBooted", lambda: (condition(site.get("server", uuid), "PXEBooted") or {}).get("message") == "talos")
@@ -314,7 +343,8 @@ def test_oversized_and_malformed_bodies(site):
     bad["hardware"]["compute"]["processors"][1]["coreCount"] = "many"
     code, text = site.curl("/agent/v1/register", body=bad, token=token)
     assert code == 400 and json.loads(text) == {"error": "hardware.compute.processors[1].coreCount: must be an integer"}
-    assert site.curl("/agent/v1/wiped", body={"mode": "sideways"}, token=token)[0] == 400
+    # A boot token opens register only: refused from the head, before the body is read.
+    assert site.curl("/agent/v1/wiped", body={"mode": "sideways"}, token=token)[0] == 401
     time.sleep(0.5)
     assert site.get("server", uuid) is None
 
@@ -325,12 +355,13 @@ def test_synthetic_uuid(site):
     body = register_body(zero, mac)
     code, text = site.curl("/agent/v1/register", body=body, token=token)
     assert code == 200, text
+    token = json.loads(text)["session"]
     expected = str(uuidlib.uuid5(uuidlib.NAMESPACE_DNS, f"ironboot:{mac}"))
     assert json.loads(text)["server"] == expected
     obj = site.wait_for("synthetic server", lambda: site.get("server", expected))
     site.wait_for("SyntheticUUID", lambda: condition(site.get("server", expected), "SyntheticUUID"))
     assert obj["spec"]["accepted"] is False
-    # Later requests with the same token reach the synthetic Server.
+    # Later requests with the session reach the synthetic Server.
     code, text = site.curl("/agent/v1/heartbeat", body={}, token=token)
     assert code == 200 and json.loads(text)["instruction"] == {"action": "wait"}
 

@@ -37,8 +37,8 @@ TEST(Backoff, GrowsWithJitterAndCaps) {
 
 TEST(HttpClient, SendsTokenAndBodyAndReadsAnswer) {
   FakeServer server({{200, R"({"server":"abc","instruction":{"action":"wait"}})"}});
-  BeastHttpClient http(local(server.port()), "v1.tok.sig");
-  auto r = http.request("POST", "/agent/v1/register", R"({"uuid":"x"})", 2s);
+  BeastHttpClient http(local(server.port()));
+  auto r = http.request("POST", "/agent/v1/register", R"({"uuid":"x"})", "s2.tok", 2s);
   ASSERT_TRUE(r.response) << r.error;
   EXPECT_EQ(r.response->status, 200);
   EXPECT_EQ(r.response->body, R"({"server":"abc","instruction":{"action":"wait"}})");
@@ -46,15 +46,15 @@ TEST(HttpClient, SendsTokenAndBodyAndReadsAnswer) {
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].method, "POST");
   EXPECT_EQ(reqs[0].target, "/agent/v1/register");
-  EXPECT_EQ(reqs[0].authorization, "Bearer v1.tok.sig");
+  EXPECT_EQ(reqs[0].authorization, "Bearer s2.tok");
   EXPECT_EQ(reqs[0].body, R"({"uuid":"x"})");
 }
 
 TEST(HttpClient, TimesOutOnASilentServer) {
   FakeServer server({{200, "{}", 3000ms}});
-  BeastHttpClient http(local(server.port()), "t");
+  BeastHttpClient http(local(server.port()));
   auto started = std::chrono::steady_clock::now();
-  auto r = http.request("GET", "/agent/v1/instructions?wait=1", "", 300ms);
+  auto r = http.request("GET", "/agent/v1/instructions?wait=1", "", "s2.tok", 300ms);
   EXPECT_FALSE(r.response);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
 }
@@ -65,24 +65,24 @@ TEST(HttpClient, RefusedAndHangUpAreErrors) {
     FakeServer gone({{200, "{}"}});
     port = gone.port();
   }
-  BeastHttpClient refused(local(port), "t");
-  EXPECT_NE(refused.request("GET", "/", "", 1s).error, "");
+  BeastHttpClient refused(local(port));
+  EXPECT_NE(refused.request("GET", "/", "", "s2.tok", 1s).error, "");
   FakeServer hangs({{200, "", 0ms, true}});
-  BeastHttpClient h(local(hangs.port()), "t");
-  EXPECT_FALSE(h.request("GET", "/", "", 1s).response);
+  BeastHttpClient h(local(hangs.port()));
+  EXPECT_FALSE(h.request("GET", "/", "", "s2.tok", 1s).response);
 }
 
 TEST(HttpClient, RejectsOversizedAnswers) {
   FakeServer server({{200, std::string(5000, 'x')}});
-  BeastHttpClient http(local(server.port()), "t", 1000);
-  EXPECT_FALSE(http.request("GET", "/", "", 2s).response);
+  BeastHttpClient http(local(server.port()), 1000);
+  EXPECT_FALSE(http.request("GET", "/", "", "s2.tok", 2s).response);
 }
 
 TEST(AgentApi, RegisterRetriesWithBackoffUntilAccepted) {
-  FakeServer server({{503, "starting"}, {500, ""}, {200, "not json"}, {200, R"({"server":"s1","instruction":{"action":"wipe","mode":"fast"}})"}});
-  BeastHttpClient http(local(server.port()), "t");
+  FakeServer server({{503, "starting"}, {500, ""}, {200, "not json"}, {200, R"({"server":"s1","instruction":{"action":"wipe","mode":"fast"},"session":"s2.one"})"}});
+  BeastHttpClient http(local(server.port()));
   RecordingPacer pacer;
-  AgentApi api(http, pacer.pacer(), record, Backoff{1000ms, 30000ms});
+  AgentApi api(http, "b2.boot", pacer.pacer(), record, Backoff{1000ms, 30000ms});
   auto reg = api.register_until_accepted("{}");
   ASSERT_TRUE(reg);
   EXPECT_EQ(reg->server, "s1");
@@ -98,33 +98,33 @@ TEST(AgentApi, RegisterRetriesWhileUnreachable) {
     FakeServer gone({{200, "{}"}});
     port = gone.port();
   }
-  BeastHttpClient http(local(port), "t");
+  BeastHttpClient http(local(port));
   RecordingPacer pacer;
   pacer.value = 0.0;
-  AgentApi api(http, pacer.pacer(), record, Backoff{100ms, 400ms});
+  AgentApi api(http, "b2.boot", pacer.pacer(), record, Backoff{100ms, 400ms});
   EXPECT_FALSE(api.register_until_accepted("{}", 5));
   EXPECT_EQ(pacer.sleeps, (std::vector<std::chrono::milliseconds>{50ms, 100ms, 200ms, 200ms}));
 }
 
 TEST(AgentApi, RegisterGivesUpOnARejectedToken) {
   FakeServer server({{401, R"({"error":"token expired"})"}});
-  BeastHttpClient http(local(server.port()), "expired");
+  BeastHttpClient http(local(server.port()));
   RecordingPacer pacer;
-  AgentApi api(http, pacer.pacer(), record);
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
   EXPECT_FALSE(api.register_until_accepted("{}"));
   EXPECT_EQ(server.requests().size(), AgentApi::kUnauthorizedLimit);
   // A 401 among other failures does not count towards the limit.
-  FakeServer mixed({{401, ""}, {503, ""}, {401, ""}, {401, ""}, {401, ""}, {401, ""}, {200, R"({"action":"wait"})"}});
-  BeastHttpClient http2(local(mixed.port()), "t");
-  AgentApi api2(http2, pacer.pacer(), record);
+  FakeServer mixed({{401, ""}, {503, ""}, {401, ""}, {401, ""}, {401, ""}, {401, ""}, {200, R"({"action":"wait","session":"s2.one"})"}});
+  BeastHttpClient http2(local(mixed.port()));
+  AgentApi api2(http2, "b2.boot", pacer.pacer(), record);
   EXPECT_TRUE(api2.register_until_accepted("{}"));
 }
 
 TEST(AgentApi, LongPollWaitsForTheServer) {
   FakeServer server({{200, R"({"action":"wipe","mode":"full"})", 700ms}});
-  BeastHttpClient http(local(server.port()), "t");
+  BeastHttpClient http(local(server.port()));
   RecordingPacer pacer;
-  AgentApi api(http, pacer.pacer(), record);
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
   auto started = std::chrono::steady_clock::now();
   auto poll = api.poll_instruction(1);
   auto took = std::chrono::steady_clock::now() - started;
@@ -138,9 +138,9 @@ TEST(AgentApi, LongPollWaitsForTheServer) {
 
 TEST(AgentApi, LongPollCapsWaitAndReportsFailures) {
   FakeServer server({{404, R"({"error":"unknown"})"}, {500, "boom"}, {200, R"({"action":"wait"})"}, {401, ""}});
-  BeastHttpClient http(local(server.port()), "t");
+  BeastHttpClient http(local(server.port()));
   RecordingPacer pacer;
-  AgentApi api(http, pacer.pacer(), record);
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
   auto gone = api.poll_instruction(600);
   EXPECT_TRUE(gone.not_found);
   EXPECT_FALSE(gone.unauthorized);
@@ -161,15 +161,15 @@ TEST(AgentApi, LongPollCapsWaitAndReportsFailures) {
 TEST(AgentApi, ReportsAndWiped) {
   FakeServer server({{204, ""}, {204, ""}, {200, R"({"instruction":{"action":"wait"}})"}, {503, ""},
                      {200, R"({"action":"reboot"})"}});
-  BeastHttpClient http(local(server.port()), "t");
+  BeastHttpClient http(local(server.port()));
   RecordingPacer pacer;
-  AgentApi api(http, pacer.pacer(), record);
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
   EXPECT_TRUE(api.progress("/dev/vda", 1, 2));
   EXPECT_TRUE(api.addresses({"10.0.0.50"}));
   auto hb = api.heartbeat();
   ASSERT_TRUE(hb);
   EXPECT_EQ(hb->action, Action::wait);
-  auto next = api.wiped(WipeReport{"fast", {{"/dev/vda", "virtio", "zero", "", true}}, {}});
+  auto next = api.wiped(WipeReport{"fast", {{"/dev/vda", "virtio", "zero", "", true}}, {}, "0011"});
   ASSERT_TRUE(next);
   EXPECT_EQ(next->action, Action::reboot);
   auto reqs = server.requests();
@@ -181,7 +181,59 @@ TEST(AgentApi, ReportsAndWiped) {
   EXPECT_EQ(reqs[3].target, "/agent/v1/wiped");
   EXPECT_EQ(reqs[4].body, reqs[3].body);  // the retry repeats the report
   EXPECT_NE(reqs[4].body.find(R"("devices":["/dev/vda"])"), std::string::npos);
+  EXPECT_NE(reqs[4].body.find(R"("wipeId":"0011")"), std::string::npos) << "the instruction's id goes back";
   EXPECT_EQ(pacer.sleeps.size(), 1u);  // one retry of wiped
+}
+
+TEST(AgentApi, TheBootTokenIsExchangedForASessionThatRenewalsReplace) {
+  FakeServer server({{401, R"({"reason":"superseded"})"},
+                     {200, R"({"server":"s1","instruction":{"action":"wait"},"session":"s2.one"})"},
+                     {200, R"({"instruction":{"action":"wait"}})", 0ms, false, "s2.two"},
+                     {200, R"({"action":"wait"})"},
+                     {401, R"({"reason":"expired"})"},
+                     {200, R"({"server":"s1","instruction":{"action":"wait"},"session":"s2.three"})"}});
+  BeastHttpClient http(local(server.port()));
+  RecordingPacer pacer;
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
+  EXPECT_EQ(api.session(), "");
+  ASSERT_TRUE(api.register_until_accepted("{}"));
+  EXPECT_EQ(api.session(), "s2.one");
+  ASSERT_TRUE(api.heartbeat());
+  EXPECT_EQ(api.session(), "s2.two") << "a renewed session in any answer is adopted";
+  ASSERT_TRUE(api.poll_instruction(0).instruction);
+  const auto refused = api.poll_instruction(0);
+  EXPECT_TRUE(refused.unauthorized);
+  EXPECT_EQ(api.session(), "") << "a refused session is dropped";
+  ASSERT_TRUE(api.register_until_accepted("{}"));
+  const auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 6u);
+  EXPECT_EQ(reqs[0].authorization, "Bearer b2.boot");
+  EXPECT_EQ(reqs[1].authorization, "Bearer b2.boot");
+  EXPECT_EQ(reqs[2].authorization, "Bearer s2.one");
+  EXPECT_EQ(reqs[3].authorization, "Bearer s2.two");
+  EXPECT_EQ(reqs[4].authorization, "Bearer s2.two");
+  EXPECT_EQ(reqs[5].authorization, "Bearer b2.boot") << "register again presents the boot token";
+  EXPECT_EQ(api.session(), "s2.three");
+}
+
+TEST(AgentApi, ARegisterAnswerWithoutASessionIsNotAccepted) {
+  FakeServer server({{200, R"({"server":"s1","instruction":{"action":"wait"}})"}});
+  BeastHttpClient http(local(server.port()));
+  RecordingPacer pacer;
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
+  EXPECT_FALSE(api.register_until_accepted("{}", 2));
+}
+
+TEST(AgentApi, WipedRefusedAsAnExchangeGivesWait) {
+  FakeServer server({{409, R"({"error":"wiped refused: wrong wipeId"})"}, {401, ""}});
+  BeastHttpClient http(local(server.port()));
+  RecordingPacer pacer;
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
+  auto next = api.wiped(WipeReport{"fast", {}, {}, "0011"});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->action, Action::wait) << "the next poll says what follows";
+  EXPECT_FALSE(api.wiped(WipeReport{"fast", {}, {}, "0011"})) << "401: no retrying with a refused session";
+  EXPECT_EQ(server.requests().size(), 2u);
 }
 
 }  // namespace

@@ -18,10 +18,13 @@
 namespace ironboot::agent::testing {
 
 struct Reply {
+  Reply(int s = 200, std::string b = {}, std::chrono::milliseconds d = {}, bool h = false, std::string t = {})
+      : status(s), body(std::move(b)), delay(d), hang_up(h), session(std::move(t)) {}
   int status = 200;
   std::string body;
   std::chrono::milliseconds delay{0};  // held before answering (long-poll)
   bool hang_up = false;                // close without an answer
+  std::string session;                 // sent as Ironboot-Session (a renewed session token)
 };
 
 struct Recorded {
@@ -108,6 +111,7 @@ class FakeServer {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (reply.hang_up) return;
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\nContent-Type: application/json\r\n" +
+                      (reply.session.empty() ? std::string() : "Ironboot-Session: " + reply.session + "\r\n") +
                       "Content-Length: " + std::to_string(reply.body.size()) + "\r\nConnection: close\r\n\r\n" +
                       reply.body;
     ::send(c, out.data(), out.size(), MSG_NOSIGNAL);

@@ -74,6 +74,13 @@ TEST(Instruction, ParsesEveryForm) {
   EXPECT_EQ(parse_instruction_body(R"({"instruction":{"action":"poweroff"}})").instruction->action,
             Action::poweroff);
   EXPECT_FALSE(parse_instruction_body(R"({"action":"dance"})").instruction);
+  auto exchange = parse_instruction_body(
+      R"({"server":"s","instruction":{"action":"wipe","mode":"fast","wipeId":"00112233445566778899aabbccddeeff"},"session":"s2.x"})");
+  ASSERT_TRUE(exchange.instruction);
+  EXPECT_EQ(exchange.instruction->wipe_id, "00112233445566778899aabbccddeeff");
+  EXPECT_EQ(exchange.session, "s2.x");
+  EXPECT_FALSE(parse_instruction_body(R"({"action":"wipe","wipeId":7})").instruction);
+  EXPECT_FALSE(parse_instruction_body(R"({"action":"wipe","wipeId":")" + std::string(65, 'a') + R"("})").instruction);
   EXPECT_FALSE(parse_instruction_body(R"({"action":"wipe","mode":"slow"})").instruction);
   EXPECT_FALSE(parse_instruction_body(R"({"instruction":"wait"})").instruction);
   EXPECT_FALSE(parse_instruction_body(R"([1,2])").instruction);
@@ -173,8 +180,9 @@ TEST(Bodies, SmallRequests) {
                     {{"/dev/vda", "virtio", "zero-fill", "", true},
                      {"/dev/nvme0n1", "nvme", "nvme-format-user-data-erase", "", true},
                      {"/dev/sdb", "ata", "zero", "verification: non-zero data at offset 4096", false}},
-                    {{"/dev/sda", "usb", "usb (ironboot.wipe_usb not set)"}, {"/dev/loop0", "loop", "loop"}}};
-  EXPECT_EQ(json::parse(wiped_body(report)), json::parse(R"J({"mode":"secure",
+                    {{"/dev/sda", "usb", "usb (ironboot.wipe_usb not set)"}, {"/dev/loop0", "loop", "loop"}},
+                    "0011"};
+  EXPECT_EQ(json::parse(wiped_body(report)), json::parse(R"J({"mode":"secure","wipeId":"0011",
     "devices":["/dev/vda","/dev/nvme0n1"],
     "wiped":[{"device":"/dev/vda","transport":"virtio","method":"zero-fill","verified":true},
              {"device":"/dev/nvme0n1","transport":"nvme","method":"nvme-format-user-data-erase","verified":true}],

@@ -93,6 +93,15 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
   EXPECT_EQ(boot.environment.kernel_url, "/assets/environments/talos/kernel");
   EXPECT_EQ(boot.environment.initrd_url, "");
   EXPECT_EQ(boot.environment.args, std::vector<std::string>{"talos.platform=metal"});
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(objects::find_condition(*in(cluster.servers(), kUuid), "PXEBooted"))
+      << "asking /ipxe records nothing: anyone may";
+  EXPECT_EQ(policy.decide(query()).kind, Kind::environment) << "still to be booted";
+
+  // The machine fetches the kernel with the script's ticket: that is the boot.
+  EXPECT_FALSE(policy.kernel_fetched(kUuid, kMac, "other", "10.0.0.50")) << "a ticket for another Environment";
+  EXPECT_FALSE(policy.kernel_fetched("4c4c4544-0042-3510-8051-b7c04f4e4d33", kMac, "talos", "10.0.0.50"));
+  EXPECT_TRUE(policy.kernel_fetched(kUuid, kMac, "talos", "10.0.0.50"));
   ASSERT_TRUE(run_until([&] { return condition(cluster.servers(), kUuid, "PXEBooted"); }));
 
   const BootDecision next = policy.decide(query());
@@ -103,7 +112,7 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
   // Events: one per real boot, none for the probe or decide_for_server.
   ASSERT_TRUE(run_until([&] { return has_event(kUuid, "BootFromDisk"); }));
   EXPECT_EQ(reasons_for(kUuid), (std::vector<std::string>{"BootEnvironment", "BootFromDisk"}));
-  EXPECT_EQ(events_for(kUuid, "BootEnvironment")[0].at("message"), "environment talos served");
+  EXPECT_EQ(events_for(kUuid, "BootEnvironment")[0].at("message"), "environment talos kernel fetched from 10.0.0.50");
   EXPECT_EQ(events_for(kUuid, "BootEnvironment")[0].at("count"), 1);
   EXPECT_EQ(events_for(kUuid, "BootFromDisk")[0].at("message"), "boot from disk, method http-404");
 }

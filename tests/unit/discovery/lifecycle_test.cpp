@@ -1,4 +1,5 @@
 #include "discovery/lifecycle.hpp"
+#include "discovery/token.hpp"
 
 #include "kube/objects.hpp"
 
@@ -46,11 +47,13 @@ TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
   accepted["spec"].as_object()["accepted"] = true;
   EXPECT_FALSE(status_after_spec_change(&s, accepted, fast, kNow)) << "fast mode: the agent wipes first";
   EXPECT_EQ(next_instruction(&accepted, fast, true), Instruction::wipe("fast"));
-  const auto wiping = status_for_wipe_started(accepted, "fast", kNow);
+  const auto wiping = status_for_wipe_started(accepted, "fast", kNow, "id-1", "nonce-1");
   accepted = apply_status(accepted, wiping);
   EXPECT_TRUE(objects::condition_is_true(accepted, "Wiping"));
+  EXPECT_EQ(accepted.at("status").at("wipeRequest").at("idSha256"), boost::json::value(sha256_hex("id-1")));
+  EXPECT_EQ(check_wipe_exchange(accepted, "id-1", "nonce-1"), "");
 
-  const auto wiped = status_for_wiped(accepted, WipedReport{"fast", {"/dev/sda", "/dev/nvme0n1"}, {}, {}}, kNow);
+  const auto wiped = status_for_wiped(accepted, WipedReport{"fast", {"/dev/sda", "/dev/nvme0n1"}, {}, {}, {}}, kNow);
   ASSERT_TRUE(wiped);
   accepted = apply_status(accepted, *wiped);
   EXPECT_TRUE(accepted.at("status").at("isClean").as_bool());
@@ -59,6 +62,8 @@ TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
   EXPECT_FALSE(objects::condition_is_true(accepted, "PXEBooted"));
   EXPECT_EQ(objects::find_condition(accepted, "Clean")->at("message"), "fast: /dev/sda, /dev/nvme0n1");
   EXPECT_EQ(next_instruction(&accepted, fast, false), Instruction::reboot());
+  EXPECT_TRUE(accepted.at("status").at("wipeRequest").is_null()) << "the id is used up (a merge patch removes it)";
+  EXPECT_EQ(check_wipe_exchange(accepted, "id-1", "nonce-1"), "the Server is not wiping");
 
   // Un-accepting makes it unclean again.
   auto unaccepted = accepted;
@@ -70,9 +75,31 @@ TEST(Lifecycle, AcceptWipeCleanRebootFlow) {
   EXPECT_FALSE(objects::condition_is_true(unaccepted, "Clean"));
   EXPECT_EQ(next_instruction(&unaccepted, fast, true), Instruction::wait());
   // A wiped report arriving after un-accept does not make it clean.
-  EXPECT_FALSE(status_for_wiped(unaccepted, WipedReport{"fast", {}, {}, {}}, kNow));
+  EXPECT_FALSE(status_for_wiped(unaccepted, WipedReport{"fast", {}, {}, {}, {}}, kNow));
   // No change in acceptance: nothing to write.
   EXPECT_FALSE(status_after_spec_change(&accepted, accepted, fast, kNow));
+}
+
+TEST(Lifecycle, WipeExchangeNeedsThisSessionsIdWhileWiping) {
+  auto s = server(false, false);
+  s["spec"].as_object()["accepted"] = true;
+  EXPECT_EQ(check_wipe_exchange(s, "id-1", "nonce-1"), "the Server is not wiping");
+  s = apply_status(s, status_for_wipe_started(s, "fast", kNow, "id-1", "nonce-1"));
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");  // FIPS 180-2
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(check_wipe_exchange(s, "id-1", "nonce-1"), "");
+  EXPECT_EQ(check_wipe_exchange(s, "", "nonce-1"), "wipeId missing");
+  EXPECT_EQ(check_wipe_exchange(s, "id-2", "nonce-1"), "wrong wipeId");
+  EXPECT_EQ(check_wipe_exchange(s, "id-1", "nonce-2"), "the wipe was handed to another session");
+  // A new boot's wipe replaces the digest: the old id no longer counts.
+  s = apply_status(s, status_for_wipe_started(s, "fast", kNow, "id-3", "nonce-2"));
+  EXPECT_EQ(check_wipe_exchange(s, "id-1", "nonce-1"), "the wipe was handed to another session");
+  EXPECT_EQ(check_wipe_exchange(s, "id-3", "nonce-2"), "");
+  auto unaccepted = s;
+  unaccepted["spec"].as_object()["accepted"] = false;
+  EXPECT_EQ(check_wipe_exchange(unaccepted, "id-3", "nonce-2"), "the Server is not accepted");
+  const boost::json::object expected{{"action", "wipe"}, {"mode", "fast"}, {"wipeId", "abc"}};
+  EXPECT_EQ((Instruction{Instruction::Action::wipe, "fast", "abc"}.to_json()), expected);
 }
 
 TEST(Lifecycle, AFailedWipeIsNeverClean) {
@@ -80,7 +107,7 @@ TEST(Lifecycle, AFailedWipeIsNeverClean) {
   auto s = server(false, false);
   s["spec"].as_object()["accepted"] = true;
   EXPECT_EQ(next_instruction(&s, secure, true), Instruction::wipe("secure"));
-  WipedReport failed{"secure", {"/dev/vda"}, {"/dev/nvme0n1: verification: non-zero data at offset 0"}, {"/dev/sda (usb)"}};
+  WipedReport failed{"secure", {"/dev/vda"}, {"/dev/nvme0n1: verification: non-zero data at offset 0"}, {"/dev/sda (usb)"}, {}};
   const auto patch = status_for_wiped(s, failed, kNow);
   ASSERT_TRUE(patch);
   auto after = apply_status(s, *patch);
@@ -91,7 +118,7 @@ TEST(Lifecycle, AFailedWipeIsNeverClean) {
             "secure: failed /dev/nvme0n1: verification: non-zero data at offset 0; skipped /dev/sda (usb)");
   EXPECT_EQ(next_instruction(&after, secure, true), Instruction::wipe("secure"));  // wiped again
   // The next wipe works: clean, the skipped disk named, WipeFailed cleared.
-  const auto ok = status_for_wiped(after, WipedReport{"secure", {"/dev/vda", "/dev/nvme0n1"}, {}, {"/dev/sda (usb)"}}, kNow);
+  const auto ok = status_for_wiped(after, WipedReport{"secure", {"/dev/vda", "/dev/nvme0n1"}, {}, {"/dev/sda (usb)"}, {}}, kNow);
   ASSERT_TRUE(ok);
   after = apply_status(after, *ok);
   EXPECT_TRUE(after.at("status").at("isClean").as_bool());

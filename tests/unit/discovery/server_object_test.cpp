@@ -11,6 +11,13 @@
 namespace ironboot::discovery {
 namespace {
 
+TokenClaims claims_for(std::string uuid, std::string mac) {
+  TokenClaims c;
+  c.uuid = std::move(uuid);
+  c.mac = std::move(mac);
+  return c;
+}
+
 namespace json = boost::json;
 
 constexpr const char* kUuid = "4c4c4544-0042-3510-8051-b7c04f4e4d32";
@@ -173,15 +180,15 @@ TEST(RegisterPlan, DuplicateUuidNeverOverwritesTheFirstMachine) {
 
 TEST(RegisterPlan, TokenMustMatchReport) {
   const auto r = report(kUuid, "52:54:00:12:34:56", "SN1");
-  EXPECT_TRUE(report_matches_token(r, {kUuid, "52:54:00:12:34:56", 1}));
-  EXPECT_TRUE(report_matches_token(r, {"4C4C4544-0042-3510-8051-B7C04F4E4D32", "52:54:00:12:34:56", 1}));
-  EXPECT_FALSE(report_matches_token(r, {kUuid, "52:54:00:12:34:57", 1}));
-  EXPECT_FALSE(report_matches_token(r, {"4c4c4544-0042-3510-8051-b7c04f4e4d33", "52:54:00:12:34:56", 1}));
-  EXPECT_FALSE(report_matches_token(r, {"00000000-0000-0000-0000-000000000000", "52:54:00:12:34:56", 1}));
+  EXPECT_TRUE(report_matches_token(r, claims_for(kUuid, "52:54:00:12:34:56")));
+  EXPECT_TRUE(report_matches_token(r, claims_for("4C4C4544-0042-3510-8051-B7C04F4E4D32", "52:54:00:12:34:56")));
+  EXPECT_FALSE(report_matches_token(r, claims_for(kUuid, "52:54:00:12:34:57")));
+  EXPECT_FALSE(report_matches_token(r, claims_for("4c4c4544-0042-3510-8051-b7c04f4e4d33", "52:54:00:12:34:56")));
+  EXPECT_FALSE(report_matches_token(r, claims_for("00000000-0000-0000-0000-000000000000", "52:54:00:12:34:56")));
   const auto zero = report("00000000-0000-0000-0000-000000000000", "52:54:00:12:34:56", "SN1");
-  EXPECT_TRUE(report_matches_token(zero, {"00000000-0000-0000-0000-000000000000", "52:54:00:12:34:56", 1}));
-  EXPECT_TRUE(report_matches_token(zero, {"", "52:54:00:12:34:56", 1}));
-  EXPECT_FALSE(report_matches_token(zero, {kUuid, "52:54:00:12:34:56", 1}));
+  EXPECT_TRUE(report_matches_token(zero, claims_for("00000000-0000-0000-0000-000000000000", "52:54:00:12:34:56")));
+  EXPECT_TRUE(report_matches_token(zero, claims_for("", "52:54:00:12:34:56")));
+  EXPECT_FALSE(report_matches_token(zero, claims_for(kUuid, "52:54:00:12:34:56")));
 }
 
 TEST(FactsUpdated, NamesTheFiguresThatChanged) {

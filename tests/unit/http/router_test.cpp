@@ -54,3 +54,52 @@ TEST(Router, AsyncHandlers) {
 
 }  // namespace
 }  // namespace ironboot::http
+
+namespace ironboot::http {
+namespace {
+
+TEST(Router, AGuardsFindingsReachTheHandlerOnce) {
+  Router router;
+  int guard_runs = 0;
+  router.guard_prefix("/agent/", [&](Request& head) -> std::optional<Response> {
+    ++guard_runs;
+    if (head.header("Authorization").empty()) return text_response(401, "no\n");
+    head.guarded = std::string("claims of ") + std::string(head.header("Authorization"));
+    return std::nullopt;
+  });
+  router.add("POST", "/agent/x", [](const Request& r) {
+    const auto* claims = std::any_cast<std::string>(&r.guarded);
+    return text_response(200, claims ? *claims : "none");
+  });
+  Request r;
+  r.method = "POST";
+  r.path = "/agent/x";
+  r.headers.push_back({"Authorization", "t"});
+  // As the server does: the head first, then the request with its body.
+  ASSERT_FALSE(router.check_head(r));
+  EXPECT_EQ(router.handle(r).body, "claims of t");
+  EXPECT_EQ(guard_runs, 1) << "not checked twice";
+  // A request whose head was never checked passes the guard in dispatch.
+  Request fresh;
+  fresh.method = "POST";
+  fresh.path = "/agent/x";
+  EXPECT_EQ(router.handle(fresh).status, 401);
+  EXPECT_EQ(guard_runs, 2);
+}
+
+TEST(Message, PeerAddressAndQueryValue) {
+  Request r;
+  r.peer = "10.0.0.5:49152";
+  EXPECT_EQ(r.peer_address(), "10.0.0.5");
+  r.peer = "[fe80::1]:80";
+  EXPECT_EQ(r.peer_address(), "fe80::1");
+  r.peer = "fe80::1";
+  EXPECT_EQ(r.peer_address(), "fe80::1");
+  EXPECT_EQ(query_value("wait=30&ticket=k2.a.b", "ticket"), "k2.a.b");
+  EXPECT_EQ(query_value("wait&x=1", "wait"), "");
+  EXPECT_FALSE(query_value("waiting=1", "wait"));
+  EXPECT_FALSE(query_value("", "wait"));
+}
+
+}  // namespace
+}  // namespace ironboot::http

@@ -20,12 +20,18 @@ class FixedPolicy : public BootPolicy {
 
 class FakeTokens : public BootTokenIssuer {
  public:
-  std::string issue(const std::string& uuid, const std::string& mac) override {
-    calls.push_back(uuid + "/" + mac);
-    return token;
+  BootTokenIssue issue(const BootQuery& q) override {
+    calls.push_back(q.uuid + "/" + q.mac + "/" + q.peer_address);
+    return BootTokenIssue{token, rate_limited};
+  }
+  std::string kernel_ticket(const BootQuery& q, const std::string& environment) override {
+    tickets.push_back(q.uuid + "/" + environment + "/" + q.peer_address);
+    return ticket;
   }
   std::string token = "tok.en-1";
-  std::vector<std::string> calls;
+  std::string ticket = "k2.tick.et";
+  bool rate_limited = false;
+  std::vector<std::string> calls, tickets;
 };
 
 ScriptSet scripts() {
@@ -78,9 +84,47 @@ TEST(IpxeRoutes, IssuerTokenIsOnTheCommandLine) {
             std::string::npos)
       << res.body;
   ASSERT_EQ(tokens.calls.size(), 1u);
-  EXPECT_EQ(tokens.calls[0], "4c4c4544-0033-4410-8047-b4c04f4d4d31/52:54:00:12:34:56");
+  EXPECT_EQ(tokens.calls[0], "4c4c4544-0033-4410-8047-b4c04f4d4d31/52:54:00:12:34:56/10.9.0.50")
+      << "bound to the TCP peer's address";
   tokens.token = "bad token\nshell";
   EXPECT_EQ(routes.ipxe(ipxe_request(kQuery)).status, 500);
+}
+
+TEST(IpxeRoutes, OverTheMintLimitTheScriptWaitsAndStartsOver) {
+  AgentForEveryonePolicy policy;
+  FakeTokens tokens;
+  tokens.rate_limited = true;
+  IpxeRoutes routes(scripts(), settings(), policy, &tokens);
+  auto res = routes.ipxe(ipxe_request(kQuery));
+  ASSERT_EQ(res.status, 200);
+  EXPECT_EQ(res.body.find("ironboot.token"), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find("kernel "), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find("sleep 20\nchain --replace --autofree http://10.9.0.2:8080/boot.ipxe\n"), std::string::npos)
+      << res.body;
+}
+
+TEST(IpxeRoutes, AnEnvironmentKernelUrlCarriesTheBootsTicket) {
+  FixedPolicy env(BootDecision::boot_environment(
+      {"/assets/environments/talos/kernel", "/assets/environments/talos/initrd", {"talos.platform=metal"}}, "talos"));
+  FakeTokens tokens;
+  auto res = IpxeRoutes(scripts(), settings(), env, &tokens).ipxe(ipxe_request(kQuery));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_NE(res.body.find("kernel http://10.9.0.2:8080/assets/environments/talos/kernel?ticket=k2.tick.et "
+                          "initrd=initrd talos.platform=metal"),
+            std::string::npos)
+      << res.body;
+  EXPECT_NE(res.body.find("initrd http://10.9.0.2:8080/assets/environments/talos/initrd ||"), std::string::npos)
+      << "only the kernel fetch records the boot: " << res.body;
+  ASSERT_EQ(tokens.tickets.size(), 1u);
+  EXPECT_EQ(tokens.tickets[0], "4c4c4544-0033-4410-8047-b4c04f4d4d31/talos/10.9.0.50");
+  EXPECT_TRUE(tokens.calls.empty()) << "no agent token for an Environment boot";
+  // A URL that is not ironboot's copy gets no ticket; an unsafe ticket is left off.
+  FixedPolicy remote(BootDecision::boot_environment({"http://mirror/k", "http://mirror/i", {}}, "remote"));
+  auto r = IpxeRoutes(scripts(), settings(), remote, &tokens).ipxe(ipxe_request(kQuery));
+  EXPECT_NE(r.body.find("kernel http://mirror/k "), std::string::npos) << r.body;
+  tokens.ticket = "k2 evil";
+  auto unsafe = IpxeRoutes(scripts(), settings(), env, &tokens).ipxe(ipxe_request(kQuery));
+  EXPECT_EQ(unsafe.body.find("evil"), std::string::npos) << unsafe.body;
 }
 
 TEST(IpxeRoutes, PolicyDecisions) {
