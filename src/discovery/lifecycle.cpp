@@ -80,6 +80,13 @@ json::object status_for_wipe_started(const json::object& server, std::string_vie
   return json::object{{"status", json::object{{"conditions", std::move(conditions)}, {"wipeRequest", std::move(request)}}}};
 }
 
+bool wipe_outstanding_for(const json::object& server, std::string_view session_nonce) {
+  const auto* status = objects::status_of(server);
+  const auto* request = status ? objects::object_at(*status, "wipeRequest") : nullptr;
+  return request && objects::spec_bool(server, "accepted") && objects::condition_is_true(server, "Wiping") &&
+         objects::string_at(*request, "sessionSha256") == sha256_hex(session_nonce);
+}
+
 std::string check_wipe_exchange(const json::object& server, std::string_view wipe_id, std::string_view session_nonce) {
   if (!objects::spec_bool(server, "accepted")) return "the Server is not accepted";
   if (!objects::condition_is_true(server, "Wiping")) return "the Server is not wiping";
