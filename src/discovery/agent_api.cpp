@@ -294,7 +294,7 @@ void AgentApi::write_registered_server(const std::string& name, const json::obje
       });
 }
 
-Instruction AgentApi::hand_out(const Caller& caller, const json::object* as_of) {
+Instruction AgentApi::hand_out(const Caller& caller, const json::object* as_of, bool replace_outstanding) {
   const std::string& server_name = caller.server_name;
   const json::object* srv = as_of ? as_of : server(server_name);
   Instruction next = instruction_for(srv);
@@ -305,6 +305,9 @@ Instruction AgentApi::hand_out(const Caller& caller, const json::object* as_of) 
     next.wipe_id = issued->second.id;
     return next;
   }
+  // A heartbeat during a wipe this session was handed before a restart: the agent is busy
+  // with that id (only its digest survived), so a new one must not replace it.
+  if (!replace_outstanding && wipe_outstanding_for(*srv, nonce)) return next;
   std::string id = random_hex128(random_);
   if (id.empty()) {
     logger("discovery")->error("wipe not handed out server={} reason=\"no random bytes for a wipe id\"", server_name);
@@ -384,7 +387,8 @@ http::Response AgentApi::handle_heartbeat(const http::Request& request) {
     auto body = kube::parse_json(request.body, &error);
     if (!body || !body->is_object()) return error_response(400, "body must be a JSON object");
   }
-  return with_session(*caller, json_response(200, json::object{{"instruction", hand_out(*caller).to_json()}}));
+  return with_session(*caller,
+                      json_response(200, json::object{{"instruction", hand_out(*caller, nullptr, false).to_json()}}));
 }
 
 http::Response AgentApi::handle_progress(const http::Request& request) {

@@ -109,8 +109,11 @@ class AgentApi {
   Instruction instruction_for(const boost::json::object* server) const;
   // Instruction for an agent, with the Wiping condition and the wipe id's digest written
   // when a wipe is handed out (the same id again to the same session). `as_of`: the Server as
-  // it will be once a pending write lands (default: the cached object).
-  Instruction hand_out(const Caller& caller, const boost::json::object* as_of = nullptr);
+  // it will be once a pending write lands (default: the cached object). Without
+  // `replace_outstanding` (a heartbeat, which the agent sends while it wipes) a wipe recorded in
+  // the status for this session keeps its id, even when this process no longer knows it.
+  Instruction hand_out(const Caller& caller, const boost::json::object* as_of = nullptr,
+                       bool replace_outstanding = true);
   void check_polls(bool answer_all);
 
   boost::asio::io_context& io_;

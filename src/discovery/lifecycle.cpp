@@ -80,6 +80,13 @@ json::object status_for_wipe_started(const json::object& server, std::string_vie
   return json::object{{"status", json::object{{"conditions", std::move(conditions)}, {"wipeRequest", std::move(request)}}}};
 }
 
+bool wipe_outstanding_for(const json::object& server, std::string_view session_nonce) {
+  const auto* status = objects::status_of(server);
+  const auto* request = status ? objects::object_at(*status, "wipeRequest") : nullptr;
+  return request && objects::spec_bool(server, "accepted") && objects::condition_is_true(server, "Wiping") &&
+         objects::string_at(*request, "sessionSha256") == sha256_hex(session_nonce);
+}
+
 std::string check_wipe_exchange(const json::object& server, std::string_view wipe_id, std::string_view session_nonce) {
   if (!objects::spec_bool(server, "accepted")) return "the Server is not accepted";
   if (!objects::condition_is_true(server, "Wiping")) return "the Server is not wiping";
@@ -88,9 +95,10 @@ std::string check_wipe_exchange(const json::object& server, std::string_view wip
   const auto* request = status ? objects::object_at(*status, "wipeRequest") : nullptr;
   if (!request) return "no wipe was handed out";
   // Digests are compared, so a plain comparison leaks nothing about the id itself.
-  if (objects::string_at(*request, "sessionSha256") != sha256_hex(session_nonce))
-    return "the wipe was handed to another session";
-  if (objects::string_at(*request, "idSha256") != sha256_hex(wipe_id)) return "wrong wipeId";
+  const std::string session_digest = sha256_hex(session_nonce), id_digest = sha256_hex(wipe_id);
+  if (session_digest.empty() || id_digest.empty()) return "cannot hash the wipe id";
+  if (objects::string_at(*request, "sessionSha256") != session_digest) return "the wipe was handed to another session";
+  if (objects::string_at(*request, "idSha256") != id_digest) return "wrong wipeId";
   return {};
 }
 

@@ -61,6 +61,8 @@ boost::json::object status_for_wipe_started(const boost::json::object& server, s
 // it may, else why not (the 409's message).
 std::string check_wipe_exchange(const boost::json::object& server, std::string_view wipe_id,
                                 std::string_view session_nonce);
+// True when the Server is wiping with a wipe handed to this session (status.wipeRequest).
+bool wipe_outstanding_for(const boost::json::object& server, std::string_view session_nonce);
 // Status merge patch for POST wiped: isClean true, Clean True, Wiping False, PXEBooted False
 // (a fresh disk needs its Environment again), wipeRequest removed (the id is used up). nullopt when the Server is no longer accepted
 // (un-accepted while wiping: stays unclean).

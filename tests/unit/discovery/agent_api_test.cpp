@@ -420,6 +420,12 @@ TEST_F(AgentApiTest, AWipeOutlivesARestart) {
   AgentApi again(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
   again.register_routes(second_router);
   again.start(cluster, restarted, counting_random());
+  // The agent's heartbeat while it wipes does not replace the id it is working with.
+  const auto beat = second_router.handle(request("POST", "/agent/v1/heartbeat", "", session, "{}"));
+  EXPECT_EQ(beat.status, 200) << beat.body;
+  EXPECT_FALSE(body_of(beat).at("instruction").as_object().contains("wipeId"));
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(in(cluster.servers(), kUuid)->at("status").at("wipeRequest").at("idSha256"), json::value(sha256_hex(wipe_id)));
   const auto r = second_router.handle(
       request("POST", "/agent/v1/wiped", "", session, R"({"mode":"fast","wipeId":")" + wipe_id + R"("})"));
   EXPECT_EQ(r.status, 200) << r.body;

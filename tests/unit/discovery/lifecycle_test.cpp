@@ -88,6 +88,8 @@ TEST(Lifecycle, WipeExchangeNeedsThisSessionsIdWhileWiping) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");  // FIPS 180-2
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(check_wipe_exchange(s, "id-1", "nonce-1"), "");
+  EXPECT_TRUE(wipe_outstanding_for(s, "nonce-1"));
+  EXPECT_FALSE(wipe_outstanding_for(s, "nonce-2"));
   EXPECT_EQ(check_wipe_exchange(s, "", "nonce-1"), "wipeId missing");
   EXPECT_EQ(check_wipe_exchange(s, "id-2", "nonce-1"), "wrong wipeId");
   EXPECT_EQ(check_wipe_exchange(s, "id-1", "nonce-2"), "the wipe was handed to another session");
