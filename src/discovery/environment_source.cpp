@@ -54,8 +54,13 @@ SourceCheck classify_file(const boost::urls::url_view& url, const SourcePolicy& 
     return refused(fetch_reason::invalid_url, "a file:// URL names no host");
   if (url.has_query() || url.has_userinfo() || url.has_port())
     return refused(fetch_reason::invalid_url, "a file:// URL has a path only");
-  const std::string path(url.path());
+  // Empty segments collapsed ("///a//b" is "/a/b"), so what lies beneath a dir is relative.
+  std::string path;
+  for (char ch : url.path()) {
+    if (ch != '/' || path.empty() || path.back() != '/') path += ch;
+  }
   if (path.empty() || path.front() != '/') return refused(fetch_reason::invalid_url, "a file:// path is absolute");
+  if (path.back() == '/') return refused(fetch_reason::invalid_url, "a file:// URL names a file, not a directory");
   if (path.find('\0') != std::string::npos) return refused(fetch_reason::invalid_url, "NUL in the file:// path");
   // Decoded, so "%2e%2e" and "a%2f.." count too.
   for (std::size_t at = 0; at < path.size();) {

@@ -57,6 +57,12 @@ TEST(ClassifySource, FileUrlsOnlyBeneathLocalDirsAndNeverTheDataDir) {
   EXPECT_EQ(ok.source->local_dir, "/srv/images");
   EXPECT_EQ(ok.source->relative, "talos/vmlinuz");
   EXPECT_TRUE(classify_source("file://localhost/srv/images/a", "", policy_with({"/srv/images"})).source);
+  // Found by the fuzz target: empty segments left a relative path starting with '/'.
+  const auto slashes = classify_source("file:///srv/images///talos//vmlinuz", "", policy_with({"/srv/images"}));
+  ASSERT_TRUE(slashes.source) << slashes.message;
+  EXPECT_EQ(slashes.source->relative, "talos/vmlinuz");
+  EXPECT_EQ(classify_source("file:///srv/images/", "", policy_with({"/srv/images"})).reason, "InvalidURL");
+  EXPECT_EQ(classify_source("file:///srv/images/talos/", "", policy_with({"/srv/images"})).reason, "InvalidURL");
   for (const char* url : {"file:///srv/images/../../var/lib/ironboot/token", "file:///srv/images/%2e%2e/x",
                           "file:///srv/images/a%2f..%2fb", "file:///srv/images/./a", "file:///srv/imagesX/a",
                           "file:///srv/images", "file:///var/lib/ironboot/agent-token.key"}) {
