@@ -38,7 +38,7 @@ def test_layout_and_files(appliance_image):
         assert path in listing.split(), f"{path} not on the ESP:\n{listing}"
     entry = subprocess.run(["mtype", "-i", esp, "::/loader/entries/ironboot-a.conf"], env=ENV, check=True,
                            text=True, capture_output=True).stdout
-    assert f"root=PARTUUID={parts[1]['uuid'].lower()}" in entry.lower() and " ro " in entry
+    assert f"root=partuuid={parts[1]['uuid'].lower()}" in entry.lower() and " ro " in entry
     with open(os.path.join(out, f"ironboot-appliance-{version}.manifest")) as f:
         manifest = f.read()
     assert f" ironboot {version} amd64" in manifest and " systemd " in manifest
