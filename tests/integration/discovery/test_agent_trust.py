@@ -126,6 +126,8 @@ def trust():
                       "initrd": os.path.join(workdir, "agent", "initramfs")},
             "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
             "discovery": {"boot_tokens_per_minute": MINTS_PER_MINUTE},
+            # file:// Environments come only from beneath a configured local dir.
+            "environments": {"local_dirs": [os.path.join(workdir, "images")]},
             "log": {"level": "debug"},
         }
         daemon = netlab.Ironboot(appliance, cfg, workdir=workdir).start()
@@ -205,7 +207,8 @@ def test_ipxe_records_no_boot_but_the_kernel_fetch_with_its_ticket_does(trust):
     assert code == 200, text
     trust.wait_for("clean", lambda: trust.get("server", uuid)["status"].get("isClean") is True)
 
-    kernel = os.path.join(trust.workdir, "trust-kernel")
+    kernel = os.path.join(trust.workdir, "images", "trust-kernel")
+    os.makedirs(os.path.dirname(kernel), exist_ok=True)
     with open(kernel, "wb") as f:
         f.write(b"TRUSTKERNEL" * 1000)
     trust.kubectl("apply", "-f", "-", input=json.dumps({

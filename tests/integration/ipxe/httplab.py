@@ -24,6 +24,8 @@ def appliance_config(workdir, lab_subnet, **http):
         "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
                   "initrd": os.path.join(workdir, "agent", "initramfs")},
         "cluster": {"embedded": {"data_dir": os.path.join(workdir, "data")}},
+        # One client address asks /ipxe hundreds of times (test_500_concurrent_connections).
+        "discovery": {"boot_tokens_per_minute": 100000},
         "log": {"level": "debug"},
     }
     return cfg

@@ -83,7 +83,7 @@ def test_ipxe_gives_agent_environment(site):
     assert f" ironboot.endpoint={BASE} " in kernel_line
     assert " ironboot.mac=52:54:00:12:34:56 " in kernel_line or " ironboot.mac=52-54-00-12-34-56 " in kernel_line
     # The daemon always registers the discovery token issuer: a signed v1 token, never a made-up one.
-    assert re.search(r" ironboot\.token=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+ ", kernel_line), kernel_line
+    assert re.search(r" ironboot\.token=b2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+ ", kernel_line), kernel_line
     assert kernel_line.endswith("console=tty0") or " console=tty0" in kernel_line
     assert f"initrd {BASE}/assets/agent/initramfs" in body
     assert get(site, "/assets/agent/vmlinuz") == b"K" * 100000
