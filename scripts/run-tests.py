@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs every gtest executable registered with meson (build/), every libFuzzer target of the
 fuzz build (build-fuzz/) for a bounded time, then the pytest suites under tests/integration
-and tests/e2e, and prints one closing line: "N passed, N failed, N skipped".
+and tests/e2e, then tests/appliance, and prints one closing line: "N passed, N failed, N skipped".
 
 A unit binary that hangs or crashes counts as a failure with its name; each fuzz target is
 one case, failed by a crash (its reproducer stays in build-fuzz/crashes/<target>/), by a
@@ -226,6 +226,8 @@ def main():
     ap.add_argument("--fuzz-only", action="store_true", help="only the fuzz targets")
     ap.add_argument("--no-unit", action="store_true")
     ap.add_argument("--no-fuzz", action="store_true")
+    ap.add_argument("--no-appliance", action="store_true",
+                    help="without tests/appliance (the Debian package and the appliance image under QEMU)")
     ap.add_argument("-k", default="",
                     help="pytest -k expression / substring of unit suite and fuzz target names")
     args = ap.parse_args()
@@ -242,6 +244,10 @@ def main():
     if pytest:
         extra = ["-k", args.k] if args.k else []
         total.add(run_pytest(["tests/integration", "tests/e2e"], extra))
+        if not args.no_appliance:
+            # A pytest run of its own: its test files import their own conftest module. The
+            # package, rootfs and image are cached under build/ keyed by their inputs.
+            total.add(run_pytest(["tests/appliance"], extra))
     print(f"{total.passed} passed, {total.failed} failed, {total.skipped} skipped", flush=True)
     sys.exit(1 if total.failed or total.passed == 0 else 0)
 
