@@ -35,6 +35,7 @@ def stored(cluster):
 def test_every_acknowledged_write_survives_kill_9_rounds(cluster):
     rng = random.Random(int(os.environ.get("IRONBOOT_KILL_SEED", str(int(time.time())))))
     state = {}   # name -> label value stored after the last restart
+    history = {}  # name -> [(round, acknowledged values this round, stored after the restart)]
     totals = {"rounds": 0, "creates_acked": 0, "patches_acked": 0, "in_flight_persisted": 0, "kills_before_first_ack": 0}
     fd, state_file = tempfile.mkstemp(prefix="ironboot-kill-rounds-", suffix=".json")
     os.close(fd)
@@ -69,9 +70,13 @@ def test_every_acknowledged_write_survives_kill_9_rounds(cluster):
                     last[a["patch"]] = a["v"]
             missing = [n for n in created if n not in present]
             assert not missing, f"round {rnd}: {len(missing)} acknowledged creates lost, e.g. {missing[:3]}"
+            for n in present:
+                history.setdefault(n, []).append(
+                    (rnd, [a.get("v", 0) for a in acks if n in (a.get("patch"), a.get("create"))], present[n]))
             older = {n: (present.get(n), v) for n, v in last.items() if present.get(n, -1) not in (v, v + 1)}
-            assert not older, f"round {rnd}: stored value older than acknowledged (stored, acked): " \
-                              f"{dict(list(older.items())[:5])}"
+            assert not older, f"round {rnd}: stored value not the last acknowledged or the one in flight " \
+                              f"(stored, acked): {dict(list(older.items())[:5])}; history (round, acked, stored): " \
+                              f"{ {n: history.get(n, [])[-4:] for n in list(older)[:3]} }"
             totals["rounds"] += 1
             totals["creates_acked"] += len(created)
             totals["patches_acked"] += len(acks) - len(created)
