@@ -40,15 +40,19 @@ def test_every_acknowledged_write_survives_kill_9_rounds(cluster):
     fd, state_file = tempfile.mkstemp(prefix="ironboot-kill-rounds-", suffix=".json")
     os.close(fd)
     ca = os.path.join(cluster.data_dir, "ca.crt")
+    errors_file = tempfile.NamedTemporaryFile(prefix="ironboot-kill-rounds-", suffix=".stderr")
     try:
         for rnd in range(ROUNDS):
+            errors_file.seek(0)
+            errors_file.truncate()
             with open(state_file, "w") as f:
                 json.dump(state, f)
             writer = cluster.host.popen([netlab.SYSTEM_PYTHON, WRITER, ca, cluster.token(), LISTEN, str(rnd), str(THREADS),
-                                         state_file], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                         state_file], stdout=subprocess.PIPE, stderr=errors_file, text=True)
             ready, _, _ = select.select([writer.stdout], [], [], 30)
             assert ready, f"round {rnd}: the writers did not start"
-            assert json.loads(writer.stdout.readline() or "null") == "started", f"round {rnd}: the writers failed"
+            assert json.loads(writer.stdout.readline() or "null") == "started", \
+                f"round {rnd}: the writers failed: {open(errors_file.name).read()[-2000:]}"
             time.sleep(rng.uniform(0.0, 0.5))
             cluster.daemon.proc.kill()  # SIGKILL at a random moment of the writes
             cluster.daemon.proc.wait()
@@ -89,6 +93,7 @@ def test_every_acknowledged_write_survives_kill_9_rounds(cluster):
             state = present
     finally:
         os.unlink(state_file)
+        errors_file.close()
         print(json.dumps(dict(totals, objects=len(state))))
     assert totals["creates_acked"] + totals["patches_acked"] > ROUNDS, totals  # the kills hit real traffic
 
