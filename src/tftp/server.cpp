@@ -141,6 +141,13 @@ class TftpService final : public Service {
     const int fd = open_socket(listen_addr, err);
     if (fd < 0) return "tftp: " + err;
     listener_fd_ = fd;
+    // Every client's first packet lands here, beside whatever a flooding host sends: a large
+    // buffer keeps a burst of requests from crowding out real clients' ones (best effort; the
+    // FORCE variant needs CAP_NET_ADMIN and may exceed net.core.rmem_max).
+    constexpr int kListenerBuffer = 4 * 1024 * 1024;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kListenerBuffer, sizeof kListenerBuffer) != 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kListenerBuffer, sizeof kListenerBuffer);
+    }
     // Every socket sits in one level-triggered epoll set, and the event loop waits on that
     // set: a ready socket costs one recvmmsg, with no re-arming per packet.
     const int epfd = ::epoll_create1(EPOLL_CLOEXEC);

@@ -54,6 +54,12 @@ def metric(text, name, **labels):
     return total
 
 
+def udp_receive_buffer_errors(host):
+    """Datagrams the appliance's kernel dropped for a full socket buffer (all sockets)."""
+    lines = [line.split() for line in host.run(["cat", "/proc/net/snmp"]).stdout.splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(lines[0], lines[1]))["RcvbufErrors"])
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -175,6 +181,7 @@ def test_clients_boot_while_a_hostile_host_floods(lab):
     unloaded_time = max(r["seconds"] for batch in unloaded for r in batch)
     rss_before = rss_kb(pid)
     before = metrics_text(lab["operator"])
+    drops_before = udp_receive_buffer_errors(lab["appliance"])
 
     hostile = lab["hostile"].popen([netlab.SYSTEM_PYTHON, os.path.join(HERE, "hostile.py"), SERVER, "undionly.kpxe",
                                     str(FLOOD_SECONDS), str(TFTP_FLOOD), str(HTTP_FLOOD), str(DHCP_RATE)],
@@ -201,6 +208,7 @@ def test_clients_boot_while_a_hostile_host_floods(lab):
         rss_job.result()
     flood = json.loads(out) if out else {}
     after = metrics_text(lab["operator"])
+    drops = udp_receive_buffer_errors(lab["appliance"]) - drops_before
     loaded_time = max(r["seconds"] for r in loaded)
     gap = lab["watchdog"].gap_between(flood_start, time.monotonic())
     report = {"clients": len(loaded), "unloaded_s": unloaded_time, "loaded_s": loaded_time,
@@ -208,7 +216,7 @@ def test_clients_boot_while_a_hostile_host_floods(lab):
               "loaded_done_after_flood_start_s": round(loaded_end - flood_start, 2),
               "rss_before_kb": rss_before, "rss_peak_kb": rss_peak[0], "watchdog_max_gap_s": round(gap, 3),
               "health_samples": len(health), "health_slowest_s": round(max(t for _, t in health), 3),
-              "flood": flood, "flood_stderr": err[-500:]}
+              "udp_rcvbuf_drops": drops, "flood": flood, "flood_stderr": err[-500:]}
     def rose(name, **labels):
         return metric(after, name, **labels) - metric(before, name, **labels)
 
@@ -228,10 +236,11 @@ def test_clients_boot_while_a_hostile_host_floods(lab):
     assert gap <= 2.0, report  # kicks every 0.5 s; a stalled event loop would stop them
     assert rss_peak[0] <= RSS_BOUND_KB, report
 
-    # The hostile host got 16 transfers at a time; the requests the kernel did not drop from
-    # the full socket buffer were refused per client.
+    # The hostile host got 16 transfers at a time and every other request was refused per
+    # client: the listener's buffer holds a burst, so none is lost unanswered (with the
+    # kernel's default buffer about a fifth of them were, clients' requests among them).
     refused = rose("ironboot_tftp_requests_refused_total", reason="per_client")
-    assert refused >= flood["tftp_errors"] and refused >= TFTP_FLOOD // 2, report
+    assert refused >= flood["tftp_errors"] and refused >= TFTP_FLOOD * 0.95, report
     assert flood["tftp_oack"] <= 16 * 10, report  # first_ack_timeout (3 s) frees at most 16 per 3 s
     assert rose("ironboot_http_connections_rejected_per_client_total") >= HTTP_FLOOD - 64 * 10, report
     assert rose("ironboot_dhcp_dropped_total", reason="too_many_options") >= flood["dhcp_sent"] * 0.4, report
