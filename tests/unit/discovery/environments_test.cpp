@@ -22,18 +22,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::string sha512_hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha512(), nullptr);
-  std::string hex;
-  char byte[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(byte, sizeof byte, "%02x", md[i]);
-    hex += byte;
-  }
-  return hex;
-}
+using testing::sha512_hex;
 
 class EnvironmentCacheTest : public testing::InProcessCluster {
  protected:

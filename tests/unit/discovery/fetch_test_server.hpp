@@ -3,6 +3,10 @@
 // claims another length, a body without a length, a stall).
 #pragma once
 
+#include <openssl/evp.h>
+
+#include <cstdio>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,6 +29,20 @@
 #include <thread>
 
 namespace ironboot::discovery::testing {
+
+// SHA-512 of `data` in lower-case hex, computed here independently of the fetcher.
+inline std::string sha512_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha512(), nullptr);
+  std::string hex;
+  char byte[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(byte, sizeof byte, "%02x", md[i]);
+    hex += byte;
+  }
+  return hex;
+}
 
 class FetchTestServer {
  public:
