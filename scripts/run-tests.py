@@ -8,6 +8,7 @@ one case, failed by a crash (its reproducer stays in build-fuzz/crashes/<target>
 missing corpus directory, or by not being registered with one (tests/fuzz/meson.build)."""
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -26,6 +27,9 @@ FUZZ_SECONDS = 15
 FUZZ_OPTIONS = [f"-max_total_time={FUZZ_SECONDS}", "-timeout=10", "-rss_limit_mb=2048"]
 # Loading and replaying the corpus comes before the time budget; past this the run is hung.
 FUZZ_KILL_AFTER = FUZZ_SECONDS + 285
+# Each libFuzzer process is single-threaded: one per core, so the targets' wall time is
+# divided by the cores while each still gets a core's worth of executions.
+FUZZ_PARALLEL = max(1, min(4, os.cpu_count() or 1))
 
 
 class Tally:
@@ -124,15 +128,17 @@ def fuzz_executables():
 
 
 def run_fuzz_target(entry):
-    """One fuzz case: True when the target ran its time on a copy of its corpus without a
-    crash, a leak, a timeout or running out of memory."""
+    """One fuzz case: (True when the target ran its time on a copy of its corpus without a
+    crash, a leak, a timeout or running out of memory, the lines to print about it). The
+    lines are returned rather than printed: targets run side by side."""
+    out = []
     name, exe, corpus = entry["name"], entry["path"], entry["corpus"]
     if not os.path.isdir(corpus) or not os.listdir(corpus):
-        print(f"   {name}: corpus directory {corpus} is missing or empty", flush=True)
-        return False
+        out.append(f"   {name}: corpus directory {corpus} is missing or empty")
+        return False, out
     if not os.path.isfile(exe):
-        print(f"   {name}: {exe} is not built (scripts/build --fuzz)", flush=True)
-        return False
+        out.append(f"   {name}: {exe} is not built (scripts/build --fuzz)")
+        return False, out
     # New inputs go into a scratch copy: the corpus in the repository is not changed.
     work = os.path.join(BUILD_FUZZ, "fuzz-corpus", name)
     shutil.rmtree(work, ignore_errors=True)
@@ -153,22 +159,22 @@ def run_fuzz_target(entry):
     done = re.search(r"Done (\d+) runs in (\d+) second", text)
     if rc == 0 and not new:
         runs = f"{done.group(1)} runs in {done.group(2)} s" if done else "done"
-        print(f"   {name}: ok ({runs})", flush=True)
-        return True
+        out.append(f"   {name}: ok ({runs})")
+        return True, out
     why = f"still running after {FUZZ_KILL_AFTER} s, killed" if rc is None else f"exit {rc}"
-    print(f"   {name}: FAILED ({why}); log {log_path}", flush=True)
+    out.append(f"   {name}: FAILED ({why}); log {log_path}")
     for line in text.splitlines()[-25:]:
-        print(f"     {line}", flush=True)
+        out.append(f"     {line}")
     for artifact in new:
-        print(f"   {name}: reproducer {os.path.join(crashes, artifact)} "
-              f"(run: {exe} {os.path.join(crashes, artifact)})", flush=True)
-    return False
+        out.append(f"   {name}: reproducer {os.path.join(crashes, artifact)} "
+                   f"(run: {exe} {os.path.join(crashes, artifact)})")
+    return False, out
 
 
 def run_fuzz(filter_text):
     tally = Tally()
     listing = os.path.join(BUILD_FUZZ, "tests", "fuzz", "fuzz_targets.json")
-    print(f"== fuzz ({FUZZ_SECONDS} s per target, ASan + UBSan)", flush=True)
+    print(f"== fuzz ({FUZZ_SECONDS} s per target, ASan + UBSan, {FUZZ_PARALLEL} at a time)", flush=True)
     try:
         with open(listing) as f:
             entries = json.load(f)
@@ -182,13 +188,15 @@ def run_fuzz(filter_text):
         print(f"   {os.path.basename(exe)}: built but not registered with a corpus "
               f"(fuzz_targets in tests/fuzz/meson.build): counted as one failure", flush=True)
         tally.failed += 1
-    for entry in entries:
-        if filter_text and filter_text not in entry["name"]:
-            continue
-        if run_fuzz_target(entry):
-            tally.passed += 1
-        else:
-            tally.failed += 1
+    chosen = [e for e in entries if not filter_text or filter_text in e["name"]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=FUZZ_PARALLEL) as pool:
+        for ok, lines in pool.map(run_fuzz_target, chosen):
+            for line in lines:
+                print(line, flush=True)
+            if ok:
+                tally.passed += 1
+            else:
+                tally.failed += 1
     return tally
 
 
@@ -199,7 +207,8 @@ def run_pytest(paths, extra):
         return tally
     with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as f:
         report = f.name
-    cmd = ["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-rfEs",
+    # --durations: the slowest tests are listed at the end of each run, for the CI budget.
+    cmd = ["/usr/bin/python3", "-m", "pytest", "-p", "no:cacheprovider", "-rfEs", "--durations=25",
            f"--junitxml={report}", *extra, *paths]
     print("== " + " ".join(cmd), flush=True)
     rc = subprocess.call(cmd, cwd=ROOT)
