@@ -78,8 +78,12 @@ TEST_F(ClusterBootPolicyTest, ClassEnvironmentServedOnceThenDisk) {
   policy.start(cluster);
   ASSERT_TRUE(run_until([&] { return reconciler.memberships() != nullptr; }));
 
-  // Ready in the API is not enough: until this process has the files, the agent waits.
-  EXPECT_EQ(policy.decide_for_server(in(cluster.servers(), kUuid)).kind, Kind::agent);
+  // Ready in the API is not enough: until this process has the files, the agent waits. The
+  // fetch runs on a worker and may already have ended here; its result is applied on this
+  // thread, so nothing changes between the check and the decision.
+  if (environments.asset_path("talos", true).empty()) {
+    EXPECT_EQ(policy.decide_for_server(in(cluster.servers(), kUuid)).kind, Kind::agent);
+  }
   ASSERT_TRUE(run_until([&] { return !environments.asset_path("talos", true).empty(); }));
   // The fetch runs on a worker and may end before the class reconcile lists the Server.
   ASSERT_TRUE(run_until([&] { return policy.decide(query(true)).kind == Kind::environment; }));
