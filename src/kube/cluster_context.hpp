@@ -31,6 +31,12 @@ class ClusterContext {
   Informer& environments() { return environments_; }
   WriteQueue& writes() { return writes_; }
   EventRecorder& events() { return events_; }
+  // In embedded mode the store of the same process: the informers keep its texts.
+  void set_text_source(const Informer::TextSource& source) {
+    servers_.set_text_source(source);
+    serverclasses_.set_text_source(source);
+    environments_.set_text_source(source);
+  }
   bool synced() const { return servers_.synced() && serverclasses_.synced() && environments_.synced(); }
 
   void start() {

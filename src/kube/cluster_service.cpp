@@ -11,6 +11,7 @@
 #include "kube/api_server.hpp"
 #include "kube/cluster_context.hpp"
 #include "kube/kubeconfig.hpp"
+#include "kube/store.hpp"
 #include "kube/tls_material.hpp"
 
 namespace ironboot {
@@ -60,6 +61,15 @@ class ClusterServiceImpl final : public ClusterService {
       context_ = std::make_unique<kube::ClusterContext>(io_, kube::make_rest_transport(io_, *creds), std::move(events));
     } catch (const std::exception& e) {
       return e.what();
+    }
+    if (server_) {
+      // The informers' resources are cluster-scoped: the store key is the name.
+      kube::Store* store = &server_->store();
+      context_->set_text_source([store](const std::string& resource, const std::string& name) -> kube::Informer::SharedText {
+        kube::StoredPtr stored = store->find(resource, name);
+        if (!stored) return nullptr;
+        return kube::Informer::SharedText(stored, &stored->json);
+      });
     }
     context_->start();
     logger("kube")->info("cluster client started mode={} server={}", to_string(c.mode), creds->server);

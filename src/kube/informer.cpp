@@ -56,17 +56,27 @@ ObjectPtr Informer::parsed(const std::string& name, const std::string& text) con
   return std::make_shared<const json::object>(!ec && v.is_object() ? std::move(v.as_object()) : json::object{});
 }
 
+Informer::SharedText Informer::text_of(const std::string& name, const json::object& object) const {
+  std::string text = json::serialize(object);
+  if (text_source_) {
+    SharedText held = text_source_(resource_, name);
+    if (held && *held == text) return held;
+  }
+  text.shrink_to_fit();
+  return std::make_shared<const std::string>(std::move(text));
+}
+
 ObjectPtr Informer::get(const std::string& name) const {
   auto it = items_.find(name);
   if (it == items_.end()) return nullptr;
-  ObjectPtr tree = parsed(name, it->second.text);
+  ObjectPtr tree = parsed(name, *it->second.text);
   parsed_.emplace(name, tree);
   return tree;
 }
 
 void Informer::for_each(const Visitor& fn, const Wanted& wanted) const {
   for (const auto& [name, item] : items_)
-    if (!wanted || wanted(name, item.rv)) fn(name, parsed(name, item.text));
+    if (!wanted || wanted(name, item.rv)) fn(name, parsed(name, *item.text));
 }
 
 std::vector<ObjectPtr> Informer::objects() const {
@@ -110,9 +120,7 @@ void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<st
           if (const auto* av = body.if_contains("apiVersion")) o["apiVersion"] = *av;
         }
         const std::string name = meta_string(o, "name");
-        Item cached{json::serialize(o), meta_string(o, "resourceVersion")};
-        cached.text.shrink_to_fit();
-        (*acc)[name] = std::move(cached);
+        (*acc)[name] = Item{text_of(name, o), meta_string(o, "resourceVersion")};
       }
     }
     const auto* meta = body.if_contains("metadata");
@@ -143,14 +151,14 @@ void Informer::replace(std::map<std::string, Item> fresh, std::string rv) {
     return held != old_parsed.end() ? held->second : parsed(name, text);
   };
   for (const auto& [name, item] : old)
-    if (!items_.count(name)) notify(tree(name, item.text), nullptr);
+    if (!items_.count(name)) notify(tree(name, *item.text), nullptr);
   for (const auto& [name, item] : items_) {
     auto it = old.find(name);
     if (it == old.end()) {
-      notify(nullptr, parsed(name, item.text));
-    } else if (it->second.text != item.text) {
+      notify(nullptr, parsed(name, *item.text));
+    } else if (*it->second.text != *item.text) {
       // Same text is the same object (both serialized here); different text may still be.
-      ObjectPtr before = tree(name, it->second.text), after = parsed(name, item.text);
+      ObjectPtr before = tree(name, *it->second.text), after = parsed(name, *item.text);
       if (*before != *after) notify(before, after);
     }
   }
@@ -214,16 +222,15 @@ void Informer::on_event(WatchEvent e) {
   if (e.type == "DELETED") {
     auto it = items_.find(name);
     if (it == items_.end()) return;
-    ObjectPtr old = parsed(name, it->second.text);
+    ObjectPtr old = parsed(name, *it->second.text);
     items_.erase(it);
     parsed_.clear();
     notify(old, nullptr);
     return;
   }
   auto it = items_.find(name);
-  ObjectPtr old = it == items_.end() ? nullptr : parsed(name, it->second.text);
-  Item item{json::serialize(e.object), rv};
-  item.text.shrink_to_fit();
+  ObjectPtr old = it == items_.end() ? nullptr : parsed(name, *it->second.text);
+  Item item{text_of(name, e.object), rv};
   auto obj = std::make_shared<const json::object>(std::move(e.object));
   items_[name] = std::move(item);
   parsed_.clear();

@@ -6,6 +6,8 @@
 // The cache keeps each object's JSON text, not its tree (a tree is about three times the
 // text: 10,000 Servers with hardware facts would take some 130 MB). get() parses on demand
 // and keeps what it parsed until the cache next changes; for_each() parses one at a time.
+// With a TextSource (the embedded store, in the same process) a received version whose text
+// equals the one the source holds keeps the source's string instead of a second copy.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -36,7 +38,12 @@ class Informer {
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
 
+  // The text a source already holds for `name` of `resource`, or null.
+  using SharedText = std::shared_ptr<const std::string>;
+  using TextSource = std::function<SharedText(const std::string& resource, const std::string& name)>;
+
   void add_handler(Handler handler) { handlers_.push_back(std::move(handler)); }
+  void set_text_source(TextSource source) { text_source_ = std::move(source); }
   void start();
   void stop();
 
@@ -68,7 +75,7 @@ class Informer {
  private:
   struct State;
   struct Item {
-    std::string text;  // the object's JSON
+    SharedText text;   // the object's JSON (never null)
     std::string rv;    // its metadata.resourceVersion
   };
 
@@ -80,6 +87,8 @@ class Informer {
   void retry(bool relist_next);
   void notify(const ObjectPtr& old, const ObjectPtr& now);
   ObjectPtr parsed(const std::string& name, const std::string& text) const;
+  // The object's text: the source's when it is the same, else a copy of its own.
+  SharedText text_of(const std::string& name, const boost::json::object& object) const;
 
   boost::asio::io_context& io_;
   KubeClient& client_;
@@ -88,6 +97,7 @@ class Informer {
   // Trees handed out since the cache last changed (see get()).
   mutable std::map<std::string, ObjectPtr> parsed_;
   std::vector<Handler> handlers_;
+  TextSource text_source_;
   std::string rv_;
   bool synced_ = false;
   bool running_ = false;

@@ -184,6 +184,34 @@ std::string list_body(const std::string& rv, const std::vector<std::string>& nam
                                       {"metadata", json::object{{"resourceVersion", rv}}}, {"items", items}});
 }
 
+// In embedded mode the informers keep the store's texts instead of copies of their own:
+// each shared text is one more owner of the stored version, for listed and watched versions.
+TEST_F(InProcess, InformerSharesTheStoresTexts) {
+  ASSERT_EQ(sync([&](auto done) { client.create("servers", server("a"), done); }).status, 201u);
+  auto owners = [&] { return store.find("servers", "a").use_count(); };
+  Informer copying(io, client, "servers");
+  copying.start();
+  ASSERT_TRUE(run_until(io, [&] { return copying.synced(); }));
+  const long listed = owners();
+  auto sharing = std::make_unique<Informer>(io, client, "servers");
+  sharing->set_text_source([&](const std::string& resource, const std::string& name) -> Informer::SharedText {
+    StoredPtr stored = store.find(resource, name);
+    return stored ? Informer::SharedText(stored, &stored->json) : nullptr;
+  });
+  sharing->start();
+  ASSERT_TRUE(run_until(io, [&] { return sharing->synced(); }));
+  EXPECT_EQ(owners(), listed + 1);
+  ASSERT_TRUE(sync([&](auto done) {
+                client.patch("servers", "a", PatchType::Merge, json::object{{"spec", json::object{{"hostname", "h"}}}}, done);
+              }).ok());
+  const std::string rv = std::to_string(store.resource_version());
+  ASSERT_TRUE(run_until(io, [&] { return sharing->resource_version() == rv && copying.resource_version() == rv; }));
+  EXPECT_EQ(sharing->get("a")->at("spec").at("hostname"), "h");
+  const long watched = owners();
+  sharing.reset();
+  EXPECT_EQ(owners(), watched - 1) << "the watched version was shared too";
+}
+
 std::string event(const char* type, const std::string& name, const std::string& rv) {
   return json::serialize(json::object{{"type", type}, {"object", json::object{{"kind", "Server"}, {"metadata", json::object{{"name", name}, {"resourceVersion", rv}}}}}});
 }
