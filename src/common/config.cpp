@@ -264,6 +264,9 @@ bool is_within(const fs::path& inner, const fs::path& outer) {
   return true;
 }
 
+// A bundle of every public CA is about 200 KiB.
+constexpr std::size_t kMaxCaBundleBytes = 16u << 20;
+
 void validate(const Config& c, const std::string& file, const KeyMarks& marks) {
   // The message names the line of `key` when the file gave it, else the file alone (a default).
   auto bad_at = [&](const std::string& key, const std::string& msg) {
@@ -324,6 +327,12 @@ void validate(const Config& c, const std::string& file, const KeyMarks& marks) {
     bad_at("environments.connect_timeout_seconds", "'environments.connect_timeout_seconds' must be at least 1");
   if (c.environments.read_timeout_seconds == 0)
     bad_at("environments.read_timeout_seconds", "'environments.read_timeout_seconds' must be at least 1");
+
+  // Checked here, not at the first https:// fetch, so a typo fails `check-config` and the start.
+  if (!c.environments.ca_bundle.empty() && !read_file(c.environments.ca_bundle, kMaxCaBundleBytes))
+    bad_at("environments.ca_bundle", "'environments.ca_bundle' '" + c.environments.ca_bundle +
+                                         "' is not a readable file (of at most " + std::to_string(kMaxCaBundleBytes) +
+                                         " bytes)");
 
   // Nothing served may expose the data dir (keys, the admin token, the store log).
   if (c.tftp.root.empty() || resolved_dir(c.tftp.root) == fs::path("/"))

@@ -165,6 +165,12 @@ FetchResult copy_local(const Source& src, const FetchJob& job, Sink& sink, Fetch
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     return failure(fetch_reason::failed, src.local_dir + "/" + src.relative + " is not a regular file");
+  // A hard link is the same inode as a file elsewhere, perhaps under the data dir: no path
+  // check can see where its other names lead, so a linked file is never a source.
+  if (st.st_nlink > 1)
+    return failure(fetch_reason::local_file_not_allowed,
+                   src.local_dir + "/" + src.relative + " has " + std::to_string(st.st_nlink) +
+                       " hard links; a file:// source must have exactly one");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > job.limits.max_file_bytes)
     return failure(fetch_reason::file_too_large, "the file has " + std::to_string(size) +

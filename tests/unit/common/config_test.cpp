@@ -5,6 +5,9 @@
 
 #include <fstream>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 namespace ironboot {
 namespace {
 
@@ -175,6 +178,20 @@ TEST(Config, DangerousValuesAreRefusedWithTheirPosition) {
   EXPECT_THAT(error_of("environments: {local_dirs: [images]}\n"), HasSubstr("must be absolute paths"));
   // Neighbours of the data dir are fine.
   EXPECT_NO_THROW(parse_config("tftp: {root: /var/lib/ironboot-tftp}\nenvironments: {local_dirs: [/srv/images]}\n", "t"));
+}
+
+TEST(Config, AMissingOrUnreadableCaBundleIsRefusedWithItsPosition) {
+  EXPECT_EQ(error_of("environments:\n  ca_bundle: /nonexistent/ca.pem\n"),
+            "test.yaml:2:14: 'environments.ca_bundle' '/nonexistent/ca.pem' is not a readable file (of at most "
+            "16777216 bytes)");
+  EXPECT_THAT(error_of("environments: {ca_bundle: /tmp}\n"), HasSubstr("test.yaml:1:27: 'environments.ca_bundle' '/tmp'"));
+  char tmpl[] = "/tmp/ironboot-ca-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(tmpl) << "-----BEGIN CERTIFICATE-----\n";
+  EXPECT_NO_THROW(parse_config(std::string("environments: {ca_bundle: ") + tmpl + "}\n", "t"));
+  ::unlink(tmpl);
 }
 
 TEST(Config, ListenWithoutHostMeansTheProvisioningAddress) {

@@ -200,6 +200,22 @@ TEST_F(FetchTest, SymlinksOutOfTheLocalDirAndTheDataDirAreRefused) {
   EXPECT_EQ(fetch("file://" + (root / "local/images/fifo").string()).reason, "FetchFailed");
 }
 
+// A hard link into a local dir names the data dir's inode under an innocent path.
+TEST_F(FetchTest, HardLinkedLocalFilesAreRefused) {
+  std::ofstream(root / "data/agent-token.key") << "secret";
+  fs::create_hard_link(root / "data/agent-token.key", root / "local/images/vmlinuz");
+  const auto linked = fetch("file://" + (root / "local/images/vmlinuz").string());
+  EXPECT_FALSE(linked.ok);
+  EXPECT_EQ(linked.reason, "LocalFileNotAllowed");
+  EXPECT_NE(linked.message.find("2 hard links"), std::string::npos) << linked.message;
+  EXPECT_TRUE(nothing_left());
+  // Once the other name is gone the same file is an ordinary source.
+  fs::remove(root / "data/agent-token.key");
+  const auto single = fetch("file://" + (root / "local/images/vmlinuz").string());
+  ASSERT_TRUE(single.ok) << single.message;
+  EXPECT_EQ(slurp(dir() + "/kernel"), "secret");
+}
+
 TEST_F(FetchTest, LocalFileOverTheLimitOrTheQuota) {
   std::ofstream(root / "local/images/big", std::ios::binary) << std::string((1 << 20) + 1, 'b');
   EXPECT_EQ(fetch("file://" + (root / "local/images/big").string()).reason, "FileTooLarge");

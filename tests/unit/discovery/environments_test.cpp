@@ -158,6 +158,21 @@ TEST_F(EnvironmentCacheTest, TheDataDirIsNeverASource) {
   }
 }
 
+TEST_F(EnvironmentCacheTest, AHardLinkInALocalDirIsRefusedWithItsReason) {
+  std::ofstream(root / "data/agent-token.key") << "the token key";
+  std::filesystem::create_hard_link(root / "data/agent-token.key", root / "images/innocent");
+  EnvironmentCache cache(io, options(), clock, {});
+  http::Router router;
+  cache.register_routes(router);
+  cache.start(cluster);
+  create("environments", "Environment", "linked", kernel_only("file://" + (root / "images/innocent").string()));
+  ASSERT_TRUE(run_until([&] { return !ready_reason("linked").empty(); }));
+  EXPECT_EQ(ready_reason("linked"), "LocalFileNotAllowed");
+  EXPECT_EQ(ready_field("linked", "status"), "False");
+  EXPECT_NE(ready_field("linked", "message").find("hard links"), std::string::npos) << ready_field("linked", "message");
+  EXPECT_EQ(get(router, "/assets/environments/linked/kernel").status, 404);
+}
+
 TEST_F(EnvironmentCacheTest, FileUrlsOutsideTheLocalDirsAndUnverifiedHttpAreRefused) {
   EnvironmentCache cache(io, options(), clock, {});
   cache.start(cluster);
