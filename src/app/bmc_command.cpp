@@ -1,6 +1,7 @@
 #include "app/bmc_command.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/object.hpp>
 #include <chrono>
@@ -47,6 +48,7 @@ struct BmcArgs {
   bool verbose = false;
   std::string power_action;
   std::string boot_device;
+  std::vector<std::string> sequence;  // `sequence` steps, in order
   bool efi = false;
   bool legacy = false;
   bool persistent = false;
@@ -93,37 +95,80 @@ std::optional<std::vector<Target>> read_targets(const std::string& path, std::ui
 
 std::string describe(const bmc::BmcStatus& status) { return "error: " + status.reason + ": " + status.message; }
 
-// Starts `command` on one client; `report` gets the outcome once. device-id is IPMI only
+// One command for a client: what `power-status`, `power ACTION`, `bootdev DEVICE` and
+// `device-id` ask, and what each step of `sequence` asks.
+struct Step {
+  std::string command;       // power-status | power | bootdev | device-id
+  std::string power_action;  // power: on, off, soft-off, cycle, reset
+  std::string boot_device;   // bootdev: pxe, disk
+};
+
+// The step `sequence` names as "power-status", "power=ACTION" or "bootdev=DEVICE".
+std::optional<Step> parse_step(const std::string& text) {
+  static const std::vector<std::string> kActions{"on", "off", "soft-off", "cycle", "reset"};
+  static const std::vector<std::string> kDevices{"pxe", "disk"};
+  if (text == "power-status") return Step{text, {}, {}};
+  const auto eq = text.find('=');
+  if (eq == std::string::npos) return std::nullopt;
+  const std::string name = text.substr(0, eq);
+  const std::string value = text.substr(eq + 1);
+  if (name == "power" && std::find(kActions.begin(), kActions.end(), value) != kActions.end()) return Step{name, value, {}};
+  if (name == "bootdev" && std::find(kDevices.begin(), kDevices.end(), value) != kDevices.end()) return Step{name, {}, value};
+  return std::nullopt;
+}
+
+// Starts `step` on one client; `report` gets the outcome once. device-id is IPMI only
 // (`ipmi` null for Redfish: refused before this).
-void start_command(bmc::BmcClient& client, bmc::IpmiClient* ipmi, const BmcArgs& args, const std::string& command,
+void start_command(bmc::BmcClient& client, bmc::IpmiClient* ipmi, const BmcArgs& args, const Step& step,
                    std::function<void(const bmc::BmcStatus&, const std::string&)> report) {
-  if (command == "power-status") {
+  if (step.command == "power-status") {
     client.power_status([report](bmc::BmcStatus status, bmc::PowerState power) {
       report(status, std::string("power: ") + bmc::to_string(power));
     });
-  } else if (command == "power") {
+  } else if (step.command == "power") {
     static const std::pair<const char*, bmc::PowerAction> kActions[] = {
         {"on", bmc::PowerAction::On},         {"off", bmc::PowerAction::Off},     {"soft-off", bmc::PowerAction::SoftOff},
         {"cycle", bmc::PowerAction::Cycle}, {"reset", bmc::PowerAction::HardReset}};
     bmc::PowerAction action = bmc::PowerAction::On;
     for (const auto& [name, value] : kActions) {
-      if (args.power_action == name) action = value;
+      if (step.power_action == name) action = value;
     }
     client.power(action, [report, action](bmc::BmcStatus status) {
       report(status, std::string("power ") + bmc::to_string(action) + ": ok");
     });
-  } else if (command == "bootdev") {
+  } else if (step.command == "bootdev") {
     bmc::BootOverride boot;
-    boot.device = args.boot_device == "pxe" ? bmc::BootDevice::Pxe : bmc::BootDevice::Disk;
+    boot.device = step.boot_device == "pxe" ? bmc::BootDevice::Pxe : bmc::BootDevice::Disk;
     boot.mode = args.efi ? bmc::BootMode::Uefi : bmc::BootMode::Legacy;
     boot.persistent = args.persistent;
-    client.set_next_boot(boot, [report, args](bmc::BmcStatus status) {
-      report(status, "bootdev " + args.boot_device + (args.efi ? " efi" : " legacy") +
-                         (args.persistent ? " persistent" : " once") + ": ok");
-    });
+    const std::string text = "bootdev " + step.boot_device + (args.efi ? " efi" : " legacy") +
+                             (args.persistent ? " persistent" : " once") + ": ok";
+    client.set_next_boot(boot, [report, text](bmc::BmcStatus status) { report(status, text); });
   } else if (ipmi) {
     ipmi->device_id([report](bmc::BmcStatus status, bmc::ipmi::DeviceId id) { report(status, bmc::ipmi::to_string(id)); });
   }
+}
+
+// Runs `steps` one after another on one client, so on one session (one Redfish login, one
+// RMCP+ session): each line is printed as its step ends; the first failure ends the run.
+// `done` gets the last status.
+void run_steps(bmc::BmcClient& client, bmc::IpmiClient* ipmi, const BmcArgs& args,
+               std::shared_ptr<const std::vector<Step>> steps, std::size_t index,
+               std::function<void(const bmc::BmcStatus&, const std::string&)> each,
+               std::function<void(const bmc::BmcStatus&)> done) {
+  if (index == steps->size()) {
+    done(bmc::BmcStatus::success());
+    return;
+  }
+  start_command(client, ipmi, args, (*steps)[index],
+                [&client, ipmi, &args, steps, index, each, done](const bmc::BmcStatus& status, const std::string& text) {
+                  each(status, text);
+                  if (!status.ok()) {
+                    done(status);
+                    return;
+                  }
+                  run_steps(client, ipmi, args, steps, index + 1, each, done);
+                });
 }
 
 // The user and password: the flags, else the environment.
@@ -175,8 +220,8 @@ std::optional<bmc::BmcEndpoint> parse_endpoint(const BmcArgs& args) {
 }
 
 // One Redfish BMC: the command on the event loop, then the session closed.
-int run_redfish(const BmcArgs& args, const std::string& command, const bmc::BmcEndpoint& endpoint,
-                const bmc::BmcCredentials& credentials) {
+int run_redfish(const BmcArgs& args, const std::string& command, std::shared_ptr<const std::vector<Step>> steps,
+                const bmc::BmcEndpoint& endpoint, const bmc::BmcCredentials& credentials) {
   if (command == "device-id") {
     std::cerr << "error: device-id is an IPMI command; " << bmc::describe(endpoint) << " is Redfish\n";
     return kExitBadInput;
@@ -191,15 +236,19 @@ int run_redfish(const BmcArgs& args, const std::string& command, const bmc::BmcE
   boost::asio::io_context io{1};
   auto client = bmc::make_redfish_client(io, endpoint, credentials, options);
   int exit_code = kExitOk;
-  start_command(*client, nullptr, args, command, [&](const bmc::BmcStatus& status, const std::string& text) {
-    if (status.ok()) {
-      std::cout << text << "\n";
-    } else {
-      exit_code = kExitBmcFailed;
-      std::cerr << describe(status) << "\n";
-    }
-    client->close();  // logs the session out (DELETE): BMCs cap their sessions
-  });
+  run_steps(
+      *client, nullptr, args, steps, 0,
+      [](const bmc::BmcStatus& status, const std::string& text) {
+        if (status.ok()) {
+          std::cout << text << "\n";
+        } else {
+          std::cerr << describe(status) << "\n";
+        }
+      },
+      [&](const bmc::BmcStatus& status) {
+        if (!status.ok()) exit_code = kExitBmcFailed;
+        client->close();  // logs the session out (DELETE): BMCs cap their sessions
+      });
   io.run();
   return exit_code;
 }
@@ -211,13 +260,27 @@ int run(const BmcArgs& args, const std::string& command) {
     std::cerr << "error: give one of --host, --endpoint or --hosts-file\n";
     return kExitBadInput;
   }
+  auto steps = std::make_shared<std::vector<Step>>();
+  if (command == "sequence") {
+    for (const std::string& text : args.sequence) {
+      auto step = parse_step(text);
+      if (!step) {
+        std::cerr << "error: sequence step '" << text
+                  << "': expected power-status, power=on|off|soft-off|cycle|reset or bootdev=pxe|disk\n";
+        return kExitBadInput;
+      }
+      steps->push_back(std::move(*step));
+    }
+  } else {
+    steps->push_back(Step{command, args.power_action, args.boot_device});
+  }
   const auto credentials = read_credentials(args);
   if (!credentials) return kExitBadInput;
   std::optional<bmc::BmcEndpoint> single;
   if (!args.endpoint.empty()) {
     single = parse_endpoint(args);
     if (!single) return kExitBadInput;
-    if (single->protocol == bmc::Protocol::Redfish) return run_redfish(args, command, *single, *credentials);
+    if (single->protocol == bmc::Protocol::Redfish) return run_redfish(args, command, steps, *single, *credentials);
   }
   std::vector<Target> targets;
   if (!args.hosts_file.empty()) {
@@ -253,13 +316,15 @@ int run(const BmcArgs& args, const std::string& command) {
     clients.push_back(client);
     const std::string prefix = many ? target.host + ":" + std::to_string(target.port) + " " : "";
     bmc::IpmiClient* raw = client.get();
-    start_command(*client, raw, args, command, [&, prefix, raw](const bmc::BmcStatus& status, const std::string& text) {
+    auto each = [prefix](const bmc::BmcStatus& status, const std::string& text) {
       if (status.ok()) {
         std::cout << prefix << text << "\n";
       } else {
-        ++failures;
         std::cerr << prefix << describe(status) << "\n";
       }
+    };
+    run_steps(*client, raw, args, steps, 0, each, [&, prefix, raw](const bmc::BmcStatus& status) {
+      if (!status.ok()) ++failures;
       if (raw->cipher_suite()) logger("bmc")->info("{}cipher suite {}", prefix, *raw->cipher_suite());
       raw->close();  // Close Session: the BMC frees it now instead of after its timeout
       // The last answer ends the run: the clients' sockets (and their pending reads) go.
@@ -324,6 +389,13 @@ void add_bmc_command(CLI::App& app) {
   bootdev->add_flag("--legacy", args->legacy, "Boot in legacy BIOS mode (the default)")->excludes(efi);
   bootdev->add_flag("--persistent", args->persistent, "Every boot, not only the next one");
   bmc->add_subcommand("device-id", "Print Get Device ID's answer (IPMI)");
+  auto* sequence = bmc->add_subcommand(
+      "sequence", "Run steps in order on one session (one login, one logout), stopping at the first failure");
+  sequence->add_option("steps", args->sequence, "power-status, power=on|off|soft-off|cycle|reset, bootdev=pxe|disk")
+      ->required();
+  auto* sequence_efi = sequence->add_flag("--efi", args->efi, "bootdev steps: boot in UEFI mode");
+  sequence->add_flag("--legacy", args->legacy, "bootdev steps: legacy BIOS mode (the default)")->excludes(sequence_efi);
+  sequence->add_flag("--persistent", args->persistent, "bootdev steps: every boot, not only the next one");
 
   bmc->callback([bmc, args] {
     const std::string command = bmc->get_subcommands().front()->get_name();

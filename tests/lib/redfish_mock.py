@@ -99,7 +99,7 @@ class ChassisProgram:
 
 
 class MockState:
-    def __init__(self, profile, user, password, chassis_program, stale_etag_once, ifmatch_bare):
+    def __init__(self, profile, user, password, chassis_program, stale_etag_once, ifmatch_bare, reset_types=None):
         if profile not in PROFILES:
             raise ValueError("unknown profile %r (known: %s)" % (profile, ", ".join(PROFILES)))
         self.profile = profile
@@ -107,6 +107,7 @@ class MockState:
         self.chassis = ChassisProgram(chassis_program) if chassis_program else None
         self.stale_etag_once = stale_etag_once
         self.ifmatch_bare = ifmatch_bare
+        self.only_reset_types = reset_types  # a BMC offering fewer ResetTypes than its profile's
         self.system_id = {"dell": "System.Embedded.1", "supermicro-x10": "1", "hpe": "1"}.get(profile, "437XR1138R2")
         self.powered = False
         self.boot = {"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None"}
@@ -144,6 +145,8 @@ class MockState:
         return self.chassis.get_power() if self.chassis else self.powered
 
     def reset_types(self):
+        if self.only_reset_types is not None:
+            return list(self.only_reset_types)
         if self.profile == "nopowercycle":
             return [t for t in ALL_RESET_TYPES if t != "PowerCycle"]
         if self.profile == "supermicro-x10":
@@ -415,9 +418,9 @@ class RedfishMock:
 
     def __init__(self, profile="dmtf", port=0, tls=True, user="admin", password="password", chassis_program=None,
                  log_path=None, cert_dir=None, cert_san="IP:127.0.0.1,DNS:localhost", stale_etag_once=False,
-                 ifmatch_bare=False, delay=0.0):
+                 ifmatch_bare=False, delay=0.0, reset_types=None):
         self.delay = delay
-        self.state = MockState(profile, user, password, chassis_program, stale_etag_once, ifmatch_bare)
+        self.state = MockState(profile, user, password, chassis_program, stale_etag_once, ifmatch_bare, reset_types)
         self.requests = []
         self.log_path = log_path
         self.tls = tls

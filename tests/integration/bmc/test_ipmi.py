@@ -202,3 +202,18 @@ def test_endpoint_url_and_credentials_from_the_environment(bmc):
     r = subprocess.run([IRONBOOT, "bmc", "--endpoint", "127.0.0.1", "--port", str(bmc.port), "--cipher-suite", "3",
                         "power-status"], text=True, capture_output=True, timeout=60, env=env)
     assert r.returncode == 1 and "error: AuthFailed" in r.stderr, r.stderr
+
+
+def test_sequence_sets_pxe_then_powers_on_in_one_session(bmc):
+    # Registration in one RMCP+ session: the chassis program sees the boot device before the
+    # power-on, the VM boots the network once, and ipmitool agrees on the power afterwards.
+    r = ironboot(bmc, "sequence", "power-status", "bootdev=pxe", "power=on", "power-status", suite=3, verbose=True)
+    assert ok(r).strip().splitlines() == ["power: off", "bootdev pxe legacy once: ok", "power on: ok", "power: on"]
+    assert r.stderr.count("session open") == 1, r.stderr
+    assert wait_for(lambda: vm_chassis.qemu_pid(bmc.vm) is not None), "no QEMU process after power on"
+    with open(os.path.join(bmc.vm, "calls.log")) as f:
+        calls = f.read()
+    assert calls.index("set boot pxe") < calls.index("set power 1"), calls
+    with open(os.path.join(bmc.vm, "qemu.cmdline")) as f:
+        assert "-boot once=n" in f.read()
+    assert ipmitool_power(bmc) == "Chassis Power is on"
