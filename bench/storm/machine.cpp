@@ -218,14 +218,25 @@ struct AcceptOutcome {
   bool done = false;
   HttpReply reply;
   double ms = 0;
+  unsigned not_found = 0;  // 404 answers before the Server existed
 };
 
 net::awaitable<void> accept_server(StormContext& ctx, std::string name, std::shared_ptr<AcceptOutcome> out) {
   const auto start = Clock::now();
-  out->reply = co_await api_merge_patch(ctx.io, ctx.api_tls, ctx.settings.api,
-                                        "/apis/metal.sidero.dev/v1alpha2/servers/" + name,
-                                        R"({"spec":{"accepted":true}})", ctx.settings.api_token,
-                                        ctx.settings.http_timeout);
+  // The register's answer can come before its Server is written (the create is queued): an
+  // operator waits for the Server to show up, so a 404 is asked again for up to 10 s.
+  net::steady_timer pause(ctx.io);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    out->reply = co_await api_merge_patch(ctx.io, ctx.api_tls, ctx.settings.api,
+                                          "/apis/metal.sidero.dev/v1alpha2/servers/" + name,
+                                          R"({"spec":{"accepted":true}})", ctx.settings.api_token,
+                                          ctx.settings.http_timeout);
+    if (out->reply.status != 404) break;
+    ++out->not_found;
+    pause.expires_after(Millis(100));
+    auto [ec] = co_await pause.async_wait(net::as_tuple(net::use_awaitable));
+    (void)ec;
+  }
   out->ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   out->done = true;
 }
@@ -407,6 +418,7 @@ net::awaitable<MachineResult> boot_machine(StormContext& ctx, std::uint32_t inde
   if (!accepted->reply.error.empty() || accepted->reply.status != 200)
     co_return rec.fail(Phase::accept, accepted->reply.error.empty() ? fmt::format("status {}: {}", accepted->reply.status, accepted->reply.body.substr(0, 200)) : accepted->reply.error);
   r.phases.emplace_back(Phase::accept, accepted->ms);
+  r.accept_not_found = accepted->not_found;
   if (!reply.error.empty() || reply.status != 200) co_return rec.fail(Phase::wipe_order, reply.error.empty() ? fmt::format("status {}", reply.status) : reply.error);
   auto order = agent::parse_instruction_body(reply.body);
   if (!order.instruction || order.instruction->action != agent::Action::wipe || order.instruction->wipe_id.empty())

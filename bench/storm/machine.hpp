@@ -61,6 +61,7 @@ struct MachineResult {
   double total_ms = 0;
   std::uint64_t tftp_bytes = 0, http_bytes = 0;
   unsigned dhcp_resends = 0, tftp_resends = 0;
+  unsigned accept_not_found = 0;     // accepts answered 404 (the Server not written yet)
 };
 
 struct StormContext {

@@ -158,13 +158,14 @@ int main(int argc, char** argv) {
   std::vector<double> totals;
   std::map<std::string, std::uint64_t> failures;
   json::array examples, listed;
-  std::uint64_t ok = 0, tftp_bytes = 0, http_bytes = 0, dhcp_resends = 0, tftp_resends = 0;
+  std::uint64_t ok = 0, tftp_bytes = 0, http_bytes = 0, dhcp_resends = 0, tftp_resends = 0, accept_not_found = 0;
   for (const auto& r : results) {
     for (const auto& [p, ms] : r.phases) phases[static_cast<std::size_t>(p)].push_back(ms);
     tftp_bytes += r.tftp_bytes;
     http_bytes += r.http_bytes;
     dhcp_resends += r.dhcp_resends;
     tftp_resends += r.tftp_resends;
+    accept_not_found += r.accept_not_found;
     if (r.failed_phase.empty()) {
       ++ok;
       totals.push_back(r.total_ms);
@@ -193,7 +194,8 @@ int main(int argc, char** argv) {
                       {"tftp_bytes", tftp_bytes},
                       {"http_bytes", http_bytes},
                       {"dhcp_resends", dhcp_resends},
-                      {"tftp_resends", tftp_resends}};
+                      {"tftp_resends", tftp_resends},
+                      {"accept_not_found", accept_not_found}};
   if (!hub.send_error().empty()) report["dhcp_send_error"] = hub.send_error();
   if (list_machines) report["list"] = std::move(listed);
   std::cout << json::serialize(report) << std::endl;
