@@ -127,11 +127,6 @@ class StormLab:
             with open(os.path.join(agent, name), "wb") as f:
                 f.write(os.urandom(size))
 
-    def _tune_neighbours(self, host):
-        # A thousand addresses on one link: the default neighbour table (1,024) would overflow.
-        for key, value in (("gc_thresh1", 8192), ("gc_thresh2", 16384), ("gc_thresh3", 32768)):
-            host.run(["sysctl", "-qw", f"net.ipv4.neigh.default.{key}={value}"], check=False)
-
     def start(self):
         self._files()
         self.lab = netlab.Lab(subnet=SUBNET, prefix_len=16)
@@ -141,11 +136,18 @@ class StormLab:
         if self.with_peer:
             self.peer = self.lab.add_host("peer", 3)
             hosts.append(self.peer)
-        for h in hosts:
-            self._tune_neighbours(h)
         first = ipaddress.IPv4Address(FIRST_MACHINE)
         batch = "".join(f"addr add {first + i}/16 dev eth0\n" for i in range(self.machines))
         subprocess.run(["ip", "-n", self.client.ns, "-batch", "-"], input=batch, text=True, check=True)
+        # Neighbour tables are global (gc_thresh3, 1,024 entries by default, shared by every
+        # namespace on the machine): a thousand learnt neighbours per server overflow them and
+        # sends fail with ENOBUFS. Permanent entries do not count, so the servers get one per
+        # machine address (all on the client's interface).
+        neigh = "".join(f"neigh replace {first + i} lladdr {self.client.mac} dev eth0 nud permanent\n"
+                        for i in range(self.machines))
+        for h in hosts:
+            if h is not self.client:
+                subprocess.run(["ip", "-n", h.ns, "-batch", "-"], input=neigh, text=True, check=True)
         self.client.run(["sysctl", "-qw", "net.ipv4.ip_local_port_range=1100 65000"], check=False)
 
         tftp, agent = os.path.join(self.tmp, "tftp"), os.path.join(self.tmp, "agent")
