@@ -29,8 +29,8 @@ constexpr auto kAwait = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kMaxDatagram = 65536;
 constexpr std::uint32_t kMaxTextBody = 4 * 1024 * 1024;
 
-std::uint32_t reply_xid(const std::uint8_t* p, std::size_t n) {
-  if (n < 240 || p[0] != 2) return 0;  // not a BOOTREPLY
+std::optional<std::uint32_t> reply_xid(const std::uint8_t* p, std::size_t n) {
+  if (n < 240 || p[0] != 2) return std::nullopt;  // not a BOOTREPLY
   return (std::uint32_t{p[4]} << 24) | (std::uint32_t{p[5]} << 16) | (std::uint32_t{p[6]} << 8) | p[7];
 }
 
@@ -126,9 +126,10 @@ net::awaitable<void> DhcpHub::receive_loop() {
       if (ec == net::error::operation_aborted || !socket_.is_open()) co_return;
       continue;
     }
-    const std::uint32_t xid = reply_xid(buffer.data(), n);
-    auto it = waiters_.find(xid);
-    if (xid == 0 || it == waiters_.end() || it->second->reply) continue;
+    const auto xid = reply_xid(buffer.data(), n);
+    if (!xid) continue;
+    auto it = waiters_.find(*xid);
+    if (it == waiters_.end() || it->second->reply) continue;
     it->second->reply.emplace(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
     it->second->timer->cancel();
   }

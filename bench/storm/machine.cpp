@@ -287,11 +287,13 @@ net::awaitable<MachineResult> boot_machine(StormContext& ctx, std::uint32_t inde
   r.accepted = s.agent && in_share(index, s.accept_share, 3);
   const net::ip::address_v4 address(s.first_address.to_uint() + index);
   Recorder rec(r);
-  std::mt19937 rng(s.seed * 7919u + index);
   const udp::endpoint dhcp_to(net::ip::address_v4::broadcast(), s.dhcp_server_port);
 
   // Firmware PXE: DISCOVER -> proxy OFFER.
-  std::uint32_t xid = rng();
+  // xids unique within the storm (the hub hands replies out by xid): index and exchange in
+  // the low bits, the round in the high ones.
+  auto next_xid = [&, exchange = 0u]() mutable { return (s.seed << 24) ^ ((index << 2) | exchange++); };
+  std::uint32_t xid = next_xid();
   auto offer_bytes = co_await ctx.hub.exchange(
       pxe_packet(id, xid, r.uefi, false, dhcp::MessageType::discover, {}, std::nullopt), xid, dhcp_to, s.dhcp_retry,
       r.dhcp_resends);
@@ -303,7 +305,7 @@ net::awaitable<MachineResult> boot_machine(StormContext& ctx, std::uint32_t inde
 
   // UEFI firmware asks the boot server on 4011; so does a BIOS ROM offered only a menu.
   if (r.uefi || offer->file.empty()) {
-    xid = rng();
+    xid = next_xid();
     const net::ip::address_v4 boot_server = offer->next_server.is_unspecified() ? s.server : offer->next_server;
     std::optional<dhcp::PxeBootItem> item = offer->menu_item;
     auto ack_bytes = co_await udp_exchange(
@@ -331,7 +333,7 @@ net::awaitable<MachineResult> boot_machine(StormContext& ctx, std::uint32_t inde
   // iPXE runs: its own DHCP, answered with the /boot.ipxe URL.
   std::string boot_path = s.boot_ipxe_url_path;
   if (s.ipxe_dhcp) {
-    xid = rng();
+    xid = next_xid();
     auto bytes = co_await ctx.hub.exchange(
         pxe_packet(id, xid, r.uefi, true, dhcp::MessageType::discover, {}, std::nullopt), xid, dhcp_to, s.dhcp_retry,
         r.dhcp_resends);
