@@ -22,7 +22,8 @@ import netlab
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 KUBECTL = "/usr/bin/kubectl"
-CRD_FILES = [os.path.join(ROOT, "assets", "crds", f) for f in ("server.yaml", "serverclass.yaml", "environment.yaml")]
+CRD_FILES = [os.path.join(ROOT, "assets", "crds", f) for f in ("server.yaml", "serverclass.yaml", "environment.yaml",
+                                                                    "baremetalhost.yaml")]
 RBAC_DIR = os.path.join(ROOT, "assets", "rbac")
 DEPLOY_DIR = os.path.join(ROOT, "assets", "deploy")
 MANIFESTS = CRD_FILES + sorted(

@@ -1,0 +1,233 @@
+#include "discovery/baremetalhost.hpp"
+
+#include <boost/json/array.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+#include "kube/objects.hpp"
+
+namespace ironboot::discovery {
+
+namespace json = boost::json;
+using objects::array_at;
+using objects::object_at;
+using objects::string_at;
+
+namespace {
+
+// "52:54:00:AB:..", "52-54-00-ab-.." -> "525400ab..": MACs compare whatever their spelling.
+std::string mac_key(std::string_view mac) {
+  std::string out;
+  for (char c : mac)
+    if (std::isxdigit(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::int64_t int_at(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
+  return 0;
+}
+
+const json::array* interfaces_of(const json::object& hardware) {
+  const auto* network = object_at(hardware, "network");
+  return network ? array_at(*network, "interfaces") : nullptr;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
+
+// One storage device against every hint given (Metal3's RootDeviceHints semantics: names
+// and serials equal, model and vendor substrings, minSizeGigabytes a lower bound).
+bool device_matches(const json::object& hints, const json::object& device) {
+  for (const auto& [key, want] : hints) {
+    if (key == "minSizeGigabytes") {
+      if (!want.is_int64() && !want.is_uint64()) return false;
+      const std::int64_t min_gb = want.is_int64() ? want.get_int64() : static_cast<std::int64_t>(want.get_uint64());
+      if (int_at(device, "size") < min_gb * 1000 * 1000 * 1000) return false;
+      continue;
+    }
+    if (key == "rotational") {
+      if (!want.is_bool()) return false;
+      if ((string_at(device, "type") == "HDD") != want.get_bool()) return false;
+      continue;
+    }
+    if (!want.is_string()) return false;
+    const std::string_view w = want.get_string();
+    if (key == "deviceName") {
+      if (string_at(device, "deviceName") != w && string_at(device, "name") != w &&
+          "/dev/" + std::string(string_at(device, "name")) != w)
+        return false;
+    } else if (key == "serialNumber") {
+      if (string_at(device, "serialNumber") != w) return false;
+    } else if (key == "wwn" || key == "wwnWithExtension" || key == "wwnVendorExtension") {
+      if (string_at(device, "wwid") != w) return false;
+    } else if (key == "model" || key == "vendor") {
+      if (!contains(string_at(device, "productName"), w)) return false;
+    } else {
+      return false;  // a hint ironboot cannot check (hctl) matches no disk rather than any
+    }
+  }
+  return true;
+}
+
+std::string device_path(const json::object& device) {
+  const auto name = string_at(device, "deviceName");
+  if (!name.empty()) return std::string(name);
+  return "/dev/" + std::string(string_at(device, "name"));
+}
+
+std::string_view namespace_of(const json::object& obj) {
+  const auto* md = object_at(obj, "metadata");
+  return md ? string_at(*md, "namespace") : std::string_view{};
+}
+
+}  // namespace
+
+bool server_has_mac(const json::object& server, std::string_view mac) {
+  const std::string want = mac_key(mac);
+  if (want.size() != 12) return false;
+  const auto* spec = objects::spec_of(server);
+  const auto* hardware = spec ? object_at(*spec, "hardware") : nullptr;
+  const auto* interfaces = hardware ? interfaces_of(*hardware) : nullptr;
+  if (!interfaces) return false;
+  return std::any_of(interfaces->begin(), interfaces->end(), [&](const json::value& i) {
+    return i.is_object() && mac_key(string_at(i.get_object(), "mac")) == want;
+  });
+}
+
+json::object hardware_details(const json::object& hardware, std::string_view boot_mac) {
+  json::object out;
+  if (const auto* system = object_at(hardware, "system")) {
+    out["systemVendor"] = json::object{{"manufacturer", string_at(*system, "manufacturer")},
+                                       {"productName", string_at(*system, "productName")},
+                                       {"serialNumber", string_at(*system, "serialNumber")}};
+  }
+  if (const auto* memory = object_at(hardware, "memory")) {
+    std::int64_t mb = 0;
+    if (const auto* modules = array_at(*memory, "modules"))
+      for (const auto& m : *modules)
+        if (m.is_object()) mb += int_at(m.get_object(), "size");
+    out["ramMebibytes"] = mb;
+  }
+  json::array nics;
+  if (const auto* interfaces = interfaces_of(hardware)) {
+    for (const auto& v : *interfaces) {
+      if (!v.is_object()) continue;
+      const auto& i = v.get_object();
+      json::object nic{{"name", string_at(i, "name")}, {"mac", string_at(i, "mac")},
+                       {"pxe", !boot_mac.empty() && mac_key(string_at(i, "mac")) == mac_key(boot_mac)}};
+      if (const auto* addresses = array_at(i, "addresses"); addresses && !addresses->empty() && addresses->front().is_string()) {
+        // "10.0.0.5/24" -> "10.0.0.5": Metal3 reports the address alone.
+        std::string ip(addresses->front().get_string());
+        nic["ip"] = ip.substr(0, ip.find('/'));
+      }
+      nics.push_back(std::move(nic));
+    }
+  }
+  out["nics"] = std::move(nics);
+  json::array storage;
+  if (const auto* disks = object_at(hardware, "storage")) {
+    if (const auto* devices = array_at(*disks, "devices")) {
+      for (const auto& v : *devices) {
+        if (!v.is_object()) continue;
+        const auto& d = v.get_object();
+        storage.push_back(json::object{{"name", device_path(d)},
+                                       {"model", string_at(d, "productName")},
+                                       {"serialNumber", string_at(d, "serialNumber")},
+                                       {"wwn", string_at(d, "wwid")},
+                                       {"sizeBytes", int_at(d, "size")},
+                                       {"rotational", string_at(d, "type") == "HDD"}});
+      }
+    }
+  }
+  out["storage"] = std::move(storage);
+  if (const auto* compute = object_at(hardware, "compute")) {
+    json::object cpu{{"count", int_at(*compute, "totalThreadCount")}};
+    if (const auto* processors = array_at(*compute, "processors"); processors && !processors->empty() && processors->front().is_object()) {
+      const auto& p = processors->front().get_object();
+      cpu["model"] = string_at(p, "productName");
+      cpu["clockMegahertz"] = static_cast<double>(int_at(p, "speed"));
+    }
+    out["cpu"] = std::move(cpu);
+  }
+  return out;
+}
+
+std::optional<std::string> select_install_target(const json::object& hints, const json::object& hardware) {
+  const auto* storage = object_at(hardware, "storage");
+  const auto* devices = storage ? array_at(*storage, "devices") : nullptr;
+  if (!devices) return std::nullopt;
+  for (const auto& v : *devices)
+    if (v.is_object() && device_matches(hints, v.get_object())) return device_path(v.get_object());
+  return std::nullopt;
+}
+
+BmhPlan reconcile_bmh(const BmhInput& in) {
+  BmhPlan plan;
+  const json::object empty;
+  const auto* spec_ptr = objects::spec_of(in.host);
+  const json::object& spec = spec_ptr ? *spec_ptr : empty;
+  const auto* bmc_ptr = object_at(spec, "bmc");
+  const json::object& bmc = bmc_ptr ? *bmc_ptr : empty;
+  const auto* hints_ptr = object_at(spec, "rootDeviceHints");
+  const json::object& hints = hints_ptr ? *hints_ptr : empty;
+
+  json::object provisioning{{"state", "registering"}};
+  if (hints_ptr) provisioning["rootDeviceHints"] = hints;
+  json::object& status = plan.status;
+  status["operationalStatus"] = "OK";
+  status["errorType"] = "";
+  status["errorMessage"] = "";
+  status["poweredOn"] = false;
+
+  auto fail = [&](const char* type, const std::string& message) {
+    status["operationalStatus"] = "error";
+    status["errorType"] = type;
+    status["errorMessage"] = message;
+  };
+
+  if (in.server) {
+    const std::string server_name(objects::name_of(*in.server));
+    plan.link_server = server_name;
+    provisioning["ID"] = server_name;
+    json::object server_bmc{{"endpoint", string_at(bmc, "address")}};
+    if (objects::bool_at(bmc, "disableCertificateVerification")) server_bmc["insecureSkipVerify"] = true;
+    const std::string ns(namespace_of(in.host));
+    const std::string secret(string_at(bmc, "credentialsName"));
+    server_bmc["userFrom"] = json::object{{"secretKeyRef", {{"namespace", ns}, {"name", secret}, {"key", "username"}}}};
+    server_bmc["passFrom"] = json::object{{"secretKeyRef", {{"namespace", ns}, {"name", secret}, {"key", "password"}}}};
+    plan.server_bmc = std::move(server_bmc);
+    if (const auto* server_status = objects::status_of(*in.server)) status["poweredOn"] = string_at(*server_status, "power") == "on";
+  }
+
+  if (in.credentials_error) {
+    fail(in.server ? "power management error" : "registration error", "credentials: " + *in.credentials_error);
+  } else if (in.bmc_error) {
+    fail(in.server ? "power management error" : "registration error", "BMC: " + *in.bmc_error);
+  } else if (!in.server && !in.power_on_sent) {
+    plan.power_on_pxe = true;  // registering: PXE once + power on, so the agent inspects it
+  } else {
+    provisioning["state"] = "inspecting";
+  }
+
+  const auto* server_spec = in.server ? objects::spec_of(*in.server) : nullptr;
+  const auto* hardware = server_spec ? object_at(*server_spec, "hardware") : nullptr;
+  if (hardware && !hardware->empty()) {
+    status["hardware"] = hardware_details(*hardware, string_at(spec, "bootMACAddress"));
+    if (auto target = select_install_target(hints, *hardware)) {
+      provisioning["installTarget"] = *target;
+    } else {
+      provisioning["installTarget"] = "";
+      if (!in.credentials_error && !in.bmc_error)
+        fail("inspection error", "no storage device matches spec.rootDeviceHints");
+    }
+    if (status.at("operationalStatus") == "OK") provisioning["state"] = "available";
+  }
+  status["provisioning"] = std::move(provisioning);
+  return plan;
+}
+
+}  // namespace ironboot::discovery

@@ -1,0 +1,47 @@
+// Metal3's BareMetalHost as an operator's registration (docs/bmc.md "BareMetalHost"): the pure
+// part of its controller. From the host, whether its credentials Secret was read, the Server
+// its boot MAC matches and the outcome of the BMC's "PXE once + power on", `reconcile_bmh`
+// says what to write and what to do: the host's status in Metal3's terms, the link to the
+// Server, the Server's spec.bmc, and whether to power the host on into PXE. No I/O here.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <optional>
+#include <string>
+
+namespace ironboot::discovery {
+
+// What the shell knows about one host when it reconciles it.
+struct BmhInput {
+  boost::json::object host;                    // the BareMetalHost
+  std::optional<std::string> credentials_error;  // the Secret could not be read or lacks a key
+  const boost::json::object* server = nullptr; // the Server whose interfaces carry bootMACAddress
+  bool power_on_sent = false;                  // PXE once + power on done for this host already
+  std::optional<std::string> bmc_error;        // that BMC operation failed: "Reason: message"
+};
+
+struct BmhPlan {
+  boost::json::object status;  // the host's whole status, as it should be
+  bool power_on_pxe = false;   // set PXE once, then power on (registration)
+  // The Server the host is linked to (its name, also status.provisioning.ID); "" none yet.
+  std::string link_server;
+  // The Server's spec.bmc from the host's bmc block (endpoint, insecureSkipVerify, userFrom /
+  // passFrom on the Secret); empty when there is no Server to give it.
+  boost::json::object server_bmc;
+};
+
+// A Server whose spec.hardware.network.interfaces has `mac` (any case, ':' or '-').
+bool server_has_mac(const boost::json::object& server, std::string_view mac);
+
+// Metal3's HardwareDetails from a Server's spec.hardware (docs/agent-api.md units: module
+// sizes MB, device sizes bytes, speeds MHz).
+boost::json::object hardware_details(const boost::json::object& hardware, std::string_view boot_mac);
+
+// The install target the hints select among the Server's storage devices: the first device
+// every given hint matches, or nullopt. No hints select the first device.
+std::optional<std::string> select_install_target(const boost::json::object& hints, const boost::json::object& hardware);
+
+BmhPlan reconcile_bmh(const BmhInput& in);
+
+}  // namespace ironboot::discovery
