@@ -26,6 +26,7 @@
 #include "http/session_skeleton.hpp"
 #include "kube/api_handler.hpp"
 #include "kube/authz.hpp"
+#include "kube/heap_trim.hpp"
 #include "kube/store.hpp"
 #include "kube/store_log.hpp"
 #include "kube/tls_material.hpp"
@@ -129,6 +130,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
   CommitMetrics commit_metrics;
   net::steady_timer event_sweep{io};
   net::steady_timer probe_timer{io};
+  HeapTrimmer heap_trimmer{io, [this] { return store.resource_version(); }};
 
   std::string start() {
     auto lg = logger("kube");
@@ -152,6 +154,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     handler.set_event_limits({std::chrono::seconds(config.event_ttl_seconds), config.max_events});
     if (handler.ensure_initial_namespaces()) schedule_flush();
     schedule_event_sweep();
+    heap_trimmer.start();
     std::string host;
     std::uint16_t port = 0;
     auto hp = parse_host_port(config.listen);
@@ -186,6 +189,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     stopped = true;
     event_sweep.cancel();
     probe_timer.cancel();
+    heap_trimmer.stop();
     listener.close();
     if (syncer.joinable()) {
       {

@@ -79,8 +79,11 @@ class Store {
   using Indexer = std::function<void(const std::string& resource, const boost::json::object& object, ObjectIndex& index)>;
 
   // The history keeps at most `history_limit` changes and about `history_bytes` of the text
-  // of versions no longer current (a watcher further behind relists: 410).
-  explicit Store(std::size_t history_limit = 50000, std::size_t history_bytes = 32u << 20)
+  // of versions no longer current (a watcher further behind relists: 410). 8 MiB is some
+  // 1,700 replaced Servers: watchers that keep up never need more, and 32 MiB was a fifth of
+  // the daemon's memory with 10,000 Servers. Each change kept costs about 190 bytes besides
+  // texts (50,000 of them after a burst of Events were 9 MB).
+  explicit Store(std::size_t history_limit = 10000, std::size_t history_bytes = 8u << 20)
       : history_limit_(history_limit), history_bytes_limit_(history_bytes) {}
 
   void set_indexer(Indexer indexer) { indexer_ = std::move(indexer); }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "kube/api_handler.hpp"
+#include "kube/heap_trim.hpp"
 #include "kube/store_log.hpp"
 #include "store_fixtures.hpp"
 
@@ -70,6 +71,36 @@ TEST(Store, KeepsAboutTheTextOfEachObject) {
   const double per_object = static_cast<double>(used) / 1000, text = static_cast<double>(text_bytes) / 1000;
   std::printf("store heap per Server: %.0f bytes for %.0f bytes of text (history included)\n", per_object, text);
   EXPECT_LT(per_object, 1.5 * text);
+}
+
+// The bench's Events (0.56 KB each): text, index (the involvedObject field-selector values,
+// last-seen time), map node and history entry.
+TEST(Store, KeepsAboutTheTextOfEachEvent) {
+  Store store;
+  ApiHandler handler{store, [] { return std::chrono::system_clock::time_point{}; }, [] { return random_uid(); }};
+  handler.ensure_initial_namespaces();
+  std::size_t text_bytes = 0;
+  const std::size_t before = mallinfo2().uordblks;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string server = "00000000-0000-4000-8000-" + std::string(12 - std::to_string(i % 1000).size(), '0') + std::to_string(i % 1000);
+    const std::string name = server + "." + std::to_string(1000000 + i);
+    json::object involved{{"apiVersion", kApiVersion}, {"kind", "Server"}, {"name", server}, {"uid", random_uid()}};
+    json::object event{{"apiVersion", "v1"}, {"kind", "Event"},
+                       {"metadata", json::object{{"name", name}, {"namespace", "default"}}},
+                       {"involvedObject", involved}, {"reason", "Registered"},
+                       {"message", "Registered by the benchmark (event " + std::to_string(i) + ")"}, {"type", "Normal"},
+                       {"source", json::object{{"component", "ironboot"}}}, {"count", 1},
+                       {"firstTimestamp", "2026-12-03T09:00:00Z"}, {"lastTimestamp", "2026-12-03T09:00:00Z"},
+                       {"reportingComponent", "ironboot"}, {"reportingInstance", "bench"}};
+    auto r = handler.handle(ApiRequest{"POST", "/api/v1/namespaces/default/events", "application/json", "application/json",
+                                       json::serialize(event)});
+    ASSERT_EQ(r.response.status, 201u) << r.response.body;
+    text_bytes += store.find("events", "default/" + name)->json.size();
+  }
+  const std::size_t used = mallinfo2().uordblks - before;
+  const double per_object = static_cast<double>(used) / 5000, text = static_cast<double>(text_bytes) / 5000;
+  std::printf("store heap per Event: %.0f bytes for %.0f bytes of text (history included)\n", per_object, text);
+  EXPECT_LT(per_object, 2.5 * text);
 }
 
 TEST(StoreLog, ReplaysAndKeepsResourceVersionsAcrossRestarts) {
@@ -192,6 +223,24 @@ TEST(StoreLog, CompactionKeepsLiveObjectsAndTheCounter) {
   EXPECT_EQ(s.resource_version(), 103u);
   EXPECT_EQ(s.objects("servers").size(), 2u);
   EXPECT_EQ(s.get("servers", "a")->at("spec").at("v"), 99);
+}
+
+}  // namespace
+}  // namespace ironboot::kube
+
+namespace ironboot::kube {
+namespace {
+
+// The heap is trimmed once per burst of writes, after an interval without one.
+TEST(TrimPolicy, TrimsOnceAfterEachBurst) {
+  TrimPolicy policy(5);
+  EXPECT_FALSE(policy.tick(5)) << "nothing written since the start";
+  EXPECT_FALSE(policy.tick(9)) << "writes still coming";
+  EXPECT_FALSE(policy.tick(30));
+  EXPECT_TRUE(policy.tick(30)) << "the burst is over";
+  EXPECT_FALSE(policy.tick(30)) << "already trimmed";
+  EXPECT_FALSE(policy.tick(31));
+  EXPECT_TRUE(policy.tick(31));
 }
 
 }  // namespace
