@@ -35,6 +35,7 @@ import base64
 import copy
 import hashlib
 import json
+import urllib.request
 import os
 import secrets
 import shlex
@@ -457,6 +458,19 @@ class RedfishMock:
     def snapshot(self):
         with self.state.lock:
             return self.state.snapshot()
+
+    def take_session_slot(self):
+        """Logs in as another client would (and never out), so a test sees how a client behaves
+        with one slot of the session limit already taken. Returns the sessions now open."""
+        scheme = "https" if self.tls else "http"
+        login = urllib.request.Request(f"{scheme}://127.0.0.1:{self.port}/redfish/v1/SessionService/Sessions",
+                                       data=json.dumps({"UserName": self.state.user,
+                                                        "Password": self.state.password}).encode(),
+                                       headers={"Content-Type": "application/json"}, method="POST")
+        ctx = ssl.create_default_context(cafile=self.cert) if self.tls else None
+        with urllib.request.urlopen(login, context=ctx, timeout=10) as answer:
+            assert answer.status == 201, answer.status
+        return self.snapshot()["sessions"]
 
     def requests_to(self, method, path_suffix=""):
         with self.state.lock:

@@ -7,10 +7,8 @@ already taken. Exit codes as in docs/bmc.md (0 done, 1 the BMC refused, 2 bad in
 
 import json
 import os
-import ssl
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -100,13 +98,7 @@ def test_status_pxe_on_cycle_in_one_session(profile, password_file):
 
 def test_a_run_fits_a_two_session_cap_with_one_slot_taken(password_file):
     with RedfishMock(profile="sessioncap2") as m:
-        ctx = ssl.create_default_context(cafile=m.cert)
-        request = urllib.request.Request(f"https://127.0.0.1:{m.port}/redfish/v1/SessionService/Sessions",
-                                         data=json.dumps({"UserName": "admin", "Password": "password"}).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, context=ctx, timeout=10) as answer:
-            assert answer.status == 201
-        taken = m.snapshot()["sessions"]
+        taken = m.take_session_slot()
         assert len(taken) == 1
         # Three runs of six steps each: one session each, logged out before the next run.
         for _ in range(3):

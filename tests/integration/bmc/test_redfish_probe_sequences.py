@@ -7,9 +7,7 @@ BMC with one slot already taken. Each asserts the mock's resulting state and the
 
 import json
 import os
-import ssl
 import sys
-import urllib.request
 
 import pytest
 
@@ -80,13 +78,7 @@ def test_reset_type_from_a_narrow_allowable_values_list(mock_factory):
 
 def test_a_long_run_uses_one_session_under_a_cap_of_two_with_one_taken(mock_factory):
     mock = mock_factory("sessioncap2")
-    ctx = ssl.create_default_context(cafile=mock.cert)
-    login = urllib.request.Request(f"https://127.0.0.1:{mock.port}/redfish/v1/SessionService/Sessions",
-                                   data=json.dumps({"UserName": "admin", "Password": "password"}).encode(),
-                                   headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(login, context=ctx, timeout=10) as answer:
-        assert answer.status == 201
-    taken = mock.snapshot()["sessions"]
+    taken = mock.take_session_slot()
     ok(probe(mock, "status", "boot:pxe:once", "on", "status", "cycle", "boot:disk:once", "hard-reset", "off",
              "status", auth="session"))
     state = mock.snapshot()
