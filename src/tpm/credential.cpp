@@ -2,6 +2,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
@@ -101,6 +102,22 @@ Result<Bytes> object_name(const PublicArea& p) {
   if (EVP_Digest(p.marshaled.data(), p.marshaled.size(), name.data() + 2, &n, EVP_sha256(), nullptr) != 1)
     return Error{"SHA-256 failed"};
   return name;
+}
+
+Result<std::string> public_key_sha256(const PublicArea& ek) {
+  if (ek.type != kAlgRsa) return Error{"only RSA EKs are supported"};
+  if (ek.unique.empty() || ek.unique.size() * 8 != ek.rsa_bits) return Error{"the EK modulus does not have its stated size"};
+  auto key = rsa_key(ek);
+  if (auto* e = std::get_if<Error>(&key)) return *e;
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(std::get<PkeyPtr>(key).get(), &der);
+  if (n <= 0) return Error{"the EK public key cannot be encoded"};
+  std::uint8_t digest[kSha256];
+  unsigned int digest_size = 0;
+  const int ok = EVP_Digest(der, static_cast<std::size_t>(n), digest, &digest_size, EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  if (ok != 1 || digest_size != kSha256) return Error{"SHA-256 failed"};
+  return to_hex(digest);
 }
 
 Result<Bytes> kdfa_sha256(std::span<const std::uint8_t> key, const std::string& label, std::span<const std::uint8_t> context_u,

@@ -18,6 +18,11 @@ struct MadeCredential {
 // nameAlg || H(TPMT_PUBLIC); only SHA-256 name algorithms.
 Result<Bytes> object_name(const PublicArea& p);
 
+// Lower-case hex SHA-256 of the EK's public key as DER SubjectPublicKeyInfo: the machine's
+// identity in a Server (what `tpm2_readpublic -f der` + sha256sum print, and the digest of
+// the key in an EK certificate).
+Result<std::string> public_key_sha256(const PublicArea& ek);
+
 // KDFa (Part 1, 11.4.10.2) with SHA-256: SP 800-108 counter mode over HMAC.
 Result<Bytes> kdfa_sha256(std::span<const std::uint8_t> key, const std::string& label, std::span<const std::uint8_t> context_u,
                           std::span<const std::uint8_t> context_v, std::size_t bits);

@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -54,5 +56,10 @@ class Reader {
   std::size_t at_ = 0;
   std::string error_;
 };
+
+// Lower-case hex, the form TPM blobs travel in over the agent API (JSON strings).
+std::string to_hex(std::span<const std::uint8_t> bytes);
+// Upper or lower case, an even count of digits, at most `max_bytes` bytes; nullopt otherwise.
+std::optional<Bytes> from_hex(std::string_view text, std::size_t max_bytes);
 
 }  // namespace ironboot::tpm

@@ -72,3 +72,19 @@ TEST(TpmCredential, RefusesWhatItCannotProtect) {
 
 }  // namespace
 }  // namespace ironboot::tpm
+
+namespace ironboot::tpm {
+namespace {
+
+TEST(TpmHex, RoundTripsAndRefusesWhatIsNotHex) {
+  const Bytes b = {0x00, 0x0b, 0xff, 0x7a};
+  EXPECT_EQ(to_hex(b), "000bff7a");
+  EXPECT_EQ(from_hex("000BFF7a", 4), b);
+  EXPECT_EQ(from_hex("", 4), Bytes{});
+  EXPECT_FALSE(from_hex("000", 4));        // odd
+  EXPECT_FALSE(from_hex("0g", 4));         // not a digit
+  EXPECT_FALSE(from_hex("0011223344", 4)); // over the limit
+}
+
+}  // namespace
+}  // namespace ironboot::tpm

@@ -30,16 +30,6 @@ Bytes as_tpm2b(const Bytes& b) {
   return w.take();
 }
 
-std::string hex(const Bytes& b) {
-  std::string out;
-  char buf[3];
-  for (auto c : b) {
-    std::snprintf(buf, sizeof buf, "%02x", c);
-    out += buf;
-  }
-  return out;
-}
-
 TEST(Swtpm, OurEkIsTheOneTpm2ToolsReadsTransientAndPersistent) {
   Swtpm tpm;
   ASSERT_TRUE(tpm.transport);
@@ -60,6 +50,12 @@ TEST(Swtpm, OurEkIsTheOneTpm2ToolsReadsTransientAndPersistent) {
   EXPECT_EQ(persistent.handle, kPersistentEk);
   EXPECT_EQ(persistent.public_area.unique, created.public_area.unique);
   EXPECT_EQ(persistent.name, created.name);
+  // The identity ironboot records is the digest of the key as tpm2-tools writes it in DER.
+  tpm.disconnect();
+  ASSERT_EQ(tpm.tools("tpm2_readpublic -c 0x81010001 -f der -o ek.der && sha256sum ek.der | cut -c1-64 > ek.sha256"), 0)
+      << tpm.log();
+  const Bytes digest_line = slurp(tpm.dir / "ek.sha256");
+  EXPECT_EQ(value(public_key_sha256(persistent.public_area)) + "\n", std::string(digest_line.begin(), digest_line.end()));
 }
 
 TEST(Swtpm, OurCredentialIsActivatedByTpm2ToolsOnlyForItsAk) {
@@ -104,7 +100,7 @@ TEST(Swtpm, Tpm2ToolsCredentialIsActivatedByOurClient) {
   spit(tpm.dir / "ek.pub", as_tpm2b(ek.public_area.marshaled));
   spit(tpm.dir / "secret", Bytes{'f', 'r', 'o', 'm', ' ', 't', 'p', 'm', '2', '-', 't', 'o', 'o', 'l', 's'});
   tpm.disconnect();
-  ASSERT_EQ(tpm.tools("tpm2_makecredential -T none -u ek.pub -s secret -n " + hex(ak.name) + " -o cred"), 0) << tpm.log();
+  ASSERT_EQ(tpm.tools("tpm2_makecredential -T none -u ek.pub -s secret -n " + to_hex(ak.name) + " -o cred"), 0) << tpm.log();
   tpm.reconnect();
   Client client(*tpm.transport);
   const MadeCredential made = value(from_tpm2_tools_file(slurp(tpm.dir / "cred")));
