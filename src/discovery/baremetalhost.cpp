@@ -165,6 +165,23 @@ std::optional<std::string> select_install_target(const json::object& hints, cons
   return std::nullopt;
 }
 
+namespace {
+
+// Metal3's state for the linked Server's lifecycle state (docs/bmc.md "The lifecycle"), "" when
+// the Server has none yet. Deprovisioning is Metal3's "preparing" (cleaning) on the way to
+// available, and its "deprovisioning" after the host was provisioned.
+std::string_view metal3_state(std::string_view server_state, std::string_view previous) {
+  if (server_state == "Registering" || server_state == "Inspecting") return "inspecting";
+  if (server_state == "Available") return "available";
+  if (server_state == "Provisioning") return "provisioning";
+  if (server_state == "Provisioned") return "provisioned";
+  if (server_state == "Deprovisioning")
+    return previous == "provisioned" || previous == "deprovisioning" ? "deprovisioning" : "preparing";
+  return {};
+}
+
+}  // namespace
+
 BmhPlan reconcile_bmh(const BmhInput& in) {
   BmhPlan plan;
   const json::object empty;
@@ -174,6 +191,9 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
   const json::object& bmc = bmc_ptr ? *bmc_ptr : empty;
   const auto* hints_ptr = object_at(spec, "rootDeviceHints");
   const json::object& hints = hints_ptr ? *hints_ptr : empty;
+  const auto* host_status = objects::status_of(in.host);
+  const auto* host_provisioning = host_status ? object_at(*host_status, "provisioning") : nullptr;
+  const std::string_view previous_state = host_provisioning ? string_at(*host_provisioning, "state") : std::string_view{};
 
   json::object provisioning{{"state", "registering"}};
   if (hints_ptr) provisioning["rootDeviceHints"] = hints;
@@ -181,7 +201,7 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
   status["operationalStatus"] = "OK";
   status["errorType"] = "";
   status["errorMessage"] = "";
-  status["poweredOn"] = false;
+  status["poweredOn"] = in.bmc_powered_on.value_or(false);
 
   auto fail = [&](const char* type, const std::string& message) {
     status["operationalStatus"] = "error";
@@ -189,6 +209,7 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
     status["errorMessage"] = message;
   };
 
+  const json::object* server_status = in.server ? objects::status_of(*in.server) : nullptr;
   if (in.server) {
     const std::string server_name(objects::name_of(*in.server));
     plan.link_server = server_name;
@@ -200,7 +221,7 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
     server_bmc["userFrom"] = json::object{{"secretKeyRef", {{"namespace", ns}, {"name", secret}, {"key", "username"}}}};
     server_bmc["passFrom"] = json::object{{"secretKeyRef", {{"namespace", ns}, {"name", secret}, {"key", "password"}}}};
     plan.server_bmc = std::move(server_bmc);
-    if (const auto* server_status = objects::status_of(*in.server)) status["poweredOn"] = string_at(*server_status, "power") == "on";
+    if (server_status) status["poweredOn"] = string_at(*server_status, "power") == "on";
   }
 
   if (in.credentials_error) {
@@ -224,10 +245,53 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
       if (!in.credentials_error && !in.bmc_error)
         fail("inspection error", "no storage device matches spec.rootDeviceHints");
     }
-    if (status.at("operationalStatus") == "OK") provisioning["state"] = "available";
+    if (status.at("operationalStatus") == "OK") {
+      const std::string_view server_state = server_status ? string_at(*server_status, "state") : std::string_view{};
+      const std::string_view mapped = metal3_state(server_state, previous_state);
+      if (server_state == "Error") {
+        fail("provisioning error", std::string(string_at(*server_status, "errorMessage")));
+        if (!previous_state.empty()) provisioning["state"] = previous_state;
+      } else {
+        provisioning["state"] = mapped.empty() ? "available" : mapped;
+      }
+    }
   }
   status["provisioning"] = std::move(provisioning);
   return plan;
+}
+
+json::object server_link_patch(const json::object& host, const json::object& server, const BmhPlan& plan) {
+  json::object patch;
+  if (plan.link_server.empty()) return patch;
+  const json::object empty;
+  const auto* spec_ptr = objects::spec_of(server);
+  const json::object& spec = spec_ptr ? *spec_ptr : empty;
+  const auto* annotations_ptr = objects::annotations_of(server);
+  const json::object& annotations = annotations_ptr ? *annotations_ptr : empty;
+  const std::string host_key = std::string(namespace_of(host)) + "/" + std::string(objects::name_of(host));
+
+  json::object spec_patch;
+  if (!objects::bool_at(spec, "accepted")) spec_patch["accepted"] = true;
+  const auto* host_spec = objects::spec_of(host);
+  if (const auto* online = host_spec ? host_spec->if_contains("online") : nullptr; online && online->is_bool()) {
+    const auto* current = spec.if_contains("online");
+    if (!current || *current != *online) spec_patch["online"] = *online;
+  }
+  // An operator's own spec.bmc (no link annotation yet) is never replaced.
+  const auto* current_bmc = spec.if_contains("bmc");
+  const bool has_own_bmc = current_bmc && !current_bmc->is_null() && !annotations.contains(kBmhAnnotation);
+  if (!has_own_bmc && !plan.server_bmc.empty() && (!current_bmc || *current_bmc != plan.server_bmc))
+    spec_patch["bmc"] = plan.server_bmc;
+  if (!spec_patch.empty()) patch["spec"] = std::move(spec_patch);
+
+  json::object annotations_patch;
+  if (string_at(annotations, kBmhAnnotation) != host_key) annotations_patch[kBmhAnnotation] = host_key;
+  const auto* provisioning = object_at(plan.status, "provisioning");
+  const std::string_view target = provisioning ? string_at(*provisioning, "installTarget") : std::string_view{};
+  if (!target.empty() && string_at(annotations, kInstallDiskAnnotation) != target)
+    annotations_patch[kInstallDiskAnnotation] = target;
+  if (!annotations_patch.empty()) patch["metadata"] = json::object{{"annotations", std::move(annotations_patch)}};
+  return patch;
 }
 
 }  // namespace ironboot::discovery

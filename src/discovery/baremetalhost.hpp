@@ -19,6 +19,9 @@ struct BmhInput {
   const boost::json::object* server = nullptr; // the Server whose interfaces carry bootMACAddress
   bool power_on_sent = false;                  // PXE once + power on done for this host already
   std::optional<std::string> bmc_error;        // that BMC operation failed: "Reason: message"
+  // The power state the controller last read from the BMC itself (before a Server is linked;
+  // after, the Server's status.power says it).
+  std::optional<bool> bmc_powered_on;
 };
 
 struct BmhPlan {
@@ -43,5 +46,17 @@ boost::json::object hardware_details(const boost::json::object& hardware, std::s
 std::optional<std::string> select_install_target(const boost::json::object& hints, const boost::json::object& hardware);
 
 BmhPlan reconcile_bmh(const BmhInput& in);
+
+// Annotations on the linked Server: the host it belongs to ("namespace/name") and the install
+// disk its rootDeviceHints chose.
+inline constexpr const char* kBmhAnnotation = "ironboot.dev/baremetalhost";
+inline constexpr const char* kInstallDiskAnnotation = "ironboot.dev/install-disk";
+
+// The merge patch that makes the linked Server reflect the host, or an empty object when it
+// already does: the host counts as the operator's registration (spec.accepted true), its
+// `online` is the Server's spec.online, spec.bmc comes from the host unless the Server has
+// one of its own (one without the link annotation), and the two annotations above.
+boost::json::object server_link_patch(const boost::json::object& host, const boost::json::object& server,
+                                      const BmhPlan& plan);
 
 }  // namespace ironboot::discovery

@@ -5,6 +5,7 @@
 #include "discovery/agent_api.hpp"
 #include "discovery/agent_session.hpp"
 #include "discovery/bmc_controller.hpp"
+#include "discovery/bmh_controller.hpp"
 #include "discovery/cluster_boot_policy.hpp"
 #include "discovery/environments.hpp"
 #include "discovery/reconcile_runner.hpp"
@@ -61,6 +62,7 @@ class DiscoveryService final : public Service {
                  return policy->decide_for_server(server).kind == BootDecision::Kind::agent;
                }) {
     if (bmc_factory) {
+      auto bmc_factory_for_hosts = bmc_factory;
       // The lifecycle state as the boot policy sees it: the Environment it would boot now.
       bmc_.emplace(io, std::move(bmc_factory), discovery::BmcControllerOptions::from(config), clock_,
                    [policy = policy_.get()](const boost::json::object& server) {
@@ -68,6 +70,7 @@ class DiscoveryService final : public Service {
                      return d.kind == BootDecision::Kind::environment ? d.environment_name
                                                                       : std::string(objects::environment_ref_name(server));
                    });
+      bmh_.emplace(io, bmc_factory_for_hosts, discovery::BmhControllerOptions::from(config));
       agent_.set_register_hook([this](const std::string& server, const discovery::RegisterReport& report) {
         return bmc_->on_register(server, report);
       });
@@ -108,6 +111,7 @@ class DiscoveryService final : public Service {
     reconciler_.start(*context_);
     agent_.start(*context_, *sessions_, discovery::openssl_random());
     if (bmc_) bmc_->start(*context_);
+    if (bmh_) bmh_->start(*context_);
     logger("discovery")->info("discovery started auto_accept={} wipe={} boot_from_disk_method={}",
                               config_.discovery.auto_accept, to_string(config_.discovery.wipe),
                               to_string(config_.discovery.boot_from_disk_method));
@@ -115,6 +119,7 @@ class DiscoveryService final : public Service {
   }
 
   void stop() override {
+    if (bmh_) bmh_->stop();
     if (bmc_) bmc_->stop();
     reconciler_.stop();
     environments_.stop();
@@ -157,6 +162,7 @@ class DiscoveryService final : public Service {
   std::shared_ptr<discovery::ClusterBootPolicy> policy_;
   discovery::AgentApi agent_;
   std::optional<discovery::BmcController> bmc_;  // with a BMC client factory only
+  std::optional<discovery::BmhController> bmh_;  // Metal3's BareMetalHosts, likewise
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // What the rest of ironboot uses from the cluster layer, identical in every cluster mode:
-// the client, the informer caches of the three kinds, the write queue, and the Event
+// the client, the informer caches of the three kinds (and of Metal3's BareMetalHosts), the write queue, and the Event
 // recorder (best-effort core/v1 Events, kube/event_recorder.hpp). The cluster
 // service owns it (ClusterService::context(), kube/cluster_service.hpp) and src/app hands it
 // to the services that use it; tests build one over make_in_process_transport. Everything
@@ -22,6 +22,7 @@ class ClusterContext {
         servers_(io, client_, "servers"),
         serverclasses_(io, client_, "serverclasses"),
         environments_(io, client_, "environments"),
+        baremetalhosts_(io, client_, ResourcePath{"metal3.io", "v1alpha1", "baremetalhosts", {}}),
         writes_(io, client_),
         events_(io, client_, std::move(events)) {}
 
@@ -29,6 +30,10 @@ class ClusterContext {
   Informer& servers() { return servers_; }
   Informer& serverclasses() { return serverclasses_; }
   Informer& environments() { return environments_; }
+  // Metal3's BareMetalHosts in every namespace, keyed "namespace/name". Not started with the
+  // others (a cluster may not have Metal3's CRD): the BareMetalHost controller starts it, and
+  // synced() does not wait for it.
+  Informer& baremetalhosts() { return baremetalhosts_; }
   WriteQueue& writes() { return writes_; }
   EventRecorder& events() { return events_; }
   // In embedded mode the store of the same process: the informers keep its texts.
@@ -48,6 +53,7 @@ class ClusterContext {
     servers_.stop();
     serverclasses_.stop();
     environments_.stop();
+    baremetalhosts_.stop();
     events_.stop();
   }
 
@@ -56,6 +62,7 @@ class ClusterContext {
   Informer servers_;
   Informer serverclasses_;
   Informer environments_;
+  Informer baremetalhosts_;
   WriteQueue writes_;
   EventRecorder events_;
 };

@@ -25,10 +25,19 @@ std::string meta_string(const json::object& o, const char* key) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// The cache key: "namespace/name" for a namespaced object, the name for a cluster-scoped one.
+std::string key_of(const json::object& o) {
+  std::string ns = meta_string(o, "namespace");
+  return ns.empty() ? meta_string(o, "name") : ns + "/" + meta_string(o, "name");
+}
+
 }  // namespace
 
 Informer::Informer(boost::asio::io_context& io, KubeClient& client, std::string resource)
-    : io_(io), client_(client), resource_(std::move(resource)), state_(std::make_shared<State>(io)) {}
+    : Informer(io, client, ResourcePath::metal(std::move(resource))) {}
+
+Informer::Informer(boost::asio::io_context& io, KubeClient& client, ResourcePath path)
+    : io_(io), client_(client), resource_(path.resource), path_(std::move(path)), state_(std::make_shared<State>(io)) {}
 
 Informer::~Informer() { stop(); }
 
@@ -99,7 +108,7 @@ void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<st
   ListOptions opts;
   opts.continue_token = std::move(continue_token);
   std::weak_ptr<State> weak = state_;
-  client_.list(resource_, opts, [this, weak, acc](ApiReply r) {
+  client_.list(path_, opts, [this, weak, acc](ApiReply r) {
     auto s = weak.lock();
     if (!s || !s->alive) return;
     if (!r.ok() || !r.object()) {
@@ -119,7 +128,7 @@ void Informer::list_page(std::string continue_token, std::shared_ptr<std::map<st
           if (k.size() > 4 && k.compare(k.size() - 4, 4, "List") == 0) o["kind"] = k.substr(0, k.size() - 4);
           if (const auto* av = body.if_contains("apiVersion")) o["apiVersion"] = *av;
         }
-        const std::string name = meta_string(o, "name");
+        const std::string name = key_of(o);
         (*acc)[name] = Item{text_of(name, o), meta_string(o, "resourceVersion")};
       }
     }
@@ -174,7 +183,7 @@ void Informer::watch() {
   std::weak_ptr<State> weak = state_;
   need_relist_ = false;
   stream_ = client_.watch(
-      resource_, opts,
+      path_, opts,
       [this, weak](WatchEvent e) {
         auto s = weak.lock();
         if (s && s->alive) on_event(std::move(e));
@@ -218,7 +227,7 @@ void Informer::on_event(WatchEvent e) {
   const std::string rv = meta_string(e.object, "resourceVersion");
   if (!rv.empty()) rv_ = rv;
   if (e.type == "BOOKMARK") return;
-  const std::string name = meta_string(e.object, "name");
+  const std::string name = key_of(e.object);
   if (e.type == "DELETED") {
     auto it = items_.find(name);
     if (it == items_.end()) return;

@@ -34,6 +34,10 @@ class Informer {
   using Handler = std::function<void(const ObjectPtr& old, const ObjectPtr& now)>;
 
   Informer(boost::asio::io_context& io, KubeClient& client, std::string resource);
+  // Any group/version (e.g. metal3.io/v1alpha1 baremetalhosts). A path without a namespace of
+  // a namespaced type lists and watches every namespace; its objects are keyed
+  // "namespace/name" (get(), for_each()), as client-go's cache keys them.
+  Informer(boost::asio::io_context& io, KubeClient& client, ResourcePath path);
   ~Informer();
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
@@ -93,6 +97,7 @@ class Informer {
   boost::asio::io_context& io_;
   KubeClient& client_;
   std::string resource_;
+  ResourcePath path_;
   std::map<std::string, Item> items_;
   // Trees handed out since the cache last changed (see get()).
   mutable std::map<std::string, ObjectPtr> parsed_;

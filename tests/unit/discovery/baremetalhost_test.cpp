@@ -40,7 +40,7 @@ json::object inspected_server(const char* power = "on") {
 const json::object& provisioning(const BmhPlan& p) { return p.status.at("provisioning").as_object(); }
 
 TEST(BareMetalHost, RegisteringPowersOnIntoPxeOnce) {
-  BmhInput in{course_host(), std::nullopt, nullptr, false, std::nullopt};
+  BmhInput in{course_host(), std::nullopt, nullptr, false, std::nullopt, std::nullopt};
   auto plan = reconcile_bmh(in);
   EXPECT_TRUE(plan.power_on_pxe);
   EXPECT_EQ(provisioning(plan).at("state"), "registering");
@@ -58,7 +58,7 @@ TEST(BareMetalHost, RegisteringPowersOnIntoPxeOnce) {
 }
 
 TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {
-  BmhInput in{course_host(), std::nullopt, nullptr, true, std::string("AuthFailed: RAKP 2: unauthorized name")};
+  BmhInput in{course_host(), std::nullopt, nullptr, true, std::string("AuthFailed: RAKP 2: unauthorized name"), std::nullopt};
   auto plan = reconcile_bmh(in);
   EXPECT_FALSE(plan.power_on_pxe);
   EXPECT_EQ(provisioning(plan).at("state"), "registering");
@@ -66,14 +66,14 @@ TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {
   EXPECT_EQ(plan.status.at("errorType"), "registration error");
   EXPECT_EQ(plan.status.at("errorMessage"), "BMC: AuthFailed: RAKP 2: unauthorized name");
 
-  BmhInput no_secret{course_host(), std::string("secret metal3/worker-0-bmc-secret not found"), nullptr, false, std::nullopt};
+  BmhInput no_secret{course_host(), std::string("secret metal3/worker-0-bmc-secret not found"), nullptr, false, std::nullopt, std::nullopt};
   plan = reconcile_bmh(no_secret);
   EXPECT_FALSE(plan.power_on_pxe) << "no power-on without credentials";
   EXPECT_EQ(plan.status.at("errorMessage"), "credentials: secret metal3/worker-0-bmc-secret not found");
 
   // Once linked, a BMC failure is a power management error and the host keeps its facts.
   const auto server = inspected_server();
-  BmhInput linked{course_host(), std::nullopt, &server, true, std::string("Timeout: no answer")};
+  BmhInput linked{course_host(), std::nullopt, &server, true, std::string("Timeout: no answer"), std::nullopt};
   plan = reconcile_bmh(linked);
   EXPECT_EQ(plan.status.at("errorType"), "power management error");
   EXPECT_EQ(provisioning(plan).at("state"), "registering");
@@ -83,7 +83,7 @@ TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {
 TEST(BareMetalHost, MatchedServerIsLinkedMirroredAndAvailable) {
   const auto server = inspected_server("on");
   ASSERT_TRUE(server_has_mac(server, "52:54:00:12:34:56"));
-  BmhInput in{course_host(), std::nullopt, &server, true, std::nullopt};
+  BmhInput in{course_host(), std::nullopt, &server, true, std::nullopt, std::nullopt};
   auto plan = reconcile_bmh(in);
   EXPECT_FALSE(plan.power_on_pxe);
   EXPECT_EQ(plan.link_server, "4c4c4544-0035-4410-8057-b4c04f4a3599");
@@ -120,7 +120,7 @@ TEST(BareMetalHost, ServerWithoutFactsYetIsInspecting) {
   auto server = inspected_server();
   server["spec"].as_object().erase("hardware");
   EXPECT_FALSE(server_has_mac(server, "52:54:00:12:34:56"));
-  BmhInput in{course_host(), std::nullopt, &server, true, std::nullopt};
+  BmhInput in{course_host(), std::nullopt, &server, true, std::nullopt, std::nullopt};
   auto plan = reconcile_bmh(in);
   EXPECT_EQ(provisioning(plan).at("state"), "inspecting");
   EXPECT_FALSE(plan.status.contains("hardware"));
@@ -151,11 +151,81 @@ TEST(BareMetalHost, RootDeviceHintsSelectTheInstallTarget) {
   EXPECT_EQ(target(R"({"minSizeGigabytes":"big"})"), std::nullopt);
 
   // No disk matching is an inspection error on an otherwise healthy host.
-  BmhInput in{course_host(R"({"serialNumber":"nope"})"), std::nullopt, &server, true, std::nullopt};
+  BmhInput in{course_host(R"({"serialNumber":"nope"})"), std::nullopt, &server, true, std::nullopt, std::nullopt};
   auto plan = reconcile_bmh(in);
   EXPECT_EQ(plan.status.at("errorType"), "inspection error");
   EXPECT_EQ(provisioning(plan).at("installTarget"), "");
   EXPECT_EQ(provisioning(plan).at("state"), "inspecting");
+}
+
+TEST(BareMetalHost, PoweredOnFromTheBmcUntilAServerIsLinked) {
+  BmhInput in{course_host(), std::nullopt, nullptr, true, std::nullopt, true};
+  EXPECT_EQ(reconcile_bmh(in).status.at("poweredOn"), true);
+  in.bmc_powered_on = false;
+  EXPECT_EQ(reconcile_bmh(in).status.at("poweredOn"), false);
+  // Linked: the Server's status.power wins over the controller's own reading.
+  const auto server = inspected_server("off");
+  in.server = &server;
+  in.bmc_powered_on = true;
+  EXPECT_EQ(reconcile_bmh(in).status.at("poweredOn"), false);
+}
+
+TEST(BareMetalHost, LinkedServerLifecycleIsMetal3sState) {
+  auto host = course_host();
+  auto state_for = [&](const char* server_state, const char* previous = "") {
+    auto server = inspected_server();
+    server["status"].as_object()["state"] = server_state;
+    server["status"].as_object()["errorMessage"] = "agent never came up";
+    host["status"] = json::object{{"provisioning", json::object{{"state", previous}}}};
+    BmhInput in{host, std::nullopt, &server, true, std::nullopt, std::nullopt};
+    const auto plan = reconcile_bmh(in);
+    return std::string(provisioning(plan).at("state").as_string()) + "/" +
+           std::string(plan.status.at("errorType").as_string());
+  };
+  EXPECT_EQ(state_for("Inspecting"), "inspecting/");
+  EXPECT_EQ(state_for("Deprovisioning", "inspecting"), "preparing/") << "accepted: cleaning on the way to available";
+  EXPECT_EQ(state_for("Available", "preparing"), "available/");
+  EXPECT_EQ(state_for("Provisioning", "available"), "provisioning/");
+  EXPECT_EQ(state_for("Provisioned", "provisioning"), "provisioned/");
+  EXPECT_EQ(state_for("Deprovisioning", "provisioned"), "deprovisioning/");
+  EXPECT_EQ(state_for("Deprovisioning", "deprovisioning"), "deprovisioning/");
+  EXPECT_EQ(state_for("Error", "preparing"), "preparing/provisioning error");
+  EXPECT_EQ(state_for(""), "available/") << "a Server no lifecycle controller looked at yet";
+}
+
+TEST(BareMetalHost, LinkPatchAcceptsAndAnnotatesTheServerOnce) {
+  const auto host = course_host();
+  auto server = inspected_server();
+  BmhInput in{host, std::nullopt, &server, true, std::nullopt, std::nullopt};
+  auto plan = reconcile_bmh(in);
+  auto patch = server_link_patch(host, server, plan);
+  EXPECT_EQ(patch.at("spec").at("accepted"), true);
+  EXPECT_EQ(patch.at("spec").at("online"), true);
+  EXPECT_EQ(patch.at("spec").at("bmc"), json::value(plan.server_bmc));
+  EXPECT_EQ(patch.at("metadata").at("annotations"),
+            json::parse(R"({"ironboot.dev/baremetalhost":"metal3/worker-0","ironboot.dev/install-disk":"/dev/sda"})"));
+
+  // Applied: nothing more to write.
+  json::value applied = server;
+  auto& spec = applied.as_object()["spec"].as_object();
+  for (const auto& [k, v] : patch.at("spec").as_object()) spec[k] = v;
+  applied.as_object()["metadata"].as_object()["annotations"] = patch.at("metadata").at("annotations");
+  in.server = &applied.as_object();
+  plan = reconcile_bmh(in);
+  EXPECT_TRUE(server_link_patch(host, applied.as_object(), plan).empty());
+
+  // An operator's own spec.bmc (no link annotation) is left alone; the rest is still written.
+  auto own = inspected_server();
+  own["spec"].as_object()["bmc"] = json::object{{"endpoint", "10.9.9.9"}};
+  in.server = &own;
+  plan = reconcile_bmh(in);
+  patch = server_link_patch(host, own, plan);
+  EXPECT_FALSE(patch.at("spec").as_object().contains("bmc"));
+  EXPECT_EQ(patch.at("spec").at("accepted"), true);
+
+  // Nothing linked, nothing to patch.
+  in.server = nullptr;
+  EXPECT_TRUE(server_link_patch(host, server, reconcile_bmh(in)).empty());
 }
 
 }  // namespace
