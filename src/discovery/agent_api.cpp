@@ -117,6 +117,14 @@ Instruction AgentApi::instruction_for(const json::object* srv) const {
 void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
   if (!now_obj) return;
   const std::string name(objects::name_of(*now_obj));
+  // The agent waiting on this Server learns of the change now, not at the next reconcile
+  // (which a boot storm paces to seconds apart). Posted: the other handlers of this event
+  // (class memberships) run first.
+  if (polls_by_server_.count(name)) {
+    boost::asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), name] {
+      if (!alive.expired()) check_polls_of(name);
+    });
+  }
   const bool created_here = pending_creates_.erase(name) > 0;
   // Accepted: false -> true, or created accepted by our own register (auto_accept). An object
   // first seen accepted otherwise (a restart's initial list) was accepted before.
@@ -342,13 +350,9 @@ void AgentApi::handle_instructions(const http::Request& request, http::Responder
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, *wait);
   std::weak_ptr<int> alive = alive_;
   timer->async_wait([this, alive, id](const boost::system::error_code& ec) {
-    if (ec || alive.expired()) return;
-    auto it = polls_.find(id);
-    if (it == polls_.end()) return;
-    Poll poll = std::move(it->second);
-    polls_.erase(it);
-    poll.respond(with_session(poll.caller, json_response(200, hand_out(poll.caller).to_json())));
+    if (!ec && !alive.expired()) answer_poll(id);
   });
+  polls_by_server_.emplace(caller.server_name, id);
   polls_.emplace(id, Poll{caller, current, std::move(respond), std::move(timer)});
 }
 
@@ -369,14 +373,35 @@ void AgentApi::check_polls(bool answer_all) {
     if (answer_all || instruction_changed(poll.known, instruction_for(server(poll.caller.server_name))))
       due.push_back(id);
   }
-  for (auto id : due) {
-    auto it = polls_.find(id);
-    if (it == polls_.end()) continue;
-    Poll poll = std::move(it->second);
-    polls_.erase(it);
-    poll.timer->cancel();
-    poll.respond(with_session(poll.caller, json_response(200, hand_out(poll.caller).to_json())));
+  for (auto id : due) answer_poll(id);
+}
+
+void AgentApi::check_polls_of(const std::string& server_name) {
+  std::vector<std::uint64_t> due;
+  const auto [first, last] = polls_by_server_.equal_range(server_name);
+  if (first == last) return;
+  const Instruction current = instruction_for(server(server_name));
+  for (auto it = first; it != last; ++it) {
+    auto poll = polls_.find(it->second);
+    if (poll != polls_.end() && instruction_changed(poll->second.known, current)) due.push_back(it->second);
   }
+  for (auto id : due) answer_poll(id);
+}
+
+void AgentApi::answer_poll(std::uint64_t id) {
+  auto it = polls_.find(id);
+  if (it == polls_.end()) return;
+  Poll poll = std::move(it->second);
+  polls_.erase(it);
+  const auto [first, last] = polls_by_server_.equal_range(poll.caller.server_name);
+  for (auto at = first; at != last; ++at) {
+    if (at->second == id) {
+      polls_by_server_.erase(at);
+      break;
+    }
+  }
+  poll.timer->cancel();
+  poll.respond(with_session(poll.caller, json_response(200, hand_out(poll.caller).to_json())));
 }
 
 http::Response AgentApi::handle_heartbeat(const http::Request& request) {

@@ -3,8 +3,9 @@
 // everywhere, bound to the agent's address), then strict body validation, then writes through
 // the cluster write queue; a refused request writes nothing. A wipe is an exchange: the wipe
 // instruction carries a one-time id, and POST wiped counts only from that session with it.
-// GET instructions is a long poll, answered from its timer or as soon as recheck_polls()
-// finds the instruction changed. It also keeps the Server lifecycle status (accepting,
+// GET instructions is a long poll, answered from its timer, as soon as an event of its Server
+// changes the instruction (the accept reaches a waiting agent at once), or when
+// recheck_polls() finds it changed (class memberships, Environments). It also keeps the Server lifecycle status (accepting,
 // un-accepting, wipe "none") current from the Server informer. Runs on the io_context thread.
 #pragma once
 
@@ -115,6 +116,10 @@ class AgentApi {
   Instruction hand_out(const Caller& caller, const boost::json::object* as_of = nullptr,
                        bool replace_outstanding = true);
   void check_polls(bool answer_all);
+  // Answers the waiting polls of one Server whose instruction changed (after its event).
+  void check_polls_of(const std::string& server_name);
+  // Removes a waiting poll from both indexes and answers it with the current instruction.
+  void answer_poll(std::uint64_t id);
 
   boost::asio::io_context& io_;
   AgentApiOptions options_;
@@ -135,6 +140,7 @@ class AgentApi {
   bool poll_check_scheduled_ = false;
   std::set<std::string> pending_creates_;  // registered, not yet in the cache
   std::map<std::uint64_t, Poll> polls_;
+  std::multimap<std::string, std::uint64_t> polls_by_server_;  // Server name -> its waiting polls
   std::uint64_t next_poll_id_ = 1;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted handlers check it
 };

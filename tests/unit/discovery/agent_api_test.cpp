@@ -179,6 +179,35 @@ TEST_F(AgentApiTest, WaitingPollIsAnsweredWithTheWipeOnceAccepted) {
   EXPECT_EQ(events_for(kUuid, "Wiped")[0].at("message"), "mode fast, devices /dev/nvme0n1, took 0s");
 }
 
+// Nothing calls recheck_polls() here (no reconciler): the accept's own Server event answers
+// the waiting poll, at once — in a boot storm the paced reconciles came seconds apart.
+TEST_F(AgentApiTest, TheAcceptsServerEventAnswersTheWaitingPollAtOnce) {
+  AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
+  api.register_routes(router);
+  start(api);
+  register_machine();
+
+  std::optional<http::Response> answer;
+  router.dispatch(request("GET", "/agent/v1/instructions", "wait=30", session),
+                  [&](http::Response r) { answer = std::move(r); });
+  run_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(answer);
+  // A change that leaves the instruction as it was does not answer.
+  merge("servers", kUuid, json::object{{"metadata", json::object{{"labels", json::object{{"rack", "r1"}}}}}});
+  ASSERT_TRUE(run_until([&] { return in(cluster.servers(), kUuid)->at("metadata").as_object().contains("labels"); }));
+  run_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(answer) << answer->body;
+  EXPECT_FALSE(api.idle());
+
+  merge("servers", kUuid, json::object{{"spec", json::object{{"accepted", true}}}});
+  ASSERT_TRUE(run_until([&] { return objects::spec_bool(*in(cluster.servers(), kUuid), "accepted"); }));
+  ASSERT_TRUE(run_until([&] { return answer.has_value(); }, std::chrono::milliseconds(500)))
+      << "the accept did not reach the waiting poll";
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(body_of(*answer).at("action"), "wipe") << answer->body;
+  EXPECT_TRUE(api.idle());
+}
+
 TEST_F(AgentApiTest, RegisterRecordsRegisteredThenWhatTheFactsChanged) {
   AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
   api.register_routes(router);
