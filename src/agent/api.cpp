@@ -82,10 +82,29 @@ HttpResult AgentApi::post(const std::string& target, const std::string& body, st
   return send("POST", target, body, timeout);
 }
 
+HttpResult AgentApi::register_once(const std::string& body) {
+  if (!attestor_) return send("POST", "/agent/v1/register", body, kRequestTimeout, true);
+  auto c = send("POST", "/agent/v1/challenge", challenge_request_body(attestor_->ek_public_hex(), attestor_->ak_public_hex()),
+                kRequestTimeout, true);
+  if (!c.response || c.response->status != 200) {
+    say_("tpm challenge: " + describe(c));
+    return c;
+  }
+  auto parsed = parse_challenge_body(c.response->body);
+  std::string error = parsed.error;
+  std::optional<std::string> secret;
+  if (parsed.challenge) secret = attestor_->activate(parsed.challenge->id_object, parsed.challenge->encrypted_secret, error);
+  if (!secret) {
+    say_("tpm challenge: not answered (" + error + "); registering without it");
+    return send("POST", "/agent/v1/register", body, kRequestTimeout, true);
+  }
+  return send("POST", "/agent/v1/register", with_tpm_proof(body, parsed.challenge->id, *secret), kRequestTimeout, true);
+}
+
 std::optional<AgentApi::Registered> AgentApi::register_until_accepted(const std::string& body, unsigned attempts) {
   unsigned unauthorized = 0;
   for (unsigned attempt = 0; attempts == 0 || attempt < attempts; ++attempt) {
-    auto r = send("POST", "/agent/v1/register", body, kRequestTimeout, true);
+    auto r = register_once(body);
     unauthorized = (r.response && r.response->status == 401) ? unauthorized + 1 : 0;
     if (unauthorized >= kUnauthorizedLimit) {
       say_("register: token rejected " + std::to_string(unauthorized) + " times in a row");
@@ -122,6 +141,7 @@ AgentApi::Poll AgentApi::poll_instruction(unsigned wait_seconds) {
   }
   if (r.response->status == 404) p.not_found = true;
   if (r.response->status == 401) p.unauthorized = true;
+  if (r.response->status == 403) p.forbidden = true;
   if (r.response->status != 200) {
     p.error = describe(r);
     return p;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/attest.hpp"
 #include "agent/http_client.hpp"
 #include "agent/wire.hpp"
 
@@ -43,6 +44,10 @@ class AgentApi {
   // `boot_token`: ironboot.token= of this boot.
   AgentApi(HttpClient& http, std::string boot_token, Pacer pacer, Say say, Backoff backoff = {});
 
+  // With a TPM: every register first asks POST challenge and carries its answer
+  // (docs/tpm-identity.md). Not owned; null (the default): registers prove nothing.
+  void set_attestor(Attestor* attestor) { attestor_ = attestor; }
+
   // The session token in use ("" before the first register or after it was refused).
   std::string session() const;
   // Forgets the session (refused): the next register presents the boot token again.
@@ -67,6 +72,7 @@ class AgentApi {
     std::optional<Instruction> instruction;
     bool not_found = false;
     bool unauthorized = false;  // 401: the session is no longer accepted (it is dropped)
+    bool forbidden = false;     // 403: this boot has not proven the TPM its Server is pinned to
     std::string error;
   };
   Poll poll_instruction(unsigned wait_seconds);
@@ -89,6 +95,9 @@ class AgentApi {
   HttpResult send(const std::string& method, const std::string& target, const std::string& body,
                   std::chrono::milliseconds timeout, bool registering = false);
   void adopt(const std::string& session);
+  // One register: with an attestor, a challenge first and the register with its answer (or,
+  // when the TPM cannot answer, without one: ironboot decides whether that is enough).
+  HttpResult register_once(const std::string& body);
 
   HttpClient& http_;
   const std::string boot_token_;
@@ -97,6 +106,7 @@ class AgentApi {
   Pacer pacer_;
   Say say_;
   Backoff backoff_;
+  Attestor* attestor_ = nullptr;
 };
 
 }  // namespace ironboot::agent

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/api.hpp"
+#include "agent/attest.hpp"
 #include "agent/bmc.hpp"
 #include "agent/collect.hpp"
 #include "agent/fs_root.hpp"
@@ -22,6 +23,7 @@
 #include "agent/system.hpp"
 #include "agent/wipe.hpp"
 #include "agent/wire.hpp"
+#include "common/files.hpp"
 
 namespace {
 using namespace ironboot::agent;
@@ -200,6 +202,23 @@ std::optional<BmcCredentials> set_up_bmc_user(const BmcLan& lan) {
   return BmcCredentials{kBmcUserName, password};
 }
 
+// The TPM at `spec` ready to answer challenges, or null (said why): a machine without one
+// registers without proof, which ironboot accepts unless its Server is pinned or it requires one.
+std::unique_ptr<TpmAttestor> open_attestor(const std::string& spec) {
+  std::string error;
+  auto transport = open_tpm_transport(spec, error);
+  std::unique_ptr<TpmAttestor> attestor;
+  if (transport) attestor = TpmAttestor::open(std::move(transport), error);
+  if (!attestor) {
+    say("tpm: not used (" + error + ")");
+    return nullptr;
+  }
+  const auto& ek = attestor->ek();
+  say("tpm: " + spec + " EK " + (ek.handle == ironboot::tpm::kPersistentEk ? "persistent 0x81010001" : "created from template L-1") +
+      ", name " + ironboot::tpm::to_hex(ek.name));
+  return attestor;
+}
+
 std::string wait_for_address(const std::string& ifname, std::vector<std::string>& addrs) {
   int udhcpc = -1;
   auto deadline = std::chrono::steady_clock::now() + 120s;
@@ -265,6 +284,10 @@ int init_main() {
   ::clock_gettime(CLOCK_BOOTTIME, &now);
   std::uint64_t seed = std::hash<std::string>{}(mac) ^ static_cast<std::uint64_t>(now.tv_nsec);
   AgentApi api(http, cmdline.token, Pacer::real(seed), say);
+  std::unique_ptr<TpmAttestor> attestor;
+  if (cmdline.tpm != "off" && fs.exists(cmdline.tpm)) attestor = open_attestor(cmdline.tpm);
+  else say("tpm: none (" + (cmdline.tpm == "off" ? std::string("ironboot.tpm=off") : "no " + cmdline.tpm) + ")");
+  api.set_attestor(attestor.get());
   std::string body = register_body(facts);
 
   say("register: POST " + cmdline.endpoint + "/agent/v1/register (" + std::to_string(body.size()) + " bytes)");
@@ -326,12 +349,13 @@ int init_main() {
       current = *poll.instruction;
       continue;
     }
-    if (poll.not_found || poll.unauthorized) {
+    if (poll.not_found || poll.unauthorized || poll.forbidden) {
       // 404: the Server is gone; 401: the session lapsed (ironboot down longer than its TTL)
       // or was superseded. Registering again presents the boot token while it lasts; after
       // that only a new PXE boot brings a new one.
       say(poll.not_found ? "ironboot does not know this agent any more: registering again"
                          : "ironboot refuses this session (" + poll.error + "): registering again");
+      // 403: this boot has not proven the Server's TPM (an ironboot restart forgot it was proven).
       api.pause(api.failure_delay(++failures));
       auto fresh = collect_facts(fs, system_addresses(), mac);
       fresh.bmc = facts.bmc;
@@ -360,6 +384,52 @@ int facts_main(const std::string& root) {
   return 0;
 }
 
+// One register outside the initramfs, for checking a machine's TPM identity by hand:
+// `--register URL --token TOKEN [--tpm SPEC] [--body FILE]`. 0 when ironboot accepted it.
+int register_main(const std::vector<std::string>& args) {
+  std::string url, token, tpm_spec, body_file;
+  for (std::size_t i = 1; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--token") token = args[i + 1];
+    else if (args[i] == "--tpm") tpm_spec = args[i + 1];
+    else if (args[i] == "--body") body_file = args[i + 1];
+    else if (args[i] == "--register") url = args[i + 1];
+    else {
+      std::fprintf(stderr, "unknown option %s\n", args[i].c_str());
+      return 2;
+    }
+  }
+  if (args.size() % 2 != 0 || url.empty() || token.empty()) {
+    std::fprintf(stderr, "usage: ironboot-agent --register URL --token TOKEN [--tpm tcp:IP:PORT|DEVICE] [--body FILE]\n");
+    return 2;
+  }
+  auto endpoint = parse_endpoint(url);
+  if (!endpoint.endpoint) {
+    std::fprintf(stderr, "%s: %s\n", url.c_str(), endpoint.error.c_str());
+    return 2;
+  }
+  std::string body;
+  if (!body_file.empty()) {
+    auto text = ironboot::read_file(body_file, 1 << 20);
+    if (!text) {
+      std::fprintf(stderr, "%s: cannot be read\n", body_file.c_str());
+      return 2;
+    }
+    body = *text;
+  } else {
+    DirFsRoot fs;
+    body = register_body(collect_facts(fs, system_addresses(), ""));
+  }
+  std::unique_ptr<TpmAttestor> attestor;
+  if (!tpm_spec.empty() && !(attestor = open_attestor(tpm_spec))) return 1;
+  BeastHttpClient http(*endpoint.endpoint);
+  AgentApi api(http, token, Pacer::real(1), say);
+  api.set_attestor(attestor.get());
+  auto reg = api.register_until_accepted(body, 1);
+  if (!reg) return 1;
+  say("registered as Server " + reg->server + ", instruction: " + action_name(reg->instruction.action));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -368,10 +438,12 @@ int main(int argc, char** argv) {
     std::string root = args.size() >= 3 && args[1] == "--root" ? args[2] : "";
     return facts_main(root);
   }
+  if (!args.empty() && args[0] == "--register") return register_main(args);
   if (::getpid() != 1) {
     std::fprintf(stderr,
                  "usage: ironboot-agent            (as PID 1 of the agent initramfs)\n"
-                 "       ironboot-agent --facts [--root DIR]   print the register body\n");
+                 "       ironboot-agent --facts [--root DIR]   print the register body\n"
+                 "       ironboot-agent --register URL --token TOKEN [--tpm SPEC] [--body FILE]   register once\n");
     return 2;
   }
   try {

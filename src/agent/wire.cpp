@@ -38,6 +38,7 @@ Cmdline parse_cmdline(std::string_view text) {
     else if (key == "ironboot.mac") c.mac = normalize_mac(value);
     else if (key == "console") c.consoles.push_back(value);
     else if (key == "ironboot.debug") c.debug = value.empty() || value == "1" || value == "true";
+    else if (key == "ironboot.tpm" && !value.empty()) c.tpm = value;
     else if (key == "ironboot.wipe_usb") c.wipe_usb = value.empty() || value == "1" || value == "true";
   }
   return c;
@@ -291,6 +292,42 @@ std::string addresses_body(const std::vector<std::string>& ipv4_addresses) {
   json::array a;
   for (const auto& s : ipv4_addresses) a.push_back(json::object{{"type", "InternalIP"}, {"address", s}});
   return json::serialize(json::object{{"addresses", std::move(a)}});
+}
+
+std::string challenge_request_body(const std::string& ek_public_hex, const std::string& ak_public_hex) {
+  return json::serialize(json::object{{"ekPublic", ek_public_hex}, {"akPublic", ak_public_hex}});
+}
+
+ChallengeResult parse_challenge_body(std::string_view body) {
+  ChallengeResult r;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    r.error = "not a JSON object";
+    return r;
+  }
+  Challenge c;
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"challenge", &c.id},
+                          {"idObject", &c.id_object},
+                          {"encryptedSecret", &c.encrypted_secret}}) {
+    const auto* member = v.as_object().if_contains(key);
+    if (!member || !member->is_string() || member->as_string().empty() || member->as_string().size() > 4096) {
+      r.error = std::string(key) + ": missing or not a string";
+      return r;
+    }
+    *out = std::string(member->as_string());
+  }
+  r.challenge = std::move(c);
+  return r;
+}
+
+std::string with_tpm_proof(std::string_view register_body, const std::string& challenge_id,
+                           const std::string& secret_hex) {
+  boost::system::error_code ec;
+  json::value v = json::parse(register_body, ec);
+  if (ec || !v.is_object()) return std::string(register_body);  // ours, always an object
+  v.as_object()["tpm"] = json::object{{"challenge", challenge_id}, {"secret", secret_hex}};
+  return json::serialize(v);
 }
 
 }  // namespace ironboot::agent

@@ -19,6 +19,7 @@ struct Cmdline {
   std::vector<std::string> consoles;  // console=
   bool debug = false;    // ironboot.debug
   bool wipe_usb = false; // ironboot.wipe_usb=1: USB disks count as local (agent.kernel_args)
+  std::string tpm = "/dev/tpmrm0";  // ironboot.tpm=: the TPM's device, or "off"
 };
 
 // /proc/cmdline; double quotes group words as the kernel does.
@@ -91,6 +92,20 @@ std::string progress_body(const std::string& device, std::uint64_t done, std::ui
 // "wipeId": the instruction's.
 std::string wiped_body(const WipeReport& report);
 std::string addresses_body(const std::vector<std::string>& ipv4_addresses);
+
+// POST challenge: the TPM's EK and AK (hex TPMT_PUBLIC each).
+std::string challenge_request_body(const std::string& ek_public_hex, const std::string& ak_public_hex);
+struct Challenge {
+  std::string id, id_object, encrypted_secret;  // hex blobs as ironboot sent them
+};
+struct ChallengeResult {
+  std::optional<Challenge> challenge;
+  std::string error;
+};
+ChallengeResult parse_challenge_body(std::string_view body);
+// `register_body` with "tpm": {"challenge", "secret"}: the answer to a challenge.
+std::string with_tpm_proof(std::string_view register_body, const std::string& challenge_id,
+                           const std::string& secret_hex);
 
 // "512 GB": memory in binary GB from MB; storage in decimal GB from bytes (as vendors label).
 std::string memory_total_text(std::uint64_t mb);

@@ -320,6 +320,10 @@ void validate(const Config& c, const std::string& file, const KeyMarks& marks) {
     bad_at("discovery.boot_token_ttl_seconds", "'discovery.boot_token_ttl_seconds' must be at least 60");
   if (c.discovery.session_ttl_seconds < 30)
     bad_at("discovery.session_ttl_seconds", "'discovery.session_ttl_seconds' must be at least 30");
+  if (c.discovery.tpm_challenge_ttl_seconds < 5 || c.discovery.tpm_challenge_ttl_seconds > 600)
+    bad_at("discovery.tpm_challenge_ttl_seconds", "'discovery.tpm_challenge_ttl_seconds' must be 5 to 600");
+  if (c.discovery.tpm_challenges_per_address == 0)
+    bad_at("discovery.tpm_challenges_per_address", "'discovery.tpm_challenges_per_address' must be at least 1");
   if (c.environments.max_file_bytes == 0) bad_at("environments.max_file_bytes", "'environments.max_file_bytes' must be at least 1");
   if (c.environments.quota_bytes < c.environments.max_file_bytes)
     bad_at("environments.quota_bytes", "'environments.quota_bytes' must be at least 'environments.max_file_bytes'");
@@ -461,6 +465,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     s.get("boot_tokens_per_minute", c.discovery.boot_tokens_per_minute);
     s.get("boot_token_ttl_seconds", c.discovery.boot_token_ttl_seconds);
     s.get("session_ttl_seconds", c.discovery.session_ttl_seconds);
+    s.get("require_tpm", c.discovery.require_tpm);
+    s.get("tpm_challenge_ttl_seconds", c.discovery.tpm_challenge_ttl_seconds);
+    s.get("tpm_challenges_per_address", c.discovery.tpm_challenges_per_address);
     s.finish();
   }
   {

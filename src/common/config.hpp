@@ -118,6 +118,13 @@ struct DiscoveryConfig {
   std::uint32_t boot_token_ttl_seconds = 900;
   // An agent session lapses when no heartbeat renews it within this time.
   std::uint32_t session_ttl_seconds = 300;
+  // Every register must prove a TPM 2.0 by credential activation (docs/tpm-identity.md);
+  // false: a machine without one registers too, unless its Server is pinned to a TPM.
+  bool require_tpm = false;
+  // A TPM credential challenge is answered by the next register within this time.
+  std::uint32_t tpm_challenge_ttl_seconds = 60;
+  // Challenges outstanding per source address at most.
+  std::uint32_t tpm_challenges_per_address = 4;
 };
 
 // Fetching Environments' kernels and initrds (docs/environments.md).

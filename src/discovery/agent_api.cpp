@@ -1,5 +1,6 @@
 #include "discovery/agent_api.hpp"
 
+#include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "common/text.hpp"
@@ -7,6 +8,7 @@
 #include "kube/cluster_context.hpp"
 #include "kube/json_ops.hpp"
 #include "kube/objects.hpp"
+#include "tpm/marshal.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -67,12 +69,30 @@ std::string wipe_duration(const json::object& server, std::chrono::system_clock:
   return out + std::to_string(s % 60) + "s";
 }
 
+Counter& identity_refusals(const std::string& reason) {
+  return metrics().counter("ironboot_agent_identity_refusals_total",
+                           "Agent API requests refused for the machine's TPM identity, by reason", {{"reason", reason}});
+}
+
+// The registers and challenges that may present a boot token.
+bool takes_boot_token(std::string_view path) { return path == "/agent/v1/register" || path == "/agent/v1/challenge"; }
+
 template <class T>
 const RequestError* error_of(const Parsed<T>& parsed) {
   return std::get_if<RequestError>(&parsed);
 }
 
 }  // namespace
+
+AgentApiOptions AgentApiOptions::from(const Config& config) {
+  AgentApiOptions o;
+  o.auto_accept = config.discovery.auto_accept;
+  o.lifecycle = {config.discovery.wipe};
+  o.require_tpm = config.discovery.require_tpm;
+  o.challenges.ttl = std::chrono::seconds(config.discovery.tpm_challenge_ttl_seconds);
+  o.challenges.per_address = config.discovery.tpm_challenges_per_address;
+  return o;
+}
 
 AgentApi::AgentApi(boost::asio::io_context& io, AgentApiOptions options, const Clock& clock,
                    NextBootIsAgent next_boot_is_agent)
@@ -84,6 +104,7 @@ void AgentApi::start(kube::ClusterContext& cluster, AgentSessions& sessions, Ran
   cluster_ = &cluster;
   sessions_ = &sessions;
   random_ = std::move(random);
+  challenges_.emplace(clock_, random_, options_.challenges);
   events_ = discovery_events(cluster);
   cluster.servers().add_handler(
       [this, alive = std::weak_ptr<int>(alive_)](const kube::ObjectPtr& old, const kube::ObjectPtr& now_obj) {
@@ -132,6 +153,12 @@ void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr
     events_.normal(*now_obj, "Accepted",
                    old ? "spec.accepted set to true" : "accepted at registration (discovery.auto_accept)");
   }
+  // Accepting pins the recorded TPM identity, un-accepting unpins it (status.identity.pinned).
+  if (status_for_pin(*now_obj, objects::spec_bool(*now_obj, "accepted"))) {
+    write_server_status(name, [](const json::object& current) {
+      return status_for_pin(current, objects::spec_bool(current, "accepted"));
+    });
+  }
   const auto& lifecycle = options_.lifecycle;
   if (auto patch = status_after_spec_change(old.get(), *now_obj, lifecycle, now())) {
     logger("discovery")->info("server lifecycle name={} accepted={} isClean={}", name,
@@ -146,6 +173,7 @@ void AgentApi::on_server_event(const kube::ObjectPtr& old, const kube::ObjectPtr
 void AgentApi::register_routes(http::Router& router) {
   // Every agent route is authenticated from its headers before the server reads the body.
   router.guard_prefix("/agent/v1/", [this](http::Request& head) { return authenticate(head); });
+  router.add("POST", "/agent/v1/challenge", [this](const http::Request& r) { return handle_challenge(r); });
   router.add("POST", "/agent/v1/register", [this](const http::Request& r) { return handle_register(r); });
   router.add_async("GET", "/agent/v1/instructions",
                    [this](const http::Request& r, http::Responder respond) { handle_instructions(r, std::move(respond)); });
@@ -160,7 +188,7 @@ std::optional<http::Response> AgentApi::authenticate(http::Request& head) {
   auto token = bearer_token(head.header("Authorization"));
   if (!token) return refuse(head, TokenError::missing, "no bearer token", std::nullopt);
   TokenError error{};
-  const bool registering = head.path == "/agent/v1/register";
+  const bool registering = takes_boot_token(head.path);
   auto verified = sessions_->authenticate(*token, head.peer_address(), registering, error);
   if (!verified) {
     std::string why = std::string("token ") + to_string(error);
@@ -170,8 +198,66 @@ std::optional<http::Response> AgentApi::authenticate(http::Request& head) {
   Caller caller;
   caller.server_name = server_name_for_agent(verified->uuid, verified->mac, lookup());
   caller.claims = std::move(*verified);
+  // A Server pinned to a TPM takes orders only from the boot that proved it; register and
+  // challenge are how a boot proves it, so they pass.
+  if (!registering) {
+    const json::object* srv = server(caller.server_name);
+    const auto proven = proven_boots_.find(caller.server_name);
+    const bool proven_here = proven != proven_boots_.end() && proven->second == caller.claims.nonce;
+    if (srv && !proven_here && !session_may_act(*srv, caller.claims.nonce))
+      return refuse_identity(head, caller.server_name, "identity_mismatch", "IdentityMismatch",
+                             "this session's boot did not prove the TPM the Server is pinned to; register again");
+  }
   head.guarded = std::move(caller);
   return std::nullopt;
+}
+
+http::Response AgentApi::refuse_identity(const http::Request& request, const std::string& server_name,
+                                         const std::string& reason, const char* event_reason, const std::string& why,
+                                         int status) const {
+  identity_refusals(reason).inc();
+  logger("discovery")->warn("agent identity refused reason={} server={} why=\"{}\" method={} path={} peer={}", reason,
+                            server_name, why, request.method, request.path, request.peer);
+  if (const json::object* srv = server(server_name); srv && event_reason)
+    events_.warning(*srv, event_reason, why + "; " + request.method + " " + request.path + " from " + request.peer_address());
+  return json_response(status, json::object{{"error", why}, {"reason", reason}});
+}
+
+http::Response AgentApi::handle_challenge(const http::Request& request) {
+  const Caller* caller = caller_of(request);
+  if (!caller || !challenges_) return error_response(401, "not authenticated");
+  auto parsed = parse_challenge_request(request.body);
+  if (const auto* err = error_of(parsed)) return error_response(err->status, err->message);
+  auto issued = challenges_->issue(caller->claims, request.peer_address(), std::get<ChallengeRequest>(parsed));
+  if (const auto* refused = std::get_if<AttestationRefusal>(&issued)) {
+    auto response = refuse_identity(request, caller->server_name, refused->reason, nullptr, refused->message, refused->status);
+    if (refused->status == 429) response.set("Retry-After", std::to_string(options_.challenges.ttl.count()));
+    return response;
+  }
+  const auto& c = std::get<IssuedChallenge>(issued);
+  logger("discovery")->debug("tpm challenge issued server={} peer={} outstanding={}", caller->server_name, request.peer,
+                             challenges_->outstanding());
+  return json_response(200, json::object{{"challenge", c.id},
+                                         {"idObject", tpm::to_hex(c.id_object)},
+                                         {"encryptedSecret", tpm::to_hex(c.encrypted_secret)},
+                                         {"expiresInSeconds", c.expires_in.count()}});
+}
+
+void AgentApi::write_identity(const std::string& name, const std::optional<ProvenIdentity>& proven,
+                              const std::string& boot_nonce) {
+  if (proven) proven_boots_[name] = boot_nonce;
+  else proven_boots_.erase(name);
+  const json::object* srv = server(name);
+  const json::object* status = srv ? objects::status_of(*srv) : nullptr;
+  const json::object* recorded = status ? objects::object_at(*status, "identity") : nullptr;
+  if (proven && srv && (!recorded || objects::string_at(*recorded, "ekSha256") != proven->ek_sha256))
+    events_.normal(*srv, "IdentityVerified",
+                   "TPM EK " + proven->ek_sha256 + " proven by credential activation (AK " + proven->ak_name + ")");
+  write_server_status(name, [proven, boot_nonce, stamp = now()](const json::object& current) -> std::optional<json::object> {
+    const auto* st = objects::status_of(current);
+    if (!proven && !(st && st->if_contains("identity"))) return std::nullopt;
+    return status_for_identity(proven, boot_nonce, objects::spec_bool(current, "accepted"), stamp);
+  });
 }
 
 http::Response AgentApi::refuse(const http::Request& request, TokenError reason, const std::string& why,
@@ -214,7 +300,21 @@ http::Response AgentApi::handle_register(const http::Request& request) {
                       report.boot_mac + " differ from the token's",
                   claims);
   }
+  std::optional<ProvenIdentity> proven;
+  if (report.tpm) {
+    auto redeemed = challenges_->redeem(*report.tpm, claims, request.peer_address());
+    if (const auto* refused = std::get_if<AttestationRefusal>(&redeemed))
+      return refuse_identity(request, server_name_for_agent(claims.uuid, claims.mac, lookup()), refused->reason,
+                             "AttestationFailed", refused->message, refused->status);
+    proven = std::move(std::get<ProvenIdentity>(redeemed));
+  }
   RegisterPlan plan = plan_register(report, lookup(), RegisterOptions{options_.auto_accept}, now());
+  // Before anything is written: a Server pinned to a TPM changes only for that TPM.
+  const IdentityDecision identity = check_identity(server(plan.server_name), proven, options_.require_tpm);
+  if (identity.verdict == IdentityDecision::Verdict::mismatch)
+    return refuse_identity(request, plan.server_name, "identity_mismatch", "IdentityMismatch", identity.message);
+  if (identity.verdict == IdentityDecision::Verdict::tpm_required)
+    return refuse_identity(request, plan.server_name, "tpm_required", "IdentityRequired", identity.message);
   auto log = logger("discovery");
   if (plan.duplicate_uuid) {
     log->error("duplicate uuid {}", plan.duplicate_message);
@@ -232,13 +332,18 @@ http::Response AgentApi::handle_register(const http::Request& request) {
         json::object annotations, hardware;
         if (const auto* md = objects::object_at(w.body, "metadata"))
           if (const auto* a = objects::object_at(*md, "annotations")) annotations = *a;
+        if (w.name == plan.server_name) {
+          if (proven) annotations[kEkAnnotation] = proven->ek_sha256;
+          else annotations[kEkAnnotation] = nullptr;  // removed: an unpinned machine that proved nothing
+        }
         if (const auto* spec = objects::object_at(w.body, "spec"))
           if (const auto* h = objects::object_at(*spec, "hardware")) hardware = *h;
         const std::string name = w.name;
         write_registered_server(name, annotations, hardware,
                                 "registered by the agent: boot MAC " + report.boot_mac + ", uuid " +
                                     (report.uuid.empty() ? std::string("(none)") : report.uuid) +
-                                    (plan.synthetic_uuid ? " (named after the boot MAC)" : ""));
+                                    (plan.synthetic_uuid ? " (named after the boot MAC)" : "") +
+                                    (proven && w.name == plan.server_name ? ", TPM EK " + proven->ek_sha256 + " proven" : ""));
         if (!server(name)) pending_creates_.insert(name);
         break;
       }
@@ -249,6 +354,7 @@ http::Response AgentApi::handle_register(const http::Request& request) {
       }
     }
   }
+  write_identity(plan.server_name, proven, claims.nonce);
   // The boot token (or the session of a register again) becomes this boot's session; a newer
   // boot of the machine now supersedes every older one.
   Caller caller{claims, plan.server_name};
@@ -279,9 +385,12 @@ void AgentApi::write_registered_server(const std::string& name, const json::obje
         *outcome = Outcome{};
         if (!current) {
           outcome->created = true;
+          json::object created_annotations;
+          for (const auto& [key, value] : annotations)
+            if (!value.is_null()) created_annotations[key] = value;  // a null only removes from an existing one
           return json::object{{"apiVersion", kube::kApiVersion},
                               {"kind", "Server"},
-                              {"metadata", json::object{{"name", name}, {"annotations", annotations}}},
+                              {"metadata", json::object{{"name", name}, {"annotations", created_annotations}}},
                               {"spec", json::object{{"accepted", auto_accept}, {"hardware", hardware}}}};
         }
         json::object patch{{"metadata", json::object{{"annotations", annotations}}},

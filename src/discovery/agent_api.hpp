@@ -10,6 +10,7 @@
 #pragma once
 
 #include "discovery/agent_session.hpp"
+#include "discovery/attestation.hpp"
 #include "discovery/cluster_access.hpp"
 #include "discovery/environment.hpp"
 #include "discovery/lifecycle.hpp"
@@ -30,6 +31,10 @@
 #include <set>
 #include <string>
 
+namespace ironboot {
+struct Config;
+}
+
 namespace ironboot::kube {
 class ClusterContext;
 }
@@ -39,6 +44,9 @@ namespace ironboot::discovery {
 struct AgentApiOptions {
   bool auto_accept = false;    // discovery.auto_accept
   LifecycleOptions lifecycle;  // discovery.wipe
+  bool require_tpm = false;    // discovery.require_tpm
+  ChallengeOptions challenges;  // discovery.tpm_challenge_ttl_seconds, tpm_challenges_per_address
+  static AgentApiOptions from(const Config& config);
 };
 
 class AgentApi {
@@ -52,7 +60,7 @@ class AgentApi {
   AgentApi(const AgentApi&) = delete;
   AgentApi& operator=(const AgentApi&) = delete;
 
-  // POST register/heartbeat/progress/wiped/addresses and GET instructions under /agent/v1/.
+  // POST challenge/register/heartbeat/progress/wiped/addresses and GET instructions under /agent/v1/.
   void register_routes(http::Router& router);
   // Until start() every request is answered 503. Subscribes to the Server informer.
   // `random` makes the wipe ids.
@@ -99,7 +107,16 @@ class AgentApi {
   // The create or hardware refresh of a registering Server; Registered / FactsUpdated once it lands.
   void write_registered_server(const std::string& name, const boost::json::object& annotations,
                                const boost::json::object& hardware, const std::string& registered_message);
+  http::Response handle_challenge(const http::Request& request);
   http::Response handle_register(const http::Request& request);
+  // 403 {"error", "reason"} for a request whose machine identity is refused: counted, logged,
+  // and a Warning Event `event_reason` on `server` (when it exists).
+  http::Response refuse_identity(const http::Request& request, const std::string& server_name, const std::string& reason,
+                                 const char* event_reason, const std::string& why, int status = 403) const;
+  // The identity writes of an accepted register: the EK annotation is set with the facts;
+  // this writes status.identity and records the proving boot.
+  void write_identity(const std::string& server_name, const std::optional<ProvenIdentity>& proven,
+                      const std::string& boot_nonce);
   void handle_instructions(const http::Request& request, http::Responder respond);
   http::Response handle_heartbeat(const http::Request& request);
   http::Response handle_progress(const http::Request& request);
@@ -135,6 +152,9 @@ class AgentApi {
     std::string nonce;
   };
   std::map<std::string, IssuedWipe> wipes_;
+  std::optional<CredentialChallenges> challenges_;
+  // The boot nonce that last proved each Server's EK here (its status write may be on its way).
+  std::map<std::string, std::string> proven_boots_;
   kube::EventReporter events_;
   bool stopped_ = false;
   bool poll_check_scheduled_ = false;

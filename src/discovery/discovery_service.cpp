@@ -57,7 +57,7 @@ class DiscoveryService final : public Service {
         reconciler_(io, clock_, [this] { agent_.recheck_polls(); }),
         policy_(std::make_shared<discovery::ClusterBootPolicy>(config.discovery.boot_from_disk_method, clock_,
                                                                reconciler_, environments_)),
-        agent_(io, discovery::AgentApiOptions{config.discovery.auto_accept, {config.discovery.wipe}}, clock_,
+        agent_(io, discovery::AgentApiOptions::from(config), clock_,
                [policy = policy_.get()](const boost::json::object* server) {
                  return policy->decide_for_server(server).kind == BootDecision::Kind::agent;
                }) {

@@ -4,6 +4,7 @@
 
 #include "discovery/uuid.hpp"
 #include "serverclass/hardware_schema.hpp"
+#include "tpm/commands.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
@@ -267,7 +268,42 @@ Parsed<RegisterReport> parse_register(std::string_view body, std::size_t max_byt
     }
     report.bmc_credentials = std::move(c);
   }
+  if (const auto* tpm = obj->if_contains("tpm"); tpm && !tpm->is_null()) {
+    if (!tpm->is_object()) return RequestError{400, "tpm: must be an object"};
+    TpmProof proof;
+    const auto* id = tpm->get_object().if_contains("challenge");
+    if (!id) return RequestError{400, "tpm.challenge: required"};
+    if (!check.string(*id, "tpm.challenge", proof.challenge)) return *check.error();
+    if (proof.challenge.empty() || proof.challenge.size() > 64) return RequestError{400, "tpm.challenge: 1 to 64 characters"};
+    const auto* secret = tpm->get_object().if_contains("secret");
+    if (!secret) return RequestError{400, "tpm.secret: required"};
+    if (!check.string(*secret, "tpm.secret", text)) return *check.error();
+    auto bytes = tpm::from_hex(text, 64);
+    if (!bytes || bytes->empty()) return RequestError{400, "tpm.secret: must be hex, 1 to 64 bytes"};
+    proof.secret = std::move(*bytes);
+    report.tpm = std::move(proof);
+  }
   return report;
+}
+
+Parsed<ChallengeRequest> parse_challenge_request(std::string_view body, std::size_t max_bytes) {
+  Checker check;
+  std::optional<RequestError> size_error;
+  auto obj = parse_body(body, max_bytes, check, size_error);
+  if (!obj) return failed<ChallengeRequest>(check, size_error);
+  ChallengeRequest request;
+  for (auto [key, out] : {std::pair<const char*, std::vector<std::uint8_t>*>{"ekPublic", &request.ek_public},
+                          {"akPublic", &request.ak_public}}) {
+    const auto* v = obj->if_contains(key);
+    if (!v) return RequestError{400, std::string(key) + ": required"};
+    if (!v->is_string()) return RequestError{400, std::string(key) + ": must be a string"};
+    auto bytes = tpm::from_hex(v->get_string(), tpm::kMaxPublicBytes);
+    if (!bytes || bytes->empty())
+      return RequestError{400, std::string(key) + ": must be a hex TPMT_PUBLIC of at most " +
+                                   std::to_string(tpm::kMaxPublicBytes) + " bytes"};
+    *out = std::move(*bytes);
+  }
+  return request;
 }
 
 Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes) {

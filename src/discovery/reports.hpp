@@ -40,6 +40,17 @@ struct InbandBmcCredentials {
   std::string username, password;
 };
 
+// The answer to a TPM credential challenge (docs/tpm-identity.md), "tpm" in a register.
+struct TpmProof {
+  std::string challenge;      // the challenge id
+  std::vector<std::uint8_t> secret;  // what ActivateCredential recovered
+};
+
+// POST challenge: the machine's EK and a fresh AK, TPMT_PUBLIC bytes each.
+struct ChallengeRequest {
+  std::vector<std::uint8_t> ek_public, ak_public;
+};
+
 struct RegisterReport {
   std::string uuid;       // canonical lower case; "" when the agent sent none or an empty one
   std::string boot_mac;   // canonical lower case with colons
@@ -51,6 +62,7 @@ struct RegisterReport {
   std::vector<PciDevice> pci;
   std::optional<InbandBmc> bmc;                           // "bmc"
   std::optional<InbandBmcCredentials> bmc_credentials;    // "bmcCredentials"
+  std::optional<TpmProof> tpm;                            // "tpm"
 
   std::string_view serial_number() const;
   std::vector<std::string> interface_macs() const;  // canonical
@@ -82,6 +94,7 @@ template <class T>
 using Parsed = std::variant<T, RequestError>;
 
 Parsed<RegisterReport> parse_register(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
+Parsed<ChallengeRequest> parse_challenge_request(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
 Parsed<WipedReport> parse_wiped(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
 Parsed<ProgressReport> parse_progress(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);
 Parsed<AddressesReport> parse_addresses(std::string_view body, std::size_t max_bytes = kMaxBodyBytes);

@@ -238,3 +238,71 @@ TEST(AgentApi, WipedRefusedAsAnExchangeGivesWait) {
 
 }  // namespace
 }  // namespace ironboot::agent
+
+namespace ironboot::agent {
+namespace {
+
+// A TPM stand-in: fixed key blobs, and the secret it "recovers" is whatever it was told.
+class FakeAttestor final : public Attestor {
+ public:
+  std::string ek_public_hex() const override { return "0001"; }
+  std::string ak_public_hex() const override { return "0023"; }
+  std::optional<std::string> activate(std::string_view id_object, std::string_view encrypted, std::string& error) override {
+    seen.emplace_back(std::string(id_object) + "/" + std::string(encrypted));
+    if (fail) {
+      error = "TPM_RC_INTEGRITY";
+      return std::nullopt;
+    }
+    return std::string("5ec2e7");
+  }
+  bool fail = false;
+  std::vector<std::string> seen;
+};
+
+constexpr const char* kChallenge = R"({"challenge":"c1","idObject":"aa","encryptedSecret":"bb","expiresInSeconds":60})";
+constexpr const char* kAccepted = R"({"server":"s1","instruction":{"action":"wait"},"session":"s2.one"})";
+
+TEST(AgentApiTpm, EachRegisterAnswersAFreshChallenge) {
+  testing::FakeServer server({{200, kChallenge}, {403, R"({"reason":"unknown_challenge"})"}, {200, kChallenge}, {200, kAccepted}});
+  BeastHttpClient http(local(server.port()));
+  RecordingPacer pacer;
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
+  FakeAttestor tpm;
+  api.set_attestor(&tpm);
+  ASSERT_TRUE(api.register_until_accepted(R"({"uuid":"u"})"));
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].target, "/agent/v1/challenge");
+  EXPECT_EQ(requests[0].authorization, "Bearer b2.boot");
+  EXPECT_EQ(requests[0].body, R"({"ekPublic":"0001","akPublic":"0023"})");
+  EXPECT_EQ(requests[1].target, "/agent/v1/register");
+  EXPECT_EQ(requests[1].body, R"({"uuid":"u","tpm":{"challenge":"c1","secret":"5ec2e7"}})");
+  // The refused register is retried with a new challenge, never the spent one alone.
+  EXPECT_EQ(requests[2].target, "/agent/v1/challenge");
+  EXPECT_EQ(tpm.seen, (std::vector<std::string>{"aa/bb", "aa/bb"}));
+}
+
+TEST(AgentApiTpm, ATpmThatCannotAnswerRegistersWithoutProof) {
+  testing::FakeServer server({{200, kChallenge}, {200, kAccepted}});
+  BeastHttpClient http(local(server.port()));
+  RecordingPacer pacer;
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
+  FakeAttestor tpm;
+  tpm.fail = true;
+  api.set_attestor(&tpm);
+  ASSERT_TRUE(api.register_until_accepted(R"({"uuid":"u"})"));
+  EXPECT_EQ(server.requests().at(1).body, R"({"uuid":"u"})");
+}
+
+TEST(AgentApiTpm, A403PollAsksToRegisterAgain) {
+  testing::FakeServer server({{403, R"({"reason":"identity_mismatch"})"}});
+  BeastHttpClient http(local(server.port()));
+  RecordingPacer pacer;
+  AgentApi api(http, "b2.boot", pacer.pacer(), record);
+  const auto poll = api.poll_instruction(0);
+  EXPECT_TRUE(poll.forbidden);
+  EXPECT_FALSE(poll.instruction);
+}
+
+}  // namespace
+}  // namespace ironboot::agent

@@ -211,6 +211,13 @@ TEST(Config, AgentTokenAndEnvironmentLimits) {
   EXPECT_EQ(d.environments.max_file_bytes, 2ull << 30);
   EXPECT_THAT(error_of("discovery: {boot_tokens_per_minute: 0}\n"), HasSubstr("at least 1"));
   EXPECT_THAT(error_of("discovery: {session_ttl_seconds: 5}\n"), HasSubstr("at least 30"));
+  EXPECT_FALSE(d.discovery.require_tpm);
+  EXPECT_EQ(d.discovery.tpm_challenge_ttl_seconds, 60u);
+  EXPECT_EQ(d.discovery.tpm_challenges_per_address, 4u);
+  EXPECT_TRUE(parse_config("discovery: {require_tpm: true}\n", "t").discovery.require_tpm);
+  EXPECT_THAT(error_of("discovery: {tpm_challenge_ttl_seconds: 1}\n"), HasSubstr("test.yaml:1:40: 'discovery.tpm_challenge_ttl_seconds' must be 5 to 600"));
+  EXPECT_THAT(error_of("discovery: {tpm_challenges_per_address: 0}\n"), HasSubstr("at least 1"));
+  EXPECT_THAT(error_of("discovery: {require_tpm: maybe}\n"), HasSubstr("test.yaml:1:26"));
   EXPECT_THAT(error_of("environments: {max_file_bytes: 100, quota_bytes: 10}\n"),
               HasSubstr("'environments.quota_bytes' must be at least 'environments.max_file_bytes'"));
   EXPECT_THAT(error_of("environments: {allow_unverifed: true}\n"), HasSubstr("did you mean 'allow_unverified'"));

@@ -244,7 +244,7 @@ TEST_F(AgentApiTest, RegisterRecordsRegisteredThenWhatTheFactsChanged) {
 
 TEST_F(AgentApiTest, AutoAcceptRecordsAcceptedButARestartDoesNot) {
   {
-    AgentApi api(io, AgentApiOptions{true, {}}, clock, [](const json::object*) { return true; });
+    AgentApi api(io, AgentApiOptions{true, {}, false, {}}, clock, [](const json::object*) { return true; });
     api.register_routes(router);
     start(api);
     const auto r = router.handle(request("POST", "/agent/v1/register", "", boot, register_body()));
@@ -255,7 +255,7 @@ TEST_F(AgentApiTest, AutoAcceptRecordsAcceptedButARestartDoesNot) {
   // A restart: a new cluster context whose informer lists the Server, accepted already.
   kube::ClusterContext restarted{io, api_events};
   http::Router second_router;
-  AgentApi again(io, AgentApiOptions{true, {}}, clock, [](const json::object*) { return true; });
+  AgentApi again(io, AgentApiOptions{true, {}, false, {}}, clock, [](const json::object*) { return true; });
   again.register_routes(second_router);
   start(again, restarted);  // subscribed before the first list
   restarted.start();
@@ -484,7 +484,7 @@ TEST_F(AgentApiTest, DuplicateUuidIsAWarningOnTheFirstServer) {
 }
 
 TEST_F(AgentApiTest, WipeNoneMarksAnAcceptedServerClean) {
-  AgentApi api(io, AgentApiOptions{false, LifecycleOptions{WipeMode::none}}, clock,
+  AgentApi api(io, AgentApiOptions{false, LifecycleOptions{WipeMode::none}, false, {}}, clock,
                [](const json::object*) { return false; });
   api.register_routes(router);
   start(api);
