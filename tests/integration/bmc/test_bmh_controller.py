@@ -220,3 +220,62 @@ def test_redfish_host_against_the_mock(lab_cluster, tmp_path):
     finally:
         mock.terminate()
         mock.wait(10)
+
+
+def test_the_server_with_the_boot_mac_is_linked_and_takes_over_the_bmc(lab_cluster):
+    """The agent's report stands in as a Server with the boot MAC among its NICs (the agent
+    itself is tests/e2e's): ironboot links it to the host, gives it the host's BMC and Secret,
+    accepts it, and the host reflects it; the Server's BMC controller then reads the same
+    ipmi_sim with the credentials from the host's namespace."""
+    from kubelab import server_manifest, write_manifest
+    c = lab_cluster
+    sim = ipmi_bmc(c)
+    try:
+        address = f"ipmi://127.0.0.1:{IPMI_PORT}"
+        c.kubectl("apply", "-f", "-", input=host_manifest(address, "pw"))
+        wait_for(lambda: status(c).get("poweredOn") is True, what=lambda: str(status(c)))
+        uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599"
+        server = server_manifest(uuid)
+        del server["spec"]["bmc"]
+        server["spec"]["hardware"]["storage"] = {"deviceCount": 2, "devices": [
+            {"type": "SSD", "size": 64 * 10**9, "name": "sda", "deviceName": "/dev/sda", "serialNumber": "S0"},
+            {"type": "HDD", "size": 240 * 10**9, "name": "sdb", "deviceName": "/dev/sdb", "serialNumber": "S1"}]}
+        server["spec"]["hardware"]["network"] = {"interfaceCount": 1, "interfaces": [
+            {"index": 2, "name": "eth0", "mac": "52:54:00:12:34:56", "addresses": ["10.77.0.50/24"]}]}
+        # The hints ask for /dev/sda of at least 100 GB: no such disk, an inspection error first.
+        c.kubectl("create", "-f", write_manifest(server))
+        wait_for(lambda: status(c).get("provisioning", {}).get("ID") == uuid, what=lambda: str(status(c)))
+        wait_for(lambda: status(c).get("errorType") == "inspection error", what=lambda: str(status(c)))
+        assert status(c)["provisioning"]["installTarget"] == "", status(c)
+        hw = status(c)["hardware"]
+        assert hw["systemVendor"]["manufacturer"] == "Dell Inc." and hw["nics"][0]["pxe"] is True, hw
+        # The operator drops deviceName: /dev/sdb (>= 100 GB) is chosen and written on the Server.
+        c.kubectl("patch", "bmh", "worker-0", "-n", "metal3", "--type", "merge",
+                  "-p", '{"spec":{"rootDeviceHints":{"deviceName":null}}}')
+        wait_for(lambda: status(c).get("provisioning", {}).get("installTarget") == "/dev/sdb",
+                 what=lambda: str(status(c)))
+
+        def linked():
+            s = c.kubectl_runner.get("server", uuid)
+            ann = s["metadata"].get("annotations", {})
+            return s if (s["spec"].get("accepted") and ann.get("ironboot.dev/install-disk") == "/dev/sdb") else None
+        wait_for(linked, what=lambda: str(c.kubectl_runner.get("server", uuid)))
+        s = linked()
+        assert s["metadata"]["annotations"]["ironboot.dev/baremetalhost"] == "metal3/worker-0"
+        assert s["spec"]["online"] is True
+        assert s["spec"]["bmc"]["endpoint"] == address
+        assert s["spec"]["bmc"]["passFrom"]["secretKeyRef"] == {"namespace": "metal3", "name": "worker-0-bmc-secret",
+                                                                 "key": "password"}
+
+        # The Server's BMC controller reaches the BMC with the host's Secret; the host follows.
+        def reachable():
+            s = c.kubectl_runner.get("server", uuid)
+            conds = {x["type"]: x for x in s.get("status", {}).get("conditions", [])}
+            return conds.get("BMCReachable", {}).get("status") == "True" and s["status"].get("power") == "on"
+        wait_for(reachable, what=lambda: str(c.kubectl_runner.get("server", uuid).get("status")))
+        wait_for(lambda: status(c).get("operationalStatus") == "OK" and status(c)["provisioning"]["state"] in
+                 ("preparing", "available"), what=lambda: str(status(c)))
+        assert status(c)["poweredOn"] is True
+        assert events(c, "Linked")[0]["message"] == f"Server {uuid} (boot MAC 52:54:00:12:34:56)"
+    finally:
+        sim.close()
