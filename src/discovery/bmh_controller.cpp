@@ -12,6 +12,7 @@
 #include "kube/objects.hpp"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace ironboot::discovery {
@@ -109,7 +110,27 @@ void BmhController::start(kube::ClusterContext& cluster) {
   cluster.servers().add_handler([this, alive](const kube::ObjectPtr& old, const kube::ObjectPtr& now) {
     if (!alive.expired()) on_server(old, now);
   });
+  cluster.servers().for_each([this](const std::string& name, const kube::ObjectPtr& server) {
+    index_server(name, server.get());
+  });
   cluster.baremetalhosts().start();
+}
+
+void BmhController::index_server(const std::string& name, const json::object* server) {
+  if (auto it = macs_of_server_.find(name); it != macs_of_server_.end()) {
+    for (const auto& mac : it->second) {
+      auto s = servers_by_mac_.find(mac);
+      if (s == servers_by_mac_.end()) continue;
+      s->second.erase(name);
+      if (s->second.empty()) servers_by_mac_.erase(s);
+    }
+    macs_of_server_.erase(it);
+  }
+  if (!server) return;
+  auto keys = server_mac_keys(*server);
+  if (keys.empty()) return;
+  for (const auto& mac : keys) servers_by_mac_[mac].insert(name);
+  macs_of_server_[name] = std::move(keys);
 }
 
 void BmhController::stop() {
@@ -144,9 +165,14 @@ void BmhController::on_host(const kube::ObjectPtr& old, const kube::ObjectPtr& n
 void BmhController::on_server(const kube::ObjectPtr& old, const kube::ObjectPtr& now) {
   const json::object& server = now ? *now : *old;
   const std::string name(objects::name_of(server));
+  index_server(name, now.get());
   std::vector<std::string> affected;
-  for (const auto& [key, h] : hosts_)
-    if (h->linked == name || (h->linked.empty() && now && server_has_mac(*now, h->boot_mac))) affected.push_back(key);
+  const auto macs = macs_of_server_.find(name);
+  for (const auto& [key, h] : hosts_) {
+    const bool carries = macs != macs_of_server_.end() &&
+                         std::find(macs->second.begin(), macs->second.end(), mac_key(h->boot_mac)) != macs->second.end();
+    if (h->linked == name || (h->linked.empty() && carries)) affected.push_back(key);
+  }
   for (const auto& key : affected) reconcile(key);
 }
 
@@ -239,12 +265,12 @@ kube::ObjectPtr BmhController::linked_server(const json::object& host) const {
     if (auto server = cluster_->servers().get(id)) return server;
   const auto* spec = objects::spec_of(host);
   const std::string mac = spec ? std::string(string_at(*spec, "bootMACAddress")) : std::string();
-  if (mac.empty()) return nullptr;
-  kube::ObjectPtr found;
-  cluster_->servers().for_each([&](const std::string&, const kube::ObjectPtr& server) {
-    if (!found && server_has_mac(*server, mac)) found = server;
-  });
-  return found;
+  const auto names = servers_by_mac_.find(mac_key(mac));
+  if (names == servers_by_mac_.end()) return nullptr;
+  // Two Servers with one MAC (a NIC moved between machines): the first by name that has it now.
+  for (const auto& name : names->second)
+    if (auto server = cluster_->servers().get(name); server && server_has_mac(*server, mac)) return server;
+  return nullptr;
 }
 
 void BmhController::reconcile(const std::string& key) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 
 #include "kube/event_recorder.hpp"
@@ -89,6 +90,11 @@ class BmhController {
   kube::ClusterContext* cluster_ = nullptr;
   kube::EventReporter events_;
   std::map<std::string, std::unique_ptr<Host>> hosts_;  // by "namespace/name"
+  // Every cached Server's NIC MACs (mac_key form), kept by the Server handler: finding a
+  // host's Server never walks (and parses) the whole Server cache.
+  std::map<std::string, std::set<std::string>> servers_by_mac_;
+  std::map<std::string, std::vector<std::string>> macs_of_server_;
+  void index_server(const std::string& name, const boost::json::object* server);
   std::mt19937 jitter_rng_{std::random_device{}()};
   bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers, timers and replies check it
