@@ -154,7 +154,8 @@ void BmhController::on_host(const kube::ObjectPtr& old, const kube::ObjectPtr& n
     if (h.retry_timer) h.retry_timer->cancel();
     if (h.refresh_timer) h.refresh_timer->cancel();
     if (h.client) h.client->close();
-    if (!h.lane.empty()) scheduler_.forget(h.lane);
+    // Its queued sequence (if any) finds the host gone and ends at once; the lane is not
+    // dropped, as another host may name the same BMC.
     hosts_.erase(it);
     logger("bmc")->info("baremetalhost={} deleted", key);
     return;
@@ -329,6 +330,7 @@ namespace {
 struct Sequence {
   std::function<void(BmcStatus)> complete;
   std::shared_ptr<boost::asio::steady_timer> deadline;
+  std::function<bool()> wanted;  // the controller and the host (same configuration) still exist
   bool done = false;
   void finish(BmcStatus st) {
     if (done) return;
@@ -336,9 +338,22 @@ struct Sequence {
     deadline->cancel();
     complete(std::move(st));
   }
+  // After a step: false (and finished) when it failed or the host went away meanwhile.
+  bool next(const BmcStatus& st) {
+    if (done) return false;
+    if (!st.ok()) finish(st);
+    else if (!wanted()) finish(BmcStatus::failure("Cancelled", "the host was deleted or its spec.bmc changed"));
+    return !done;
+  }
 };
 
 }  // namespace
+
+BmhController::Host* BmhController::live(const std::string& key, unsigned epoch) {
+  if (stopped_) return nullptr;
+  auto i = hosts_.find(key);
+  return i != hosts_.end() && i->second->epoch == epoch ? i->second.get() : nullptr;
+}
 
 void BmhController::power_on_pxe(const std::string& key) {
   Host& h = *hosts_.at(key);
@@ -372,17 +387,18 @@ void BmhController::power_on_pxe(const std::string& key) {
     });
     // Registration as Metal3 does it: PXE once, then power on (a cycle when it is on already),
     // then the power state as the BMC reports it.
+    seq->wanted = [this, key, alive, epoch] { return !alive.expired() && live(key, epoch); };
     client->power_status([this, key, seq, client](BmcStatus st, PowerState before) {
-      if (!st.ok()) return seq->finish(st);
+      if (!seq->next(st)) return;
       client->set_next_boot(bmc::BootOverride{}, [this, key, seq, client, before](BmcStatus st2) {
-        if (!st2.ok()) return seq->finish(st2);
+        if (!seq->next(st2)) return;
         const auto action = before == PowerState::On ? bmc::PowerAction::Cycle : bmc::PowerAction::On;
         client->power(action, [this, key, seq, client](BmcStatus st3) {
-          if (!st3.ok()) return seq->finish(st3);
+          if (!seq->next(st3)) return;
           client->power_status([this, key, seq](BmcStatus st4, PowerState after) {
-            if (st4.ok() && !seq->done)
-              if (auto i = hosts_.find(key); i != hosts_.end()) i->second->powered_on = after == PowerState::On;
-            seq->finish(BmcStatus::success());  // powered on; a failed read after it is only a missing reading
+            // Powered on: a failed read after it is only a missing reading.
+            if (st4.ok() && !seq->done && seq->wanted()) hosts_.at(key)->powered_on = after == PowerState::On;
+            seq->finish(BmcStatus::success());
           });
         });
       });
@@ -397,6 +413,7 @@ void BmhController::read_power(const std::string& key) {
   std::weak_ptr<int> alive = alive_;
   scheduler_.submit(h.lane, [this, key, alive, epoch = h.epoch, client = h.client](std::function<void()> finished) {
     if (alive.expired() || stopped_) return finished();
+    if (auto it = hosts_.find(key); it == hosts_.end() || it->second->epoch != epoch) return finished();
     auto seq = std::make_shared<Sequence>();
     seq->deadline = std::make_shared<boost::asio::steady_timer>(io_, options_.operation_timeout);
     seq->complete = [this, key, alive, epoch, finished = std::move(finished)](BmcStatus st) {
@@ -413,9 +430,9 @@ void BmhController::read_power(const std::string& key) {
       seq->finish(BmcStatus::failure("Timeout", "power status did not end in time"));
       client->close();
     });
+    seq->wanted = [this, key, alive, epoch] { return !alive.expired() && live(key, epoch); };
     client->power_status([this, key, seq](BmcStatus st, PowerState power) {
-      if (st.ok() && !seq->done)
-        if (auto i = hosts_.find(key); i != hosts_.end()) i->second->powered_on = power == PowerState::On;
+      if (seq->next(st)) hosts_.at(key)->powered_on = power == PowerState::On;
       seq->finish(st);
     });
   });

@@ -76,6 +76,8 @@ class BmhController {
   void configure(Host& h, const boost::json::object& host);
   void read_credentials(const std::string& key, const boost::json::object& host);
   kube::ObjectPtr linked_server(const boost::json::object& host) const;
+  // The host, when it still exists with the configuration of `epoch` (and not stopped).
+  Host* live(const std::string& key, unsigned epoch);
   void power_on_pxe(const std::string& key);
   void read_power(const std::string& key);
   void operation_done(const std::string& key, const bmc::BmcStatus& st, bool was_power_on);

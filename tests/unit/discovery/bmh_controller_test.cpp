@@ -226,5 +226,19 @@ TEST_F(BmhControllerTest, AServerKnownBeforeTheHostIsLinkedWithoutPoweringAnythi
   EXPECT_TRUE(bmc().calls.empty()) << "a linked host's power is its Server's BMC controller's";
 }
 
+TEST_F(BmhControllerTest, ADeletedHostEndsItsSequenceWithoutPoweringOn) {
+  bmc().delay = 100ms;
+  secret("admin", "password");
+  host();
+  start();
+  ASSERT_TRUE(run_until([&] { return !bmc().calls.empty(); }));
+  auto r = call([&](auto done) { cluster.client().remove(hosts(), "worker-0", done); });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  run_for(500ms);
+  EXPECT_EQ(bmc().count("power on"), 0u) << ::testing::PrintToString(bmc().calls);
+  EXPECT_GE(bmc().count("close"), 1u);
+  EXPECT_EQ(controller->scheduler().in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace ironboot::discovery
