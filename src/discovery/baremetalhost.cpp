@@ -16,14 +16,6 @@ using objects::string_at;
 
 namespace {
 
-// "52:54:00:AB:..", "52-54-00-ab-.." -> "525400ab..": MACs compare whatever their spelling.
-std::string mac_key(std::string_view mac) {
-  std::string out;
-  for (char c : mac)
-    if (std::isxdigit(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::int64_t int_at(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   if (!v) return 0;
@@ -86,16 +78,32 @@ std::string_view namespace_of(const json::object& obj) {
 
 }  // namespace
 
-bool server_has_mac(const json::object& server, std::string_view mac) {
-  const std::string want = mac_key(mac);
-  if (want.size() != 12) return false;
+std::string mac_key(std::string_view mac) {
+  std::string out;
+  for (char c : mac)
+    if (std::isxdigit(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::vector<std::string> server_mac_keys(const json::object& server) {
+  std::vector<std::string> out;
   const auto* spec = objects::spec_of(server);
   const auto* hardware = spec ? object_at(*spec, "hardware") : nullptr;
   const auto* interfaces = hardware ? interfaces_of(*hardware) : nullptr;
-  if (!interfaces) return false;
-  return std::any_of(interfaces->begin(), interfaces->end(), [&](const json::value& i) {
-    return i.is_object() && mac_key(string_at(i.get_object(), "mac")) == want;
-  });
+  if (!interfaces) return out;
+  for (const auto& i : *interfaces) {
+    if (!i.is_object()) continue;
+    std::string key = mac_key(string_at(i.get_object(), "mac"));
+    if (key.size() == 12) out.push_back(std::move(key));
+  }
+  return out;
+}
+
+bool server_has_mac(const json::object& server, std::string_view mac) {
+  const std::string want = mac_key(mac);
+  if (want.size() != 12) return false;
+  const auto keys = server_mac_keys(server);
+  return std::find(keys.begin(), keys.end(), want) != keys.end();
 }
 
 json::object hardware_details(const json::object& hardware, std::string_view boot_mac) {

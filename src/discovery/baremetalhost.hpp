@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ironboot::discovery {
 
@@ -36,6 +37,10 @@ struct BmhPlan {
 
 // A Server whose spec.hardware.network.interfaces has `mac` (any case, ':' or '-').
 bool server_has_mac(const boost::json::object& server, std::string_view mac);
+// "52:54:00:AB:..", "52-54-00-ab-.." -> "525400ab...": the form MACs are compared in.
+std::string mac_key(std::string_view mac);
+// The mac_key of every interface of the Server's spec.hardware.network (12 hex digits only).
+std::vector<std::string> server_mac_keys(const boost::json::object& server);
 
 // Metal3's HardwareDetails from a Server's spec.hardware (docs/agent-api.md units: module
 // sizes MB, device sizes bytes, speeds MHz).

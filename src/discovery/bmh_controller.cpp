@@ -12,6 +12,7 @@
 #include "kube/objects.hpp"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace ironboot::discovery {
@@ -109,7 +110,27 @@ void BmhController::start(kube::ClusterContext& cluster) {
   cluster.servers().add_handler([this, alive](const kube::ObjectPtr& old, const kube::ObjectPtr& now) {
     if (!alive.expired()) on_server(old, now);
   });
+  cluster.servers().for_each([this](const std::string& name, const kube::ObjectPtr& server) {
+    index_server(name, server.get());
+  });
   cluster.baremetalhosts().start();
+}
+
+void BmhController::index_server(const std::string& name, const json::object* server) {
+  if (auto it = macs_of_server_.find(name); it != macs_of_server_.end()) {
+    for (const auto& mac : it->second) {
+      auto s = servers_by_mac_.find(mac);
+      if (s == servers_by_mac_.end()) continue;
+      s->second.erase(name);
+      if (s->second.empty()) servers_by_mac_.erase(s);
+    }
+    macs_of_server_.erase(it);
+  }
+  if (!server) return;
+  auto keys = server_mac_keys(*server);
+  if (keys.empty()) return;
+  for (const auto& mac : keys) servers_by_mac_[mac].insert(name);
+  macs_of_server_[name] = std::move(keys);
 }
 
 void BmhController::stop() {
@@ -133,7 +154,8 @@ void BmhController::on_host(const kube::ObjectPtr& old, const kube::ObjectPtr& n
     if (h.retry_timer) h.retry_timer->cancel();
     if (h.refresh_timer) h.refresh_timer->cancel();
     if (h.client) h.client->close();
-    if (!h.lane.empty()) scheduler_.forget(h.lane);
+    // Its queued sequence (if any) finds the host gone and ends at once; the lane is not
+    // dropped, as another host may name the same BMC.
     hosts_.erase(it);
     logger("bmc")->info("baremetalhost={} deleted", key);
     return;
@@ -144,9 +166,14 @@ void BmhController::on_host(const kube::ObjectPtr& old, const kube::ObjectPtr& n
 void BmhController::on_server(const kube::ObjectPtr& old, const kube::ObjectPtr& now) {
   const json::object& server = now ? *now : *old;
   const std::string name(objects::name_of(server));
+  index_server(name, now.get());
   std::vector<std::string> affected;
-  for (const auto& [key, h] : hosts_)
-    if (h->linked == name || (h->linked.empty() && now && server_has_mac(*now, h->boot_mac))) affected.push_back(key);
+  const auto macs = macs_of_server_.find(name);
+  for (const auto& [key, h] : hosts_) {
+    const bool carries = macs != macs_of_server_.end() &&
+                         std::find(macs->second.begin(), macs->second.end(), mac_key(h->boot_mac)) != macs->second.end();
+    if (h->linked == name || (h->linked.empty() && carries)) affected.push_back(key);
+  }
   for (const auto& key : affected) reconcile(key);
 }
 
@@ -239,12 +266,12 @@ kube::ObjectPtr BmhController::linked_server(const json::object& host) const {
     if (auto server = cluster_->servers().get(id)) return server;
   const auto* spec = objects::spec_of(host);
   const std::string mac = spec ? std::string(string_at(*spec, "bootMACAddress")) : std::string();
-  if (mac.empty()) return nullptr;
-  kube::ObjectPtr found;
-  cluster_->servers().for_each([&](const std::string&, const kube::ObjectPtr& server) {
-    if (!found && server_has_mac(*server, mac)) found = server;
-  });
-  return found;
+  const auto names = servers_by_mac_.find(mac_key(mac));
+  if (names == servers_by_mac_.end()) return nullptr;
+  // Two Servers with one MAC (a NIC moved between machines): the first by name that has it now.
+  for (const auto& name : names->second)
+    if (auto server = cluster_->servers().get(name); server && server_has_mac(*server, mac)) return server;
+  return nullptr;
 }
 
 void BmhController::reconcile(const std::string& key) {
@@ -303,6 +330,7 @@ namespace {
 struct Sequence {
   std::function<void(BmcStatus)> complete;
   std::shared_ptr<boost::asio::steady_timer> deadline;
+  std::function<bool()> wanted;  // the controller and the host (same configuration) still exist
   bool done = false;
   void finish(BmcStatus st) {
     if (done) return;
@@ -310,9 +338,22 @@ struct Sequence {
     deadline->cancel();
     complete(std::move(st));
   }
+  // After a step: false (and finished) when it failed or the host went away meanwhile.
+  bool next(const BmcStatus& st) {
+    if (done) return false;
+    if (!st.ok()) finish(st);
+    else if (!wanted()) finish(BmcStatus::failure("Cancelled", "the host was deleted or its spec.bmc changed"));
+    return !done;
+  }
 };
 
 }  // namespace
+
+BmhController::Host* BmhController::live(const std::string& key, unsigned epoch) {
+  if (stopped_) return nullptr;
+  auto i = hosts_.find(key);
+  return i != hosts_.end() && i->second->epoch == epoch ? i->second.get() : nullptr;
+}
 
 void BmhController::power_on_pxe(const std::string& key) {
   Host& h = *hosts_.at(key);
@@ -346,17 +387,18 @@ void BmhController::power_on_pxe(const std::string& key) {
     });
     // Registration as Metal3 does it: PXE once, then power on (a cycle when it is on already),
     // then the power state as the BMC reports it.
+    seq->wanted = [this, key, alive, epoch] { return !alive.expired() && live(key, epoch); };
     client->power_status([this, key, seq, client](BmcStatus st, PowerState before) {
-      if (!st.ok()) return seq->finish(st);
+      if (!seq->next(st)) return;
       client->set_next_boot(bmc::BootOverride{}, [this, key, seq, client, before](BmcStatus st2) {
-        if (!st2.ok()) return seq->finish(st2);
+        if (!seq->next(st2)) return;
         const auto action = before == PowerState::On ? bmc::PowerAction::Cycle : bmc::PowerAction::On;
         client->power(action, [this, key, seq, client](BmcStatus st3) {
-          if (!st3.ok()) return seq->finish(st3);
+          if (!seq->next(st3)) return;
           client->power_status([this, key, seq](BmcStatus st4, PowerState after) {
-            if (st4.ok() && !seq->done)
-              if (auto i = hosts_.find(key); i != hosts_.end()) i->second->powered_on = after == PowerState::On;
-            seq->finish(BmcStatus::success());  // powered on; a failed read after it is only a missing reading
+            // Powered on: a failed read after it is only a missing reading.
+            if (st4.ok() && !seq->done && seq->wanted()) hosts_.at(key)->powered_on = after == PowerState::On;
+            seq->finish(BmcStatus::success());
           });
         });
       });
@@ -371,6 +413,7 @@ void BmhController::read_power(const std::string& key) {
   std::weak_ptr<int> alive = alive_;
   scheduler_.submit(h.lane, [this, key, alive, epoch = h.epoch, client = h.client](std::function<void()> finished) {
     if (alive.expired() || stopped_) return finished();
+    if (auto it = hosts_.find(key); it == hosts_.end() || it->second->epoch != epoch) return finished();
     auto seq = std::make_shared<Sequence>();
     seq->deadline = std::make_shared<boost::asio::steady_timer>(io_, options_.operation_timeout);
     seq->complete = [this, key, alive, epoch, finished = std::move(finished)](BmcStatus st) {
@@ -387,9 +430,9 @@ void BmhController::read_power(const std::string& key) {
       seq->finish(BmcStatus::failure("Timeout", "power status did not end in time"));
       client->close();
     });
+    seq->wanted = [this, key, alive, epoch] { return !alive.expired() && live(key, epoch); };
     client->power_status([this, key, seq](BmcStatus st, PowerState power) {
-      if (st.ok() && !seq->done)
-        if (auto i = hosts_.find(key); i != hosts_.end()) i->second->powered_on = power == PowerState::On;
+      if (seq->next(st)) hosts_.at(key)->powered_on = power == PowerState::On;
       seq->finish(st);
     });
   });

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 
 #include "kube/event_recorder.hpp"
@@ -75,6 +76,8 @@ class BmhController {
   void configure(Host& h, const boost::json::object& host);
   void read_credentials(const std::string& key, const boost::json::object& host);
   kube::ObjectPtr linked_server(const boost::json::object& host) const;
+  // The host, when it still exists with the configuration of `epoch` (and not stopped).
+  Host* live(const std::string& key, unsigned epoch);
   void power_on_pxe(const std::string& key);
   void read_power(const std::string& key);
   void operation_done(const std::string& key, const bmc::BmcStatus& st, bool was_power_on);
@@ -89,6 +92,11 @@ class BmhController {
   kube::ClusterContext* cluster_ = nullptr;
   kube::EventReporter events_;
   std::map<std::string, std::unique_ptr<Host>> hosts_;  // by "namespace/name"
+  // Every cached Server's NIC MACs (mac_key form), kept by the Server handler: finding a
+  // host's Server never walks (and parses) the whole Server cache.
+  std::map<std::string, std::set<std::string>> servers_by_mac_;
+  std::map<std::string, std::vector<std::string>> macs_of_server_;
+  void index_server(const std::string& name, const boost::json::object* server);
   std::mt19937 jitter_rng_{std::random_device{}()};
   bool stopped_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers, timers and replies check it

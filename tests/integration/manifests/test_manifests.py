@@ -41,6 +41,11 @@ CLUSTER_RULES = {
     ("metal.sidero.dev", "serverclasses/status"): {"update"},
     ("metal.sidero.dev", "environments"): {"get", "list", "watch"},
     ("metal.sidero.dev", "environments/status"): {"update"},
+    # The BareMetalHost controller, across namespaces: hosts, their status, their Secret, Events.
+    ("metal3.io", "baremetalhosts"): {"list", "watch"},
+    ("metal3.io", "baremetalhosts/status"): {"patch"},
+    ("", "secrets"): {"get"},
+    ("", "events"): {"create", "patch"},
 }
 NAMESPACED_RULES = {
     (NAMESPACE, "ironboot"): {

@@ -133,6 +133,8 @@ TEST(BareMetalHost, MacMatchingIgnoresSpellingAndRejectsGarbage) {
   EXPECT_FALSE(server_has_mac(server, "52:54:00:aa:bb:cd"));
   EXPECT_FALSE(server_has_mac(server, ""));
   EXPECT_FALSE(server_has_mac(server, "52:54:00"));
+  EXPECT_EQ(server_mac_keys(server), (std::vector<std::string>{"525400aabbcc", "525400123456"}));
+  EXPECT_EQ(mac_key("52-54-00-AB-cd-EF"), "525400abcdef");
 }
 
 TEST(BareMetalHost, RootDeviceHintsSelectTheInstallTarget) {

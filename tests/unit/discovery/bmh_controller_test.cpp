@@ -207,5 +207,38 @@ TEST_F(BmhControllerTest, LinksTheServerWithTheBootMacAndMirrorsItsLifecycle) {
   EXPECT_EQ(bmc().count("power on"), 1u) << "the linked Server's BMC controller drives the power from here";
 }
 
+TEST_F(BmhControllerTest, AServerKnownBeforeTheHostIsLinkedWithoutPoweringAnythingOn) {
+  const std::string uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599";
+  // Two Servers; the second carries the boot MAC, spelled differently.
+  create("servers", "Server", "00000000-0000-0000-0000-000000000001",
+         json::parse(R"({"accepted":false,"hardware":{"network":{"interfaces":[{"mac":"52:54:00:00:00:01"}]}}})").as_object());
+  create("servers", "Server", uuid,
+         json::parse(R"({"accepted":false,"hardware":{"network":{"interfaces":[{"mac":"52-54-00-12-34-56"}]}}})").as_object(),
+         json::object{{"power", "off"}});
+  ASSERT_TRUE(run_until([&] { return cluster.servers().size() == 2; }));
+  secret("admin", "password");
+  start();
+  host();
+  ASSERT_TRUE(run_until([&] { return status("provisioning").is_object() && status("provisioning").as_object().contains("ID"); }));
+  EXPECT_EQ(status("provisioning").at("ID"), json::value(uuid));
+  EXPECT_EQ(status("poweredOn"), false);
+  run_for(100ms);
+  EXPECT_TRUE(bmc().calls.empty()) << "a linked host's power is its Server's BMC controller's";
+}
+
+TEST_F(BmhControllerTest, ADeletedHostEndsItsSequenceWithoutPoweringOn) {
+  bmc().delay = 100ms;
+  secret("admin", "password");
+  host();
+  start();
+  ASSERT_TRUE(run_until([&] { return !bmc().calls.empty(); }));
+  auto r = call([&](auto done) { cluster.client().remove(hosts(), "worker-0", done); });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  run_for(500ms);
+  EXPECT_EQ(bmc().count("power on"), 0u) << ::testing::PrintToString(bmc().calls);
+  EXPECT_GE(bmc().count("close"), 1u);
+  EXPECT_EQ(controller->scheduler().in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace ironboot::discovery
