@@ -236,7 +236,9 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
     fail(in.server ? "power management error" : "registration error", "credentials: " + *in.credentials_error);
   } else if (in.bmc_error) {
     fail(in.server ? "power management error" : "registration error", "BMC: " + *in.bmc_error);
-  } else if (!in.server && !in.power_on_sent) {
+  } else if (!in.server && !in.power_on_sent && (previous_state.empty() || previous_state == "registering")) {
+    // A status past registering means it was sent (before a restart of ironboot, say): the
+    // host is not powered on (or cycled) again.
     plan.power_on_pxe = true;  // registering: PXE once + power on, so the agent inspects it
   } else {
     provisioning["state"] = "inspecting";

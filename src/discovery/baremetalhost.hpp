@@ -19,6 +19,7 @@ struct BmhInput {
   std::optional<std::string> credentials_error;  // the Secret could not be read or lacks a key
   const boost::json::object* server = nullptr; // the Server whose interfaces carry bootMACAddress
   bool power_on_sent = false;                  // PXE once + power on done for this host already
+                                               // (also when its status is past registering)
   std::optional<std::string> bmc_error;        // that BMC operation failed: "Reason: message"
   // The power state the controller last read from the BMC itself (before a Server is linked;
   // after, the Server's status.power says it).

@@ -293,8 +293,9 @@ void BmhController::reconcile(const std::string& key) {
   BmhInput action = in;
   action.credentials_error.reset();
   action.bmc_error.reset();
-  if (h.endpoint && reconcile_bmh(action).power_on_pxe && h.credentials && !h.busy && !h.retry_armed) power_on_pxe(key);
-  else if (h.endpoint && h.credentials && !server && h.power_on_sent && !h.refresh_armed && !h.busy) {
+  const bool want_power_on = reconcile_bmh(action).power_on_pxe;
+  if (h.endpoint && want_power_on && h.credentials && !h.busy && !h.retry_armed) power_on_pxe(key);
+  else if (h.endpoint && h.credentials && !server && !want_power_on && !h.refresh_armed && !h.busy) {
     // Not linked yet: the controller itself keeps poweredOn current.
     h.refresh_armed = true;
     if (!h.refresh_timer) h.refresh_timer = std::make_shared<boost::asio::steady_timer>(io_);
@@ -355,14 +356,18 @@ BmhController::Host* BmhController::live(const std::string& key, unsigned epoch)
   return i != hosts_.end() && i->second->epoch == epoch ? i->second.get() : nullptr;
 }
 
+// One client per host, made again when its credentials changed (a corrected Secret).
+void BmhController::ensure_client(Host& h) {
+  if (h.client && h.client_credentials == *h.credentials) return;
+  if (h.client) h.client->close();
+  h.client = factory_->make(*h.endpoint, *h.credentials);
+  h.client_credentials = *h.credentials;
+}
+
 void BmhController::power_on_pxe(const std::string& key) {
   Host& h = *hosts_.at(key);
   h.busy = true;
-  if (!h.client || h.client_credentials != *h.credentials) {
-    if (h.client) h.client->close();
-    h.client = factory_->make(*h.endpoint, *h.credentials);
-    h.client_credentials = *h.credentials;
-  }
+  ensure_client(h);
   std::weak_ptr<int> alive = alive_;
   scheduler_.submit(h.lane, [this, key, alive, epoch = h.epoch, client = h.client](std::function<void()> finished) {
     if (alive.expired() || stopped_) return finished();
@@ -408,8 +413,9 @@ void BmhController::power_on_pxe(const std::string& key) {
 
 void BmhController::read_power(const std::string& key) {
   Host& h = *hosts_.at(key);
-  if (h.busy || !h.client) return;
+  if (h.busy || !h.endpoint || !h.credentials) return;
   h.busy = true;
+  ensure_client(h);
   std::weak_ptr<int> alive = alive_;
   scheduler_.submit(h.lane, [this, key, alive, epoch = h.epoch, client = h.client](std::function<void()> finished) {
     if (alive.expired() || stopped_) return finished();

@@ -78,6 +78,7 @@ class BmhController {
   kube::ObjectPtr linked_server(const boost::json::object& host) const;
   // The host, when it still exists with the configuration of `epoch` (and not stopped).
   Host* live(const std::string& key, unsigned epoch);
+  void ensure_client(Host& h);
   void power_on_pxe(const std::string& key);
   void read_power(const std::string& key);
   void operation_done(const std::string& key, const bmc::BmcStatus& st, bool was_power_on);

@@ -144,8 +144,18 @@ def test_ipmi_host_is_powered_on_into_pxe_and_reported(lab_cluster):
         assert sim.ipmitool("power", "off").returncode == 0
         wait_for(lambda: status(c).get("poweredOn") is False, timeout=30, what=lambda: str(status(c)))
         with open(os.path.join(c.vm, "calls.log")) as f:
-            assert sum(1 for line in f if line.split() == ["set", "power", "1"]) <= 2, \
-                "powered on once (ipmi_sim may repeat the call)"
+            power_ons = sum(1 for line in f if line.split() == ["set", "power", "1"])
+        assert power_ons <= 2, "powered on once (ipmi_sim may repeat the call)"
+
+        # A restart of ironboot does not register the host again: no second power on.
+        c.restart()
+        assert sim.ipmitool("power", "on").returncode == 0
+        wait_for(lambda: status(c).get("poweredOn") is True, timeout=30, what=lambda: str(status(c)))
+        time.sleep(3)
+        with open(os.path.join(c.vm, "calls.log")) as f:
+            calls = [line.split() for line in f]
+        assert sum(1 for call in calls if call == ["set", "boot", "pxe"]) == 1, calls
+        assert status(c)["provisioning"]["state"] == "inspecting"
     finally:
         sim.close()
 

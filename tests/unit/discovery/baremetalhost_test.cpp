@@ -55,6 +55,15 @@ TEST(BareMetalHost, RegisteringPowersOnIntoPxeOnce) {
   plan = reconcile_bmh(in);
   EXPECT_FALSE(plan.power_on_pxe);
   EXPECT_EQ(provisioning(plan).at("state"), "inspecting");
+
+  // After a restart of ironboot the host's status says it was sent: not powered on again.
+  in.power_on_sent = false;
+  in.host["status"] = json::object{{"provisioning", json::object{{"state", "inspecting"}}}};
+  plan = reconcile_bmh(in);
+  EXPECT_FALSE(plan.power_on_pxe);
+  EXPECT_EQ(provisioning(plan).at("state"), "inspecting");
+  in.host["status"] = json::object{{"provisioning", json::object{{"state", "registering"}}}};
+  EXPECT_TRUE(reconcile_bmh(in).power_on_pxe);
 }
 
 TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {

@@ -240,5 +240,23 @@ TEST_F(BmhControllerTest, ADeletedHostEndsItsSequenceWithoutPoweringOn) {
   EXPECT_EQ(controller->scheduler().in_flight(), 0u);
 }
 
+TEST_F(BmhControllerTest, AfterARestartAnInspectingHostIsOnlyReadNotPoweredOnAgain) {
+  secret("admin", "password");
+  host();
+  auto r = call([&](auto done) {
+    cluster.client().patch(hosts(), "worker-0", kube::PatchType::Merge,
+                           json::parse(R"({"status":{"operationalStatus":"OK","poweredOn":false,
+                               "provisioning":{"state":"inspecting"}}})"), done, true);
+  });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  bmc().power = bmc::PowerState::On;
+  start();
+  ASSERT_TRUE(run_until([&] { return status("poweredOn") == true; })) << status("poweredOn");
+  EXPECT_EQ(state(), "inspecting");
+  EXPECT_EQ(bmc().count("power on"), 0u);
+  EXPECT_EQ(bmc().count("power cycle"), 0u);
+  EXPECT_EQ(bmc().count("boot pxe once uefi"), 0u);
+}
+
 }  // namespace
 }  // namespace ironboot::discovery
