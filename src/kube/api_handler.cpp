@@ -37,7 +37,7 @@ const ResourceType* storage_type(const std::string& plural) {
 }
 
 // A stored object's value for a field label, from its key and index.
-std::string indexed_field(const ResourceType& type, std::string_view key, const ObjectIndex& index,
+std::string indexed_field(const ResourceType& type, std::string_view key, const StoredObject& stored,
                           const std::string& label) {
   if (label == "metadata.namespace") return std::string(namespace_of_key(key));
   if (label == "metadata.name") {
@@ -47,7 +47,7 @@ std::string indexed_field(const ResourceType& type, std::string_view key, const 
   const auto& labels = field_labels(type);
   // The index holds the labels after metadata.name and metadata.namespace, in this order.
   for (std::size_t i = 2; i < labels.size(); ++i)
-    if (labels[i] == label) return std::string(index.field(i - 2));
+    if (labels[i] == label) return std::string(stored.field(i - 2));
   return {};
 }
 
@@ -61,7 +61,7 @@ ObjectPtr served_tree(const ResourceType& type, const StoredObject& stored) {
   return std::make_shared<const json::object>(served_object(type, stored));
 }
 
-std::string list_json(const ResourceType& type, const std::vector<const std::string*>& items, std::uint64_t rv,
+std::string list_json(const ResourceType& type, const std::vector<std::string_view>& items, std::uint64_t rv,
                       const std::string& cont) {
   // Serialized by hand: copying 10k objects into a json::array only to print them is slow.
   std::string out = "{\"kind\":\"" + type.list_kind + "\",\"apiVersion\":\"" + type.api_version() +
@@ -69,13 +69,13 @@ std::string list_json(const ResourceType& type, const std::vector<const std::str
   if (!cont.empty()) out += ",\"continue\":\"" + cont + "\"";
   out += "},\"items\":[";
   std::size_t total = out.size() + 2;
-  for (const auto* o : items) total += o->size() + 1;
+  for (const auto o : items) total += o.size() + 1;
   out.reserve(total);
   bool first = true;
-  for (const auto* o : items) {
+  for (const auto o : items) {
     if (!first) out += ',';
     first = false;
-    out += *o;
+    out += o;
   }
   out += "]}";
   return out;
@@ -218,15 +218,16 @@ ApiResult ApiHandler::handle(const ApiRequest& req) {
 }
 
 std::string ApiHandler::served_json(const ResourceType& type, const StoredObject& stored) const {
-  if (!stored_as_core_event(type)) return stored.json;
+  if (!stored_as_core_event(type)) return std::string(stored.json());
   return json::serialize(to_served(type, stored.parse()));
 }
 
-bool ApiHandler::plan_sees(const WatchPlan& plan, std::string_view key, const ObjectIndex& index) const {
+bool ApiHandler::plan_sees(const WatchPlan& plan, const StoredObject& stored) const {
+  const std::string_view key = stored.key();
   if (!plan.namespace_name.empty() && namespace_of_key(key) != plan.namespace_name) return false;
-  if (!plan.labels.matches(&index.labels)) return false;
+  if (!plan.labels.matches([&](std::string_view name) { return stored.label(name); })) return false;
   return plan.fields.empty() ||
-         plan.fields.matches([&](const std::string& label) { return indexed_field(*plan.type, key, index, label); });
+         plan.fields.matches([&](const std::string& label) { return indexed_field(*plan.type, key, stored, label); });
 }
 
 ApiResult ApiHandler::list(const Call& c) {
@@ -347,24 +348,24 @@ ApiResult ApiHandler::list(const Call& c) {
   if (ns.empty() && type.namespaced) ns = fields->pinned("metadata.namespace").value_or("");
   const std::string prefix = ns.empty() ? std::string() : ns + "/";
   const auto& all = store_.objects(type.plural);
-  auto it = all.lower_bound(prefix);
-  if (!start_after.empty() && start_after >= prefix) it = all.upper_bound(start_after);
+  auto it = all.lower_bound(std::string_view(prefix));
+  if (!start_after.empty() && start_after >= prefix) it = all.upper_bound(std::string_view(start_after));
   std::vector<const StoredObject*> items;
   std::string cont;
-  const std::string* last_key = nullptr;
   for (; it != all.end(); ++it) {
-    if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-    const ObjectIndex& index = *it->second->index;
-    if (!labels->matches(&index.labels)) continue;
+    const StoredObject& stored = **it;
+    const std::string_view key = stored.key();
+    if (!prefix.empty() && !key.starts_with(prefix)) break;
+    if (!labels->matches([&](std::string_view name) { return stored.label(name); })) continue;
     if (!fields->empty() &&
-        !fields->matches([&](const std::string& label) { return indexed_field(type, it->first, index, label); }))
+        !fields->matches([&](const std::string& label) { return indexed_field(type, key, stored, label); }))
       continue;
     if (limit && items.size() == limit) {
-      cont = base64url_encode(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", *last_key}}));
+      const std::string last_key(items.back()->key());
+      cont = base64url_encode(json::serialize(json::object{{"rv", store_.resource_version()}, {"start", last_key}}));
       break;
     }
-    items.push_back(it->second.get());
-    last_key = &it->first;
+    items.push_back(&stored);
   }
   const std::uint64_t list_rv = store_.resource_version();
   if (table) {
@@ -379,9 +380,9 @@ ApiResult ApiHandler::list(const Call& c) {
     converted.reserve(items.size());
     for (const auto* i : items) converted.push_back(served_json(type, *i));
   }
-  std::vector<const std::string*> texts;
+  std::vector<std::string_view> texts;
   texts.reserve(items.size());
-  for (std::size_t n = 0; n < items.size(); ++n) texts.push_back(converted.empty() ? &items[n]->json : &converted[n]);
+  for (std::size_t n = 0; n < items.size(); ++n) texts.push_back(converted.empty() ? items[n]->json() : converted[n]);
   return reply(ApiResponse{200, "application/json", list_json(type, texts, list_rv, cont)});
 }
 
@@ -393,7 +394,7 @@ ApiResult ApiHandler::get(const Call& c) {
   if (!stored) return not_found(c.type, c.name());
   if (wants_table(c.req.accept)) {
     json::object t = render_table(c.type, {served_tree(c.type, *stored)}, clock_());
-    t["metadata"] = json::object{{"resourceVersion", std::to_string(stored->index->rv)}};
+    t["metadata"] = json::object{{"resourceVersion", std::to_string(stored->rv())}};
     return reply(json_response(200, t));
   }
   return reply(ApiResponse{200, "application/json", served_json(c.type, *stored)});
@@ -403,13 +404,13 @@ std::string ApiHandler::encode_object(const WatchPlan& plan, const char* event, 
   std::string out = std::string("{\"type\":\"") + event + "\",\"object\":";
   if (plan.table) {
     json::object t = render_table(*plan.type, {served_tree(*plan.type, stored)}, clock_());
-    t["metadata"] = json::object{{"resourceVersion", std::to_string(stored.index->rv)}};
+    t["metadata"] = json::object{{"resourceVersion", std::to_string(stored.rv())}};
     out += json::serialize(t);
   } else if (stored_as_core_event(*plan.type)) {
     out += served_json(*plan.type, stored);
   } else {
-    out.reserve(out.size() + stored.json.size() + 2);
-    out += stored.json;
+    out.reserve(out.size() + stored.json().size() + 2);
+    out += stored.json();
   }
   out += "}\n";
   return out;
@@ -420,9 +421,9 @@ std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const
   if (plan.send_initial) {
     const std::string prefix = plan.namespace_name.empty() ? std::string() : plan.namespace_name + "/";
     const auto& all = store_.objects(plan.type->plural);
-    for (auto it = all.lower_bound(prefix); it != all.end(); ++it) {
-      if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-      if (plan_sees(plan, it->first, *it->second->index)) out.push_back(encode_object(plan, "ADDED", *it->second));
+    for (auto it = all.lower_bound(std::string_view(prefix)); it != all.end(); ++it) {
+      if (!prefix.empty() && !(*it)->key().starts_with(prefix)) break;
+      if (plan_sees(plan, **it)) out.push_back(encode_object(plan, "ADDED", **it));
     }
     if (plan.initial_events_end) {
       json::object obj{{"kind", plan.type->kind},
@@ -444,9 +445,9 @@ std::vector<std::string> ApiHandler::initial_events(const WatchPlan& plan) const
 
 std::string ApiHandler::encode_change(const WatchPlan& plan, const Change& change) const {
   if (change.resource != plan.type->plural) return {};
-  auto visible = [&](const IndexPtr& i) { return i && plan_sees(plan, change.name, *i); };
+  auto visible = [&](const StoredPtr& version) { return version && plan_sees(plan, *version); };
   const bool was = visible(change.previous);
-  const bool is = change.type != ChangeType::Deleted && visible(change.object->index);
+  const bool is = change.type != ChangeType::Deleted && visible(change.object);
   const StoredObject& now = *change.object;
   if (change.type == ChangeType::Deleted) return was ? encode_object(plan, "DELETED", now) : std::string();
   if (was && is) return encode_object(plan, "MODIFIED", now);

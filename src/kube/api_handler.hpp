@@ -99,8 +99,8 @@ class ApiHandler {
   bool cap_events();
   std::string served_json(const ResourceType& type, const StoredObject& stored) const;
   std::string encode_object(const WatchPlan& plan, const char* type, const StoredObject& stored) const;
-  // Whether the watch selects the object stored under `key` with this index.
-  bool plan_sees(const WatchPlan& plan, std::string_view key, const ObjectIndex& index) const;
+  // Whether the watch selects this stored version.
+  bool plan_sees(const WatchPlan& plan, const StoredObject& stored) const;
 
   Store& store_;
   Clock clock_;

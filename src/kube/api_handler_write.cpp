@@ -452,13 +452,13 @@ ApiResult ApiHandler::remove_namespace(const Call& c, const StoredObject& curren
   for (const auto& plural : plurals) {
     std::vector<std::string> keys;
     const auto& all = store_.objects(plural);
-    for (auto it = all.lower_bound(prefix); it != all.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-      keys.push_back(it->first);
+    for (auto it = all.lower_bound(std::string_view(prefix)); it != all.end() && (*it)->key().starts_with(prefix); ++it)
+      keys.emplace_back((*it)->key());
     for (const auto& k : keys) store_.erase(plural, k);
   }
-  if (finalizers) return reply(ApiResponse{200, "application/json", terminating->json}, true);
+  if (finalizers) return reply(ApiResponse{200, "application/json", std::string(terminating->json())}, true);
   StoredPtr gone = store_.erase(type.plural, name);
-  return reply(ApiResponse{200, "application/json", gone->json}, true);
+  return reply(ApiResponse{200, "application/json", std::string(gone->json())}, true);
 }
 
 bool ApiHandler::cap_events() {
@@ -469,8 +469,8 @@ bool ApiHandler::cap_events() {
   const std::size_t keep = event_limits_.max_events - event_limits_.max_events / 100;
   std::vector<std::pair<std::chrono::system_clock::time_point, std::string>> aged;
   aged.reserve(all.size());
-  for (const auto& [key, stored] : all)
-    aged.emplace_back(stored->index->last_seen.value_or(std::chrono::system_clock::time_point{}), key);
+  for (const auto& stored : all)
+    aged.emplace_back(stored->last_seen().value_or(std::chrono::system_clock::time_point{}), stored->key());
   const std::size_t drop = all.size() - keep;
   std::nth_element(aged.begin(), aged.begin() + static_cast<std::ptrdiff_t>(drop - 1), aged.end());
   std::sort(aged.begin(), aged.begin() + static_cast<std::ptrdiff_t>(drop));
@@ -481,9 +481,9 @@ bool ApiHandler::cap_events() {
 std::size_t ApiHandler::expire_events() {
   const auto cutoff = clock_() - event_limits_.ttl;
   std::vector<std::string> expired;
-  for (const auto& [key, stored] : store_.objects("events")) {
-    const auto& seen = stored->index->last_seen;
-    if (!seen || *seen < cutoff) expired.push_back(key);
+  for (const auto& stored : store_.objects("events")) {
+    const auto seen = stored->last_seen();
+    if (!seen || *seen < cutoff) expired.emplace_back(stored->key());
   }
   for (const auto& key : expired) store_.erase("events", key);
   return expired.size();

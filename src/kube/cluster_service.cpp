@@ -68,7 +68,7 @@ class ClusterServiceImpl final : public ClusterService {
       context_->set_text_source([store](const std::string& resource, const std::string& name) -> kube::Informer::SharedText {
         kube::StoredPtr stored = store->find(resource, name);
         if (!stored) return nullptr;
-        return kube::Informer::SharedText(stored, &stored->json);
+        return kube::shared_json(std::move(stored));
       });
     }
     context_->start();

@@ -56,7 +56,7 @@ void Informer::stop() {
   state_ = std::make_shared<State>(io_);
 }
 
-ObjectPtr Informer::parsed(const std::string& name, const std::string& text) const {
+ObjectPtr Informer::parsed(const std::string& name, std::string_view text) const {
   auto held = parsed_.find(name);
   if (held != parsed_.end()) return held->second;
   boost::system::error_code ec;
@@ -71,8 +71,15 @@ Informer::SharedText Informer::text_of(const std::string& name, const json::obje
     SharedText held = text_source_(resource_, name);
     if (held && *held == text) return held;
   }
+  struct Owned {
+    std::string text;
+    std::string_view view;
+  };
   text.shrink_to_fit();
-  return std::make_shared<const std::string>(std::move(text));
+  auto owned = std::make_shared<Owned>();
+  owned->text = std::move(text);
+  owned->view = owned->text;
+  return SharedText(owned, &owned->view);
 }
 
 ObjectPtr Informer::get(const std::string& name) const {
@@ -155,7 +162,7 @@ void Informer::replace(std::map<std::string, Item> fresh, std::string rv) {
   parsed_.clear();
   items_ = std::move(fresh);
   rv_ = std::move(rv);
-  auto tree = [&](const std::string& name, const std::string& text) {
+  auto tree = [&](const std::string& name, std::string_view text) {
     auto held = old_parsed.find(name);
     return held != old_parsed.end() ? held->second : parsed(name, text);
   };

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kube/client.hpp"
@@ -43,7 +44,7 @@ class Informer {
   Informer& operator=(const Informer&) = delete;
 
   // The text a source already holds for `name` of `resource`, or null.
-  using SharedText = std::shared_ptr<const std::string>;
+  using SharedText = std::shared_ptr<const std::string_view>;
   using TextSource = std::function<SharedText(const std::string& resource, const std::string& name)>;
 
   void add_handler(Handler handler) { handlers_.push_back(std::move(handler)); }
@@ -90,7 +91,7 @@ class Informer {
   void on_event(WatchEvent event);
   void retry(bool relist_next);
   void notify(const ObjectPtr& old, const ObjectPtr& now);
-  ObjectPtr parsed(const std::string& name, const std::string& text) const;
+  ObjectPtr parsed(const std::string& name, std::string_view text) const;
   // The object's text: the source's when it is the same, else a copy of its own.
   SharedText text_of(const std::string& name, const boost::json::object& object) const;
 

@@ -107,10 +107,18 @@ std::optional<LabelRequirement> parse_term(std::string_view term, std::string* e
 }  // namespace
 
 bool LabelSelector::matches(const json::object* labels) const {
+  return matches([labels](std::string_view key) -> std::optional<std::string_view> {
+    const json::value* v = labels ? labels->if_contains(key) : nullptr;
+    if (!v || !v->is_string()) return std::nullopt;
+    return std::string_view(v->get_string());
+  });
+}
+
+bool LabelSelector::matches(const LabelLookup& label) const {
   for (const auto& r : requirements) {
-    const json::value* v = labels ? labels->if_contains(r.key) : nullptr;
-    const bool present = v && v->is_string();
-    const std::string value = present ? std::string(v->get_string()) : std::string();
+    const std::optional<std::string_view> found = label(r.key);
+    const bool present = found.has_value();
+    const std::string_view value = present ? *found : std::string_view();
     auto in_values = [&] { return std::find(r.values.begin(), r.values.end(), value) != r.values.end(); };
     switch (r.op) {
       case LabelRequirement::Op::Equals:

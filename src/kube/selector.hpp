@@ -28,6 +28,9 @@ struct LabelSelector {
   // `labels` may be null (an object without labels); a label is there when it has a string
   // value (the API only stores strings). NotIn and != also match objects without the label.
   bool matches(const boost::json::object* labels) const;
+  // The same over a lookup: `label(key)` is the label's value, nullopt when there is none.
+  using LabelLookup = std::function<std::optional<std::string_view>(std::string_view key)>;
+  bool matches(const LabelLookup& label) const;
 };
 
 // "a=b,a==b,c!=d,e in (x,y),f notin (z),g,!h". Empty text selects everything.

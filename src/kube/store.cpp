@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 
 namespace ironboot::kube {
 
@@ -23,23 +25,88 @@ void set_resource_version(json::object& object, std::uint64_t rv) {
   meta.as_object()["resourceVersion"] = std::to_string(rv);
 }
 
-}  // namespace
-
-std::string_view ObjectIndex::field(std::size_t i) const {
+// The i-th of the '\0'-terminated values in `list` ("" past the end).
+std::string_view nth_value(std::string_view list, std::size_t i) {
   std::size_t pos = 0;
   for (; i > 0; --i) {
-    const auto end = fields.find('\0', pos);
-    if (end == std::string::npos) return {};
+    const auto end = list.find('\0', pos);
+    if (end == std::string_view::npos) return {};
     pos = end + 1;
   }
-  const auto end = fields.find('\0', pos);
-  if (end == std::string::npos) return {};
-  return std::string_view(fields).substr(pos, end - pos);
+  const auto end = list.find('\0', pos);
+  return end == std::string_view::npos ? std::string_view{} : list.substr(pos, end - pos);
+}
+
+// Serializes into a buffer kept between calls: the store's texts are allocated once at their
+// final size, with no growing buffer freed between them.
+std::string_view serialize_to_scratch(const json::object& object, std::string& scratch) {
+  scratch.clear();
+  json::serializer sr;
+  sr.reset(&object);
+  char buf[4096];
+  while (!sr.done()) scratch.append(sr.read(buf));
+  return scratch;
+}
+
+}  // namespace
+
+StoredPtr StoredObject::make(std::string_view key, std::string_view json, std::uint64_t rv, std::string_view labels,
+                             const ObjectIndex& index) {
+  const std::size_t tail = json.size() + key.size() + labels.size() + index.fields.size();
+  void* block = ::operator new(sizeof(StoredObject) + tail);
+  auto* o = new (block) StoredObject();
+  o->json_size_ = static_cast<std::uint32_t>(json.size());
+  o->key_size_ = static_cast<std::uint32_t>(key.size());
+  o->labels_size_ = static_cast<std::uint32_t>(labels.size());
+  o->fields_size_ = static_cast<std::uint32_t>(index.fields.size());
+  o->rv_ = rv;
+  o->has_last_seen_ = index.last_seen.has_value();
+  if (index.last_seen) o->last_seen_ = index.last_seen->time_since_epoch().count();
+  char* out = reinterpret_cast<char*>(o + 1);
+  for (std::string_view part : {json, key, labels, std::string_view(index.fields)}) {
+    if (!part.empty()) std::memcpy(out, part.data(), part.size());
+    out += part.size();
+  }
+  return StoredPtr(o);
+}
+
+void intrusive_ptr_release(const StoredObject* p) noexcept {
+  if (p->refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  p->~StoredObject();
+  ::operator delete(const_cast<StoredObject*>(p));
+}
+
+std::optional<std::string_view> StoredObject::label(std::string_view name) const {
+  const std::string_view all = labels();
+  for (std::size_t pos = 0; pos < all.size();) {
+    const auto key_end = all.find('\0', pos);
+    const auto value_end = all.find('\0', key_end + 1);
+    if (all.substr(pos, key_end - pos) == name) return all.substr(key_end + 1, value_end - key_end - 1);
+    pos = value_end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string_view StoredObject::field(std::size_t i) const { return nth_value(fields(), i); }
+
+std::optional<std::chrono::system_clock::time_point> StoredObject::last_seen() const {
+  if (!has_last_seen_) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::system_clock::duration(last_seen_));
+}
+
+std::shared_ptr<const std::string_view> shared_json(StoredPtr stored) {
+  struct Held {
+    StoredPtr stored;
+    std::string_view text;
+  };
+  const std::string_view text = stored->json();
+  auto held = std::make_shared<const Held>(Held{std::move(stored), text});
+  return std::shared_ptr<const std::string_view>(held, &held->text);
 }
 
 json::object StoredObject::parse() const {
   boost::system::error_code ec;
-  json::value v = json::parse(json, ec);
+  json::value v = json::parse(json(), ec);
   // The text was serialized from an object by the store: it always parses to one.
   return !ec && v.is_object() ? std::move(v.as_object()) : json::object{};
 }
@@ -59,33 +126,60 @@ std::string_view namespace_of_key(std::string_view key) {
 
 StoredPtr Store::make_stored(const std::string& resource, json::object& object, std::uint64_t rv) const {
   set_resource_version(object, rv);
-  auto index = std::make_shared<ObjectIndex>();
-  index->rv = rv;
+  std::string labels;
   if (const auto* m = object.if_contains("metadata"); m && m->is_object()) {
-    if (const auto* l = m->as_object().if_contains("labels"); l && l->is_object()) index->labels = l->as_object();
+    if (const auto* l = m->as_object().if_contains("labels"); l && l->is_object()) {
+      // A label is there when it has a string value (the API only stores strings).
+      for (const auto& kv : l->as_object()) {
+        if (!kv.value().is_string()) continue;
+        labels.append(kv.key()).push_back('\0');
+        labels.append(kv.value().get_string()).push_back('\0');
+      }
+    }
   }
-  if (indexer_) indexer_(resource, object, *index);
-  auto stored = std::make_shared<StoredObject>();
-  stored->json = json::serialize(object);
-  stored->json.shrink_to_fit();  // serialize grows by doubling: up to twice the text otherwise
-  stored->index = std::move(index);
+  ObjectIndex index;
+  if (indexer_) indexer_(resource, object, index);
+  thread_local std::string scratch;
+  const std::string_view text = serialize_to_scratch(object, scratch);
+  StoredPtr stored = StoredObject::make(store_key_of(object), text, rv, labels, index);
+  if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);  // keep no huge buffer
   return stored;
 }
 
-StoredPtr Store::find(const std::string& resource, const std::string& name) const {
-  auto r = objects_.find(resource);
-  if (r == objects_.end()) return {};
-  auto it = r->second.find(name);
-  return it == r->second.end() ? nullptr : it->second;
+ObjectSet& Store::objects_of(const std::string& resource, const std::string** name) {
+  auto it = objects_.try_emplace(resource).first;
+  if (name) *name = &it->first;
+  return it->second;
 }
 
-ObjectPtr Store::get(const std::string& resource, const std::string& name) const {
-  const StoredPtr stored = find(resource, name);
+StoredPtr Store::replace(ObjectSet& set, StoredPtr stored) {
+  auto it = set.find(stored->key());
+  if (it == set.end()) {
+    set.insert(std::move(stored));
+    return nullptr;
+  }
+  // The node is reused: same key, so the same place in the order.
+  auto node = set.extract(it);
+  StoredPtr before = std::move(node.value());
+  node.value() = std::move(stored);
+  set.insert(std::move(node));
+  return before;
+}
+
+StoredPtr Store::find(const std::string& resource, const std::string& key) const {
+  auto r = objects_.find(resource);
+  if (r == objects_.end()) return {};
+  auto it = r->second.find(std::string_view(key));
+  return it == r->second.end() ? nullptr : *it;
+}
+
+ObjectPtr Store::get(const std::string& resource, const std::string& key) const {
+  const StoredPtr stored = find(resource, key);
   return stored ? std::make_shared<const json::object>(stored->parse()) : nullptr;
 }
 
-const std::map<std::string, StoredPtr>& Store::objects(const std::string& resource) const {
-  static const std::map<std::string, StoredPtr> empty;
+const ObjectSet& Store::objects(const std::string& resource) const {
+  static const ObjectSet empty;
   auto r = objects_.find(resource);
   return r == objects_.end() ? empty : r->second;
 }
@@ -98,61 +192,50 @@ std::size_t Store::size() const {
 
 StoredPtr Store::put(const std::string& resource, json::object object) {
   const std::uint64_t rv = rv_ + 1;
-  Change change;
-  change.resource = resource;
-  change.name = store_key_of(object);
-  change.rv = rv;
-  change.object = make_stored(resource, object, rv);
-  auto& slot = objects_[resource][change.name];
-  change.type = slot ? ChangeType::Modified : ChangeType::Added;
-  remember(rv, resource, change.name, slot);
-  if (slot) {
-    change.previous = slot->index;
-    if (slot->index->rv > history_floor_) history_bytes_ += slot->json.size();  // now only the history holds it
-  }
-  slot = change.object;
-  StoredPtr result = slot;
-  commit(std::move(change));
-  return result;
+  StoredPtr stored = make_stored(resource, object, rv);
+  StoredPtr previous = replace(objects_of(resource), stored);
+  remember(rv, resource, std::string(stored->key()), previous);
+  commit(resource, previous ? ChangeType::Modified : ChangeType::Added, stored, std::move(previous));
+  return stored;
 }
 
-StoredPtr Store::erase(const std::string& resource, const std::string& name) {
-  auto& m = objects_[resource];
-  auto it = m.find(name);
-  if (it == m.end()) return {};
+StoredPtr Store::erase(const std::string& resource, const std::string& key) {
+  auto& set = objects_of(resource);
+  auto it = set.find(std::string_view(key));
+  if (it == set.end()) return {};
   const std::uint64_t rv = rv_ + 1;
-  remember(rv, resource, name, it->second);
-  json::object last = it->second->parse();
-  Change change;
-  change.type = ChangeType::Deleted;
-  change.resource = resource;
-  change.name = name;
-  change.previous = it->second->index;
-  if (it->second->index->rv > history_floor_) history_bytes_ += it->second->json.size();
-  change.object = make_stored(resource, last, rv);
-  history_bytes_ += change.object->json.size();
-  change.rv = rv;
-  m.erase(it);
-  StoredPtr result = change.object;
-  commit(std::move(change));
-  return result;
+  StoredPtr previous = *it;
+  set.erase(it);
+  remember(rv, resource, key, previous);
+  json::object last = previous->parse();
+  StoredPtr gone = make_stored(resource, last, rv);
+  commit(resource, ChangeType::Deleted, gone, std::move(previous));
+  return gone;
+}
+
+std::size_t Store::history_only_bytes(const Entry& e) {
+  std::size_t n = e.previous ? e.previous->json().size() : 0;
+  if (e.type == ChangeType::Deleted) n += e.object->json().size();
+  return n;
 }
 
 void Store::trim_history() {
   while (!history_.empty() && (history_.size() > history_limit_ || history_bytes_ > history_bytes_limit_)) {
-    const Change& front = history_.front();
-    // Its text counted once it stopped being current (replaced, or a deletion's last state).
-    if (front.type == ChangeType::Deleted || find(front.resource, front.name) != front.object)
-      history_bytes_ -= std::min(history_bytes_, front.object->json.size());
-    history_floor_ = front.rv;
+    const Entry& front = history_.front();
+    history_bytes_ -= std::min(history_bytes_, history_only_bytes(front));
+    history_floor_ = front.object->rv();
     history_.pop_front();
   }
 }
 
-void Store::commit(Change change) {
-  rv_ = change.rv;
+void Store::commit(const std::string& resource, ChangeType type, StoredPtr object, StoredPtr previous) {
+  rv_ = object->rv();
+  Change change{type, resource, std::string(object->key()), object, previous, rv_};
   if (journal_) journal_->record(change);
-  history_.push_back(change);
+  const std::string* interned = nullptr;
+  objects_of(resource, &interned);
+  history_.push_back(Entry{std::move(object), std::move(previous), interned, type});
+  history_bytes_ += history_only_bytes(history_.back());
   trim_history();
   // Copy: a listener may remove itself.
   auto listeners = listeners_;
@@ -172,18 +255,15 @@ std::size_t Store::roll_back_to(std::uint64_t rv) {
   while (!undo_.empty() && undo_.back().rv > rv) {
     Undo u = std::move(undo_.back());
     undo_.pop_back();
-    auto& m = objects_[u.resource];
-    if (!history_.empty() && history_.back().rv == u.rv) {
-      const Change& c = history_.back();
-      if (c.type == ChangeType::Deleted) history_bytes_ -= std::min(history_bytes_, c.object->json.size());
+    auto& set = objects_of(u.resource);
+    if (!history_.empty() && history_.back().object->rv() == u.rv) {
+      history_bytes_ -= std::min(history_bytes_, history_only_bytes(history_.back()));
       history_.pop_back();
     }
     if (u.before) {
-      // Current again: no longer counted as text only the history holds.
-      if (u.before->index->rv > history_floor_) history_bytes_ -= std::min(history_bytes_, u.before->json.size());
-      m[u.key] = std::move(u.before);
-    } else {
-      m.erase(u.key);
+      replace(set, std::move(u.before));
+    } else if (auto it = set.find(std::string_view(u.key)); it != set.end()) {
+      set.erase(it);
     }
     ++undone;
   }
@@ -192,8 +272,11 @@ std::size_t Store::roll_back_to(std::uint64_t rv) {
 
 bool Store::changes_since(std::uint64_t since, std::vector<Change>& out) const {
   if (since < history_floor_) return false;
-  for (const auto& c : history_)
-    if (c.rv > since) out.push_back(c);
+  // Entries are in rv order: skip to the first one after `since`.
+  auto it = std::partition_point(history_.begin(), history_.end(),
+                                 [since](const Entry& e) { return e.object->rv() <= since; });
+  for (; it != history_.end(); ++it)
+    out.push_back(Change{it->type, *it->resource, std::string(it->object->key()), it->object, it->previous, it->object->rv()});
   return true;
 }
 
@@ -205,13 +288,13 @@ int Store::add_listener(Listener listener) {
 void Store::remove_listener(int id) { listeners_.erase(id); }
 
 void Store::restore_put(const std::string& resource, json::object object, std::uint64_t rv) {
-  const std::string name = store_key_of(object);
-  objects_[resource][name] = make_stored(resource, object, rv);
+  replace(objects_of(resource), make_stored(resource, object, rv));
   if (rv > rv_) rv_ = rv;
 }
 
 void Store::restore_erase(const std::string& resource, const std::string& name, std::uint64_t rv) {
-  objects_[resource].erase(name);
+  auto& set = objects_of(resource);
+  if (auto it = set.find(std::string_view(name)); it != set.end()) set.erase(it);
   if (rv > rv_) rv_ = rv;
 }
 

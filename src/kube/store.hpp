@@ -7,10 +7,15 @@
 // values of its type's extra field-selector labels and, for Events, when they were last seen.
 // A boost::json tree of a 4.7 KB Server takes about 13 KB in 290 allocations; the paths that
 // need one (updates, patches, Tables, conversions) parse the text when they run.
+// Text, store key and index are one allocation (StoredObject), and the resource's set holds
+// only a pointer to it: with 50,000 Events the separate index, key, map node and holder took
+// about as much as the texts themselves.
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -18,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,25 +32,71 @@ namespace ironboot::kube {
 
 using ObjectPtr = std::shared_ptr<const boost::json::object>;
 
-// What selection reads of one stored version (see the note at the top).
+// What the Indexer adds to a version's index besides resourceVersion and labels.
 struct ObjectIndex {
-  std::uint64_t rv = 0;
-  boost::json::object labels;  // metadata.labels (empty when there are none)
   // The values of the field labels the Indexer was asked for, each followed by '\0'.
   std::string fields;
   std::optional<std::chrono::system_clock::time_point> last_seen;  // Events only
-  // The i-th value of `fields` ("" past the end).
-  std::string_view field(std::size_t i) const;
 };
-using IndexPtr = std::shared_ptr<const ObjectIndex>;
 
-struct StoredObject {
-  std::string json;  // the stored version's text (metadata.resourceVersion included)
-  IndexPtr index;    // shared with the history's `previous` of the next change
-  // The tree, parsed from `json`.
+class StoredObject;
+using StoredPtr = boost::intrusive_ptr<const StoredObject>;
+
+// One stored version: its text (metadata.resourceVersion included), its store key and its
+// index, in one immutable allocation shared by the store, the history, watch catch-ups, a
+// compaction snapshot on the log's thread (so the count is atomic) and the informers.
+class StoredObject {
+ public:
+  // `labels`: metadata.labels with string values, each key and value followed by '\0'.
+  static StoredPtr make(std::string_view key, std::string_view json, std::uint64_t rv, std::string_view labels,
+                        const ObjectIndex& index);
+  StoredObject(const StoredObject&) = delete;
+  StoredObject& operator=(const StoredObject&) = delete;
+
+  std::string_view json() const { return {data(), json_size_}; }
+  std::string_view key() const { return {data() + json_size_, key_size_}; }
+  std::uint64_t rv() const { return rv_; }
+  // The value of label `name` (nullopt when the object has no such label).
+  std::optional<std::string_view> label(std::string_view name) const;
+  // The i-th value of the index's fields ("" past the end).
+  std::string_view field(std::size_t i) const;
+  std::optional<std::chrono::system_clock::time_point> last_seen() const;
+  // The tree, parsed from the text.
   boost::json::object parse() const;
+  // How many pointers hold this version (for tests).
+  std::uint32_t owners() const { return refs_.load(std::memory_order_relaxed); }
+
+ private:
+  StoredObject() = default;
+  ~StoredObject() = default;
+  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+  std::string_view labels() const { return {data() + json_size_ + key_size_, labels_size_}; }
+  std::string_view fields() const { return {data() + json_size_ + key_size_ + labels_size_, fields_size_}; }
+  friend void intrusive_ptr_add_ref(const StoredObject* p) noexcept { p->refs_.fetch_add(1, std::memory_order_relaxed); }
+  friend void intrusive_ptr_release(const StoredObject* p) noexcept;
+
+  mutable std::atomic<std::uint32_t> refs_{0};
+  std::uint32_t json_size_ = 0;
+  std::uint32_t key_size_ = 0;
+  std::uint32_t labels_size_ = 0;
+  std::uint32_t fields_size_ = 0;
+  bool has_last_seen_ = false;
+  std::uint64_t rv_ = 0;
+  std::chrono::system_clock::duration::rep last_seen_ = 0;
 };
-using StoredPtr = std::shared_ptr<const StoredObject>;
+
+// The text of `stored` under a shared_ptr that keeps the version alive (the informers hold
+// texts that way, their own or the store's).
+std::shared_ptr<const std::string_view> shared_json(StoredPtr stored);
+
+// A resource's objects, ordered by store key; lookups take the key itself.
+struct StoreKeyLess {
+  using is_transparent = void;
+  bool operator()(const StoredPtr& a, const StoredPtr& b) const { return a->key() < b->key(); }
+  bool operator()(const StoredPtr& a, std::string_view b) const { return a->key() < b; }
+  bool operator()(std::string_view a, const StoredPtr& b) const { return a < b->key(); }
+};
+using ObjectSet = std::set<StoredPtr, StoreKeyLess>;
 
 enum class ChangeType { Added, Modified, Deleted };
 
@@ -53,7 +105,7 @@ struct Change {
   std::string resource;  // plural, e.g. "servers"
   std::string name;      // the store key: "name", or "namespace/name" for namespaced objects
   StoredPtr object;      // the new version (for Deleted: the last state, with the deleting RV)
-  IndexPtr previous;     // the index of the version it replaced; null for Added
+  StoredPtr previous;    // the version it replaced; null for Added
   std::uint64_t rv = 0;
 };
 
@@ -81,8 +133,7 @@ class Store {
   // The history keeps at most `history_limit` changes and about `history_bytes` of the text
   // of versions no longer current (a watcher further behind relists: 410). 8 MiB is some
   // 1,700 replaced Servers: watchers that keep up never need more, and 32 MiB was a fifth of
-  // the daemon's memory with 10,000 Servers. Each change kept costs about 190 bytes besides
-  // texts (50,000 of them after a burst of Events were 9 MB).
+  // the daemon's memory with 10,000 Servers. Each change kept costs 32 bytes besides texts.
   explicit Store(std::size_t history_limit = 10000, std::size_t history_bytes = 8u << 20)
       : history_limit_(history_limit), history_bytes_limit_(history_bytes) {}
 
@@ -94,8 +145,8 @@ class Store {
   // Null when there is no such object.
   StoredPtr find(const std::string& resource, const std::string& key) const;
   bool contains(const std::string& resource, const std::string& key) const { return find(resource, key) != nullptr; }
-  // Sorted by store key. An unknown resource is an empty map.
-  const std::map<std::string, StoredPtr>& objects(const std::string& resource) const;
+  // Sorted by store key. An unknown resource is an empty set.
+  const ObjectSet& objects(const std::string& resource) const;
   std::size_t size() const;
 
   // Commits a create or update: assigns the next resourceVersion (also written into
@@ -130,8 +181,21 @@ class Store {
   void finish_restore() { history_floor_ = rv_; }
 
  private:
+  // What the history keeps of a change (the rest is in the versions).
+  struct Entry {
+    StoredPtr object;
+    StoredPtr previous;
+    const std::string* resource;  // the key of objects_
+    ChangeType type;
+  };
   StoredPtr make_stored(const std::string& resource, boost::json::object& object, std::uint64_t rv) const;
-  void commit(Change change);
+  // The resource's set, created on first use; `name` is its key (stable).
+  ObjectSet& objects_of(const std::string& resource, const std::string** name = nullptr);
+  // Puts `stored` in place of the object with its key (or adds it); returns the one replaced.
+  static StoredPtr replace(ObjectSet& set, StoredPtr stored);
+  void commit(const std::string& resource, ChangeType type, StoredPtr object, StoredPtr previous);
+  // Text only the history holds (replaced versions, deletions' last states) of an entry.
+  static std::size_t history_only_bytes(const Entry& e);
   void trim_history();
 
   struct Undo {
@@ -142,10 +206,10 @@ class Store {
   };
   void remember(std::uint64_t rv, const std::string& resource, const std::string& key, StoredPtr before);
 
-  std::map<std::string, std::map<std::string, StoredPtr>> objects_;
+  std::map<std::string, ObjectSet> objects_;
   std::deque<Undo> undo_;
   std::uint64_t rv_ = 0;
-  std::deque<Change> history_;
+  std::deque<Entry> history_;
   std::size_t history_limit_;
   std::size_t history_bytes_limit_;
   // Text held only by the history (versions replaced or deleted since).

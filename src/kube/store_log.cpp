@@ -355,14 +355,14 @@ std::string StoreLog::take_pending() {
 }
 
 // A put record spliced from the object's JSON text: the object is not serialized again.
-std::string StoreLog::put_payload(std::uint64_t rv, const std::string& resource, const std::string& object_json) {
+std::string StoreLog::put_payload(std::uint64_t rv, const std::string& resource, std::string_view object_json) {
   std::string out;
   append_put_payload(out, rv, resource, object_json);
   return out;
 }
 
 void StoreLog::append_put_payload(std::string& out, std::uint64_t rv, const std::string& resource,
-                                  const std::string& object_json) {
+                                  std::string_view object_json) {
   std::string head = json::serialize(json::object{{"rv", rv}, {"r", resource}});
   head.pop_back();
   out.reserve(out.size() + head.size() + object_json.size() + 6);
@@ -372,8 +372,8 @@ void StoreLog::append_put_payload(std::string& out, std::uint64_t rv, const std:
   out += '}';
 }
 
-bool StoreLog::append_put(std::string& out, std::uint64_t rv, const std::string& resource, const std::string& name,
-                          const std::string& object_json) const {
+bool StoreLog::append_put(std::string& out, std::uint64_t rv, const std::string& resource, std::string_view name,
+                          std::string_view object_json) const {
   if (resource == kSealedResource) {
     const SecretKey& key = keys_.current();
     auto sealed = seal_secret(key, object_json, secret_record_aad(resource, name, rv));
@@ -404,7 +404,7 @@ void StoreLog::record(const Change& change) {
     pending_ += encode_record(json::serialize(json::object{{"rv", change.rv}, {"r", change.resource}, {"d", change.name}}));
     return;
   }
-  if (!append_put(pending_, change.rv, change.resource, change.name, change.object->json)) {
+  if (!append_put(pending_, change.rv, change.resource, change.name, change.object->json())) {
     seal_failed_ = true;
     logger("kube")->error("cannot encrypt a Secret for the store log (OpenSSL failure) rv={} name={}", change.rv,
                           change.name);
@@ -450,7 +450,7 @@ CompactionSnapshot StoreLog::compaction_snapshot() const {
   CompactionSnapshot snap;
   snap.rv = store_.resource_version();
   for (const std::string& resource : resources_)
-    for (const auto& [key, stored] : store_.objects(resource)) snap.objects.push_back({resource, {key, stored}});
+    for (const auto& stored : store_.objects(resource)) snap.objects.push_back({resource, stored});
   return snap;
 }
 
@@ -467,12 +467,11 @@ std::string StoreLog::write_compaction(const CompactionSnapshot& snap) {
   // The header names the key the log is written with (see key_usage()).
   std::string out = encode_record(json::serialize(json::object{{"rv", snap.rv}, {"k", keys_.current().id}}));
   bool ok = true;
-  for (const auto& [resource, entry] : snap.objects) {
-    const auto& [key, stored] = entry;
-    if (!append_put(out, stored->index->rv, resource, key, stored->json)) {
+  for (const auto& [resource, stored] : snap.objects) {
+    if (!append_put(out, stored->rv(), resource, stored->key(), stored->json())) {
       files_.close(fd);
       ::unlink(tmp.c_str());
-      return "cannot encrypt Secret " + key + " (OpenSSL failure)";
+      return "cannot encrypt Secret " + std::string(stored->key()) + " (OpenSSL failure)";
     }
     if (out.size() > (8u << 20)) {
       ok = ok && write_all(files_, fd, out);

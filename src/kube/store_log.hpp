@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -76,7 +77,7 @@ LogFiles& posix_log_files();
 // shared, so another thread may write them out).
 struct CompactionSnapshot {
   std::uint64_t rv = 0;
-  std::vector<std::pair<std::string, std::pair<std::string, StoredPtr>>> objects;  // resource, (key, object)
+  std::vector<std::pair<std::string, StoredPtr>> objects;  // resource, object
 };
 
 class StoreLog : public Journal {
@@ -120,9 +121,9 @@ class StoreLog : public Journal {
   // Encodes one record (exposed for tests).
   static std::string encode_record(const std::string& payload);
   // {"rv":N,"r":"servers","o":<object_json>}
-  static std::string put_payload(std::uint64_t rv, const std::string& resource, const std::string& object_json);
+  static std::string put_payload(std::uint64_t rv, const std::string& resource, std::string_view object_json);
   static void append_put_payload(std::string& out, std::uint64_t rv, const std::string& resource,
-                                 const std::string& object_json);
+                                 std::string_view object_json);
   // Scans the log at `path` (a missing file uses no key). Throws std::runtime_error when it
   // exists but cannot be read.
   static LogKeyUsage key_usage(const std::string& path);
@@ -130,8 +131,8 @@ class StoreLog : public Journal {
  private:
   // Appends one framed put record (sealed when `resource` is kSealedResource). False when
   // sealing fails.
-  bool append_put(std::string& out, std::uint64_t rv, const std::string& resource, const std::string& name,
-                  const std::string& object_json) const;
+  bool append_put(std::string& out, std::uint64_t rv, const std::string& resource, std::string_view name,
+                  std::string_view object_json) const;
 
   std::string commit_record(std::uint64_t rv) const;
   // Loads the log into the store (see the header comment); returns the offset it is good to.

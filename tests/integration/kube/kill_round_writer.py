@@ -25,7 +25,9 @@ ctx = ssl.create_default_context(cafile=ca)
 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 PATH = "/apis/metal.sidero.dev/v1alpha2/servers"
 out = threading.Lock()
-ready = threading.Barrier(threads + 1)
+# "started" is written by the barrier's action, before any thread is released: an
+# acknowledgement could otherwise come first.
+ready = threading.Barrier(threads + 1, action=lambda: emit("started"))
 
 
 def emit(obj):
@@ -71,6 +73,5 @@ workers = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
 for w in workers:
     w.start()
 ready.wait()
-emit("started")
 for w in workers:
     w.join()

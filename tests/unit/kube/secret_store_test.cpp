@@ -225,8 +225,9 @@ TEST(SecretStoreLog, RoundTripKeepsValuesOutOfTheFile) {
   EXPECT_EQ(s.resource_version(), 3u);
   ASSERT_EQ(s.objects("secrets").size(), 2u);
   const auto first = s.objects("secrets").begin();
-  const auto db = s.get("secrets", first->second->parse().at("metadata").at("name") == "api" ? std::next(first)->first
-                                                                                              : first->first);
+  const std::string db_key((*first)->parse().at("metadata").at("name") == "api" ? (*std::next(first))->key()
+                                                                                  : (*first)->key());
+  const auto db = s.get("secrets", db_key);
   EXPECT_EQ(base64_decode(db->at("data").at("password").as_string()), kPlainValue);
   EXPECT_EQ(db->at("metadata").at("resourceVersion"), "1");
   ASSERT_NE(s.get("servers", "srv-1"), nullptr);
@@ -243,7 +244,7 @@ TEST(SecretStoreLog, DeletesAndOtherResourcesAreUnchangedPlaintextRecords) {
     s.set_journal(&log);
     s.put("servers", server("srv-1"));
     s.put("secrets", secret("db", kPlainValue));
-    name = s.objects("secrets").begin()->first;
+    name = (*s.objects("secrets").begin())->key();
     s.erase("secrets", name);
     ASSERT_EQ(log.flush(), "");
     EXPECT_EQ(s.objects("secrets").size(), 0u);
@@ -362,7 +363,7 @@ TEST(SecretStoreLog, RotationReencryptsOnOpenAndOldKeyIsThenUnneeded) {
   EXPECT_FALSE(log.load_stats().reencrypted);
   EXPECT_EQ(s.resource_version(), 3u);
   ASSERT_EQ(s.objects("secrets").size(), 2u);
-  for (const auto& [name, stored] : s.objects("secrets")) {
+  for (const auto& stored : s.objects("secrets")) {
     if (stored->parse().at("metadata").at("name") == "db") {
       EXPECT_EQ(base64_decode(stored->parse().at("data").at("password").as_string()), kPlainValue);
     }
@@ -395,7 +396,7 @@ TEST(SecretStoreLog, CompactionKeepsSecretsSealed) {
   StoreLog log(path, s, keys);
   EXPECT_EQ(log.load_stats().sealed_records, 2u);
   EXPECT_EQ(s.resource_version(), 22u);
-  for (const auto& [name, stored] : s.objects("secrets")) {
+  for (const auto& stored : s.objects("secrets")) {
     if (stored->parse().at("metadata").at("name") == "db") {
       EXPECT_EQ(base64_decode(stored->parse().at("data").at("password").as_string()), kPlainValue + std::string("19"));
     }

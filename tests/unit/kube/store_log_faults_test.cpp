@@ -136,7 +136,7 @@ TEST(StoreLogFaults, RollBackRestoresDeletedObjectsAndKeepsDurableOnes) {
   s.put("servers", obj("c", 1));
   EXPECT_EQ(s.roll_back_to(2), 3u);
   ASSERT_TRUE(s.contains("servers", "a"));
-  EXPECT_EQ(s.find("servers", "a")->index->rv, 1u);
+  EXPECT_EQ(s.find("servers", "a")->rv(), 1u);
   EXPECT_EQ(s.get("servers", "b")->at("spec").at("v"), 1);
   EXPECT_FALSE(s.contains("servers", "c"));
   EXPECT_EQ(s.roll_back_to(0), 0u) << "durable changes are never undone";

@@ -8,7 +8,6 @@
 #include <fstream>
 
 #include "kube/api_handler.hpp"
-#include "kube/heap_trim.hpp"
 #include "kube/store_log.hpp"
 #include "store_fixtures.hpp"
 
@@ -30,12 +29,12 @@ TEST(Store, OneCounterHistoryAndListeners) {
   s.put("serverclasses", obj("any", 1));
   auto a2 = s.put("servers", obj("a", 2));
   EXPECT_EQ(a2->parse().at("metadata").at("resourceVersion"), "3");
-  EXPECT_EQ(a2->index->rv, 3u);
-  EXPECT_EQ(json::parse(a2->json), json::value(*s.get("servers", "a"))) << "the text is the stored version";
+  EXPECT_EQ(a2->rv(), 3u);
+  EXPECT_EQ(json::parse(a2->json()), json::value(*s.get("servers", "a"))) << "the text is the stored version";
   EXPECT_EQ(s.resource_version(), 3u);
   auto gone = s.erase("servers", "a");
   EXPECT_EQ(gone->parse().at("metadata").at("resourceVersion"), "4");
-  EXPECT_EQ(gone->index->rv, 4u);
+  EXPECT_EQ(gone->rv(), 4u);
   EXPECT_EQ(s.get("servers", "a"), nullptr);
   EXPECT_EQ(seen, (std::vector<std::string>{"a@1", "any@2", "a@3", "a@4"}));
   std::vector<Change> out;
@@ -65,7 +64,7 @@ TEST(Store, KeepsAboutTheTextOfEachObject) {
     auto r = handler.handle(ApiRequest{"POST", "/apis/metal.sidero.dev/v1alpha2/servers", "application/json",
                                        "application/json", body});
     ASSERT_EQ(r.response.status, 201u) << r.response.body;
-    text_bytes += store.find("servers", name)->json.size();
+    text_bytes += store.find("servers", name)->json().size();
   }
   const std::size_t used = mallinfo2().uordblks - before;
   const double per_object = static_cast<double>(used) / 1000, text = static_cast<double>(text_bytes) / 1000;
@@ -95,7 +94,7 @@ TEST(Store, KeepsAboutTheTextOfEachEvent) {
     auto r = handler.handle(ApiRequest{"POST", "/api/v1/namespaces/default/events", "application/json", "application/json",
                                        json::serialize(event)});
     ASSERT_EQ(r.response.status, 201u) << r.response.body;
-    text_bytes += store.find("events", "default/" + name)->json.size();
+    text_bytes += store.find("events", "default/" + name)->json().size();
   }
   const std::size_t used = mallinfo2().uordblks - before;
   const double per_object = static_cast<double>(used) / 5000, text = static_cast<double>(text_bytes) / 5000;
@@ -120,8 +119,8 @@ TEST(StoreLog, ReplaysAndKeepsResourceVersionsAcrossRestarts) {
   EXPECT_EQ(s.resource_version(), 3u);
   EXPECT_EQ(s.objects("servers").size(), 1u);
   EXPECT_EQ(s.get("servers", "a")->at("metadata").at("resourceVersion"), "1");
-  EXPECT_EQ(json::parse(s.find("servers", "a")->json), json::value(*s.get("servers", "a"))) << "loaded objects have their text";
-  EXPECT_EQ(s.find("servers", "a")->index->rv, 1u);
+  EXPECT_EQ(json::parse(s.find("servers", "a")->json()), json::value(*s.get("servers", "a"))) << "loaded objects have their text";
+  EXPECT_EQ(s.find("servers", "a")->rv(), 1u);
   EXPECT_EQ(log.load_stats().dropped_bytes, 0u);
   std::vector<Change> out;
   EXPECT_TRUE(s.changes_since(3, out));
@@ -223,24 +222,6 @@ TEST(StoreLog, CompactionKeepsLiveObjectsAndTheCounter) {
   EXPECT_EQ(s.resource_version(), 103u);
   EXPECT_EQ(s.objects("servers").size(), 2u);
   EXPECT_EQ(s.get("servers", "a")->at("spec").at("v"), 99);
-}
-
-}  // namespace
-}  // namespace ironboot::kube
-
-namespace ironboot::kube {
-namespace {
-
-// The heap is trimmed once per burst of writes, after an interval without one.
-TEST(TrimPolicy, TrimsOnceAfterEachBurst) {
-  TrimPolicy policy(5);
-  EXPECT_FALSE(policy.tick(5)) << "nothing written since the start";
-  EXPECT_FALSE(policy.tick(9)) << "writes still coming";
-  EXPECT_FALSE(policy.tick(30));
-  EXPECT_TRUE(policy.tick(30)) << "the burst is over";
-  EXPECT_FALSE(policy.tick(30)) << "already trimmed";
-  EXPECT_FALSE(policy.tick(31));
-  EXPECT_TRUE(policy.tick(31));
 }
 
 }  // namespace
