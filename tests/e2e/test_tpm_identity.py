@@ -1,9 +1,12 @@
 """The whole path with a TPM, in QEMU without KVM: a SeaBIOS guest with a tpm-tis device
 backed by swtpm PXE-boots from ironboot, its agent proves the TPM's EK by credential
 activation, and the Server carries the EK digest that tpm2-tools computes for the same TPM
-state afterwards. One boot (TCG is slow)."""
+state afterwards. Once it is accepted, a second guest with the same SMBIOS identity and MAC
+but another swtpm (another EK) boots the agent too and is refused: IdentityMismatch, the
+Server unchanged. Two boots (TCG is slow)."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -103,3 +106,36 @@ def test_a_guest_with_a_tpm_registers_its_ek(site):
     digest = server["status"]["identity"]["ekSha256"]
     assert server["metadata"]["annotations"]["ironboot.dev/tpm-ek-sha256"] == digest
     assert guest.ek_sha256() == digest
+
+
+def test_a_second_guest_with_another_tpm_is_refused(site):
+    uuid = TPM_SERVER.uuid
+    assert site.get("server", uuid), "needs the first test's Server"
+    site.kubectl("patch", "server", uuid, "--type", "merge", "-p", '{"spec":{"accepted":true}}')
+    site.wait_for("pinned", lambda: site.get("server", uuid)["status"].get("identity", {}).get("pinned"), timeout=30)
+    before = site.get("server", uuid)
+    pinned = before["status"]["identity"]["ekSha256"]
+    impostor = TpmGuest(site.lab, site.workdir, "tpm-2", TPM_SERVER, "bios")
+    site.guests.append(impostor)
+    impostor.power_on()
+
+    def mismatch_events():
+        items = json.loads(site.kubectl("get", "events", "-n", "default", "-o", "json").stdout)["items"]
+        return [e for e in items if e["involvedObject"].get("name") == uuid and e.get("reason") == "IdentityMismatch"]
+
+    try:
+        site.wait_for("the impostor's refusal", lambda: "identity_mismatch" in impostor.console(), timeout=240,
+                      watched=(impostor,))
+        events = site.wait_for("IdentityMismatch", mismatch_events, timeout=30)
+    finally:
+        impostor.power_off()
+    other = impostor.ek_sha256()
+    assert other != pinned
+    assert events[0]["type"] == "Warning"
+    assert any("proved EK " + other in e["message"] for e in events), events
+    assert "HTTP 403" in impostor.console()
+    # Nothing the impostor reported reached the Server.
+    after = site.get("server", uuid)
+    assert after["status"]["identity"] == before["status"]["identity"]
+    assert after["metadata"]["annotations"] == before["metadata"]["annotations"]
+    assert after["spec"] == before["spec"]
