@@ -388,7 +388,7 @@ int facts_main(const std::string& root) {
 // `--register URL --token TOKEN [--tpm SPEC] [--body FILE]`. 0 when ironboot accepted it.
 int register_main(const std::vector<std::string>& args) {
   std::string url, token, tpm_spec, body_file;
-  for (std::size_t i = 1; i + 1 < args.size(); i += 2) {
+  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
     if (args[i] == "--token") token = args[i + 1];
     else if (args[i] == "--tpm") tpm_spec = args[i + 1];
     else if (args[i] == "--body") body_file = args[i + 1];

@@ -220,7 +220,8 @@ http::Response AgentApi::refuse_identity(const http::Request& request, const std
                             server_name, why, request.method, request.path, request.peer);
   if (const json::object* srv = server(server_name); srv && event_reason)
     events_.warning(*srv, event_reason, why + "; " + request.method + " " + request.path + " from " + request.peer_address());
-  return json_response(status, json::object{{"error", why}, {"reason", reason}});
+  // The reason first: the agent shows the first 200 characters of a refusal.
+  return json_response(status, json::object{{"reason", reason}, {"error", why}});
 }
 
 http::Response AgentApi::handle_challenge(const http::Request& request) {

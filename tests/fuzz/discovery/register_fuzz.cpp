@@ -11,5 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)ironboot::discovery::parse_wiped(body);
   (void)ironboot::discovery::parse_progress(body);
   (void)ironboot::discovery::parse_addresses(body);
+  (void)ironboot::discovery::parse_challenge_request(body);
   return 0;
 }

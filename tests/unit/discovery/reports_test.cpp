@@ -45,6 +45,27 @@ TEST(RegisterReport, DocumentedExampleParses) {
   EXPECT_EQ(r.hardware.at("network").at("interfaces").at(0).at("addresses"), (json::array{"10.0.0.50/24"}));
 }
 
+TEST(RegisterReport, TheTpmProofIsCheckedForShape) {
+  const auto parsed = parse_register(read_file(kCorpus / "tpm_proof.json"));
+  ASSERT_TRUE(std::holds_alternative<RegisterReport>(parsed)) << error_of(parsed);
+  const auto& proof = std::get<RegisterReport>(parsed).tpm;
+  ASSERT_TRUE(proof);
+  EXPECT_EQ(proof->challenge, "00112233445566778899aabbccddeeff");
+  EXPECT_EQ(proof->secret.size(), 32u);
+  const std::string base = R"({"bootMac":"52:54:00:aa:bb:cc","hardware":{},"tpm":)";
+  EXPECT_EQ(error_of(parse_register(base + R"({"challenge":"c"}})")), "400 tpm.secret: required");
+  EXPECT_EQ(error_of(parse_register(base + R"({"challenge":"c","secret":"xyz"}})")), "400 tpm.secret: must be hex, 1 to 64 bytes");
+  EXPECT_EQ(error_of(parse_register(base + R"({"secret":"00"}})")), "400 tpm.challenge: required");
+  EXPECT_EQ(error_of(parse_register(base + R"("x"})")), "400 tpm: must be an object");
+  // The challenge request: two hex keys.
+  auto request = parse_challenge_request(read_file(kCorpus / "tpm_challenge_request.json"));
+  EXPECT_TRUE(std::holds_alternative<RequestError>(request)) << "an odd count of hex digits";
+  request = parse_challenge_request(R"({"ekPublic":"0001","akPublic":"0023"})");
+  ASSERT_TRUE(std::holds_alternative<ChallengeRequest>(request));
+  EXPECT_EQ(std::get<ChallengeRequest>(request).ak_public, (std::vector<std::uint8_t>{0x00, 0x23}));
+  EXPECT_TRUE(std::holds_alternative<RequestError>(parse_challenge_request(R"({"ekPublic":"0001"})")));
+}
+
 TEST(RegisterReport, HardwareIsNormalisedToTheFullShape) {
   const auto parsed = parse_register(read_file(kCorpus / "minimal_unknown_fields.json"));
   ASSERT_TRUE(std::holds_alternative<RegisterReport>(parsed)) << error_of(parsed);
