@@ -78,52 +78,51 @@ void ReconcileRunner::reconcile() {
     classes.push_back(c.get());
     names.emplace_back(objects::name_of(*c));
   }
-  // The Server cache keeps text (kube/informer.hpp): Servers are parsed a chunk at a time so
-  // a walk never holds every tree. Chunks come in name order, so the merged lists stay sorted.
-  constexpr std::size_t kChunk = 256;
-  std::vector<kube::ObjectPtr> chunk;
-  std::vector<serverclass::ClassStatus> merged;
-  bool first = true;
-  auto run_chunk = [&] {
-    std::vector<const json::object*> servers;
-    for (const auto& s : chunk) servers.push_back(s.get());
-    auto part = serverclass::reconcile(servers, classes, matchers_);
-    chunk.clear();
-    if (first) {
-      merged = std::move(part);
-      first = false;
-      return;
-    }
-    for (std::size_t i = 0; i < merged.size() && i < part.size(); ++i) {
-      auto append = [](std::vector<std::string>& to, std::vector<std::string>& from) {
-        to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
-      };
-      append(merged[i].servers_available, part[i].servers_available);
-      append(merged[i].servers_in_use, part[i].servers_in_use);
-    }
-  };
-  // Only eligible Servers are matched: one known not to be at its current resourceVersion is
-  // not parsed again.
-  std::map<std::string, std::pair<std::string, bool>> eligibility;
+  // Each Server's place in every class is kept by its resourceVersion and recomputed only
+  // when the Server or the classes changed: in a boot storm a walk used to parse every
+  // accepted Server again (the cache keeps text) for each of the thousands of events.
+  // The cache hands out the same compiled class until the class's spec changes
+  // (generation), so the list of them says whether the places still hold.
+  std::vector<std::shared_ptr<const serverclass::CompiledClass>> compiled;
+  for (const auto* c : classes) compiled.push_back(matchers_.get(*c));
+  if (compiled != places_classes_) {
+    places_.clear();
+    places_classes_ = compiled;
+  }
+  std::map<std::string, Place> places;
   cluster_->servers().for_each(
       [&](const std::string& name, const kube::ObjectPtr& s) {
-        const bool eligible = serverclass::server_is_eligible(*s);
+        ++placements_;
         const auto* md = objects::object_at(*s, "metadata");
-        eligibility[name] = {std::string(md ? objects::string_at(*md, "resourceVersion") : std::string_view{}), eligible};
-        if (!eligible) return;
-        chunk.push_back(s);
-        if (chunk.size() == kChunk) run_chunk();
+        Place place{std::string(md ? objects::string_at(*md, "resourceVersion") : std::string_view{}), {}};
+        if (serverclass::server_is_eligible(*s) && !objects::name_of(*s).empty()) {
+          const bool in_use = objects::status_bool(*s, "inUse");
+          place.in_class.reserve(compiled.size());
+          for (const auto& cls : compiled)
+            place.in_class.push_back(cls->valid() && cls->matches(*s) ? (in_use ? Place::in_use : Place::available)
+                                                                        : Place::none);
+        }
+        places.emplace(name, std::move(place));
       },
       [&](const std::string& name, const std::string& rv) {
-        auto known = eligibility_.find(name);
-        if (known != eligibility_.end() && known->second.first == rv && !known->second.second) {
-          eligibility.emplace(name, known->second);
-          return false;
-        }
-        return true;
+        auto known = places_.find(name);
+        if (known == places_.end() || known->second.rv != rv) return true;
+        places.emplace(name, std::move(known->second));
+        return false;
       });
-  eligibility_ = std::move(eligibility);
-  if (first || !chunk.empty()) run_chunk();
+  places_ = std::move(places);
+  std::vector<serverclass::ClassStatus> merged(compiled.size());
+  for (std::size_t i = 0; i < compiled.size(); ++i) {
+    merged[i].name = compiled[i]->name();
+    merged[i].error = compiled[i]->error();
+  }
+  // places_ is in name order, so the lists come out sorted.
+  for (const auto& [name, place] : places_) {
+    for (std::size_t i = 0; i < place.in_class.size() && i < merged.size(); ++i) {
+      if (place.in_class[i] == Place::available) merged[i].servers_available.push_back(name);
+      else if (place.in_class[i] == Place::in_use) merged[i].servers_in_use.push_back(name);
+    }
+  }
   memberships_ = std::move(merged);
   have_memberships_ = true;
   if (on_reconciled_) on_reconciled_();  // decisions read the new memberships

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,6 +42,8 @@ class ReconcileRunner {
 
   // The class memberships of the last reconcile; null before the first.
   const std::vector<serverclass::ClassStatus>* memberships() const { return have_memberships_ ? &memberships_ : nullptr; }
+  // Servers parsed and matched so far (a walk skips those unchanged since the last one).
+  std::uint64_t placements() const { return placements_; }
 
  private:
   void reconcile();
@@ -50,9 +53,16 @@ class ReconcileRunner {
   std::function<void()> on_reconciled_;
   kube::ClusterContext* cluster_ = nullptr;
   serverclass::MatcherCache matchers_;
-  // Server name -> (resourceVersion, eligible) from the last walk: Servers known not to be
-  // eligible at their current version are not parsed again (the cache keeps text).
-  std::map<std::string, std::pair<std::string, bool>> eligibility_;
+  // Where each Server stood in each class at its resourceVersion, for the compiled classes
+  // `places_classes_`: only changed Servers are parsed again.
+  struct Place {
+    enum In : unsigned char { none, available, in_use };
+    std::string rv;
+    std::vector<In> in_class;  // per class of places_classes_, in order; empty: not eligible
+  };
+  std::map<std::string, Place> places_;
+  std::vector<std::shared_ptr<const serverclass::CompiledClass>> places_classes_;
+  std::uint64_t placements_ = 0;
   std::vector<serverclass::ClassStatus> memberships_;
   bool have_memberships_ = false;
   bool scheduled_ = false;

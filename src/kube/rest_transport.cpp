@@ -38,7 +38,11 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 constexpr auto kTokenFileRefresh = std::chrono::seconds(60);
 constexpr auto kExecTimeout = std::chrono::seconds(30);
-constexpr std::size_t kMaxIdle = 8;
+// Requests share at most this many connections (watches have their own). Unbounded, a burst
+// of writes (a boot storm queues one per Server) opened a TLS connection per request and
+// closed all but a few after it: 850 handshakes in a 1,000-machine storm, both ends of each
+// in this process in embedded mode. Requests beyond it wait for a free connection.
+constexpr std::size_t kMaxConnections = 64;
 constexpr std::size_t kMaxBody = 512 * 1024 * 1024;
 
 bool is_ip(const std::string& host) {
@@ -157,6 +161,63 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
     return {};
   }
 
+  // A connection for one request: an idle one (`reused`), a new one while fewer than
+  // kMaxConnections are open, or the next one given back, waiting at most kRequestTimeout.
+  // On true the caller holds one of the open connections until its ConnectionLease ends.
+  static net::awaitable<bool> take_connection(std::shared_ptr<RestTransport> self, std::shared_ptr<Stream>& stream,
+                                              bool& reused, std::string& error) {
+    const auto deadline = std::chrono::steady_clock::now() + kRequestTimeout;
+    while (true) {
+      if (!self->idle_.empty()) {
+        stream = self->idle_.back();
+        self->idle_.pop_back();
+        ++self->busy_;
+        reused = true;
+        co_return true;
+      }
+      if (self->busy_ < kMaxConnections) {
+        ++self->busy_;
+        stream = co_await connect(self, error);
+        if (stream) co_return true;
+        --self->busy_;
+        self->wake_one();
+        co_return false;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        error = "request to " + self->creds_.server + ": no free connection within " +
+                std::to_string(kRequestTimeout.count()) + " s";
+        co_return false;
+      }
+      auto waiter = std::make_shared<net::steady_timer>(self->io_, deadline);
+      self->connection_waiters_.push_back(waiter);
+      co_await waiter->async_wait(kAwait);
+    }
+  }
+
+  // Gives a taken connection back: kept for the next request, or closed, and the next
+  // waiting request woken either way.
+  struct ConnectionLease {
+    std::shared_ptr<RestTransport> self;
+    std::shared_ptr<Stream> kept;
+    explicit ConnectionLease(std::shared_ptr<RestTransport> owner) : self(std::move(owner)) {}
+    void keep(std::shared_ptr<Stream> stream) { kept = std::move(stream); }
+    ConnectionLease(const ConnectionLease&) = delete;
+    ConnectionLease& operator=(const ConnectionLease&) = delete;
+    ~ConnectionLease() {
+      --self->busy_;
+      if (kept) self->idle_.push_back(std::move(kept));
+      self->wake_one();
+    }
+  };
+
+  void wake_one() {
+    while (!connection_waiters_.empty()) {
+      auto waiter = std::move(connection_waiters_.front());
+      connection_waiters_.pop_front();
+      if (waiter->cancel() > 0) return;  // one whose wait had not ended yet
+    }
+  }
+
   static net::awaitable<std::shared_ptr<Stream>> connect(std::shared_ptr<RestTransport> self, std::string& error) {
     auto stream = std::make_shared<Stream>(self->io_, *self->ctx_);
     tcp::resolver resolver(self->io_);
@@ -213,18 +274,13 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
       co_await refresh_exec(self, false);
       std::shared_ptr<Stream> stream;
       bool reused = false;
-      if (!self->idle_.empty()) {
-        stream = self->idle_.back();
-        self->idle_.pop_back();
-        reused = true;
-      } else {
-        std::string err;
-        stream = co_await connect(self, err);
-        if (!stream) {
-          reply = HttpReply{0, "", err, {}};
-          break;
-        }
+      std::string err;
+      const bool got = co_await take_connection(self, stream, reused, err);
+      if (!got) {
+        reply = HttpReply{0, "", err, {}};
+        break;
       }
+      ConnectionLease lease{self};
       auto req = self->build(request, self->authorization(false));
       beast::get_lowest_layer(*stream).expires_after(kRequestTimeout);
       auto [wec, wn] = co_await http::async_write(*stream, req, kAwait);
@@ -247,7 +303,7 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
       }
       auto res = parser.release();
       reply = reply_of(res);
-      if (res.keep_alive() && self->idle_.size() < kMaxIdle) self->idle_.push_back(stream);
+      if (res.keep_alive()) lease.keep(stream);
       if (reply.status == 401 && !refreshed && (self->creds_.exec || !self->creds_.token_file.empty())) {
         // Rotated token or expired exec credential: fetch a new one and retry once.
         refreshed = true;
@@ -335,6 +391,8 @@ class RestTransport : public Transport, public std::enable_shared_from_this<Rest
   std::string server_name_;
   std::shared_ptr<ssl::context> ctx_;
   std::vector<std::shared_ptr<Stream>> idle_;
+  std::size_t busy_ = 0;  // connections taken by requests (idle_ holds the others)
+  std::deque<std::shared_ptr<net::steady_timer>> connection_waiters_;
   std::string file_token_;
   std::chrono::steady_clock::time_point token_read_at_{};
   bool exec_ran_ = false;

@@ -72,6 +72,40 @@ TEST_F(ReconcileRunnerTest, WritesEachClassStatusAndCreatesAny) {
   EXPECT_TRUE(lists("broken", {}));
 }
 
+// A walk parses and matches only the Servers that changed since the last one, and all of
+// them again when a class changed.
+TEST_F(ReconcileRunnerTest, OnlyChangedServersAreMatchedAgain) {
+  create("servers", "Server", "s1", server_spec(true, "Dell Inc."));
+  create("servers", "Server", "s2", server_spec(true, "HPE"));
+  create("servers", "Server", "s3", server_spec(true, "Dell Inc."));
+  create("serverclasses", "ServerClass", "dell",
+         json::object{{"qualifiers", json::parse(R"({"systemInformation":[{"manufacturer":"Dell"}]})")}});
+  ASSERT_TRUE(run_until([&] { return cluster.servers().size() == 3 && in(cluster.serverclasses(), "dell"); }));
+  ReconcileRunner runner(io, clock, {});
+  runner.start(cluster);
+  ASSERT_TRUE(run_until([&] { return lists("dell", {"s1", "s3"}) && lists("any", {"s1", "s2", "s3"}); }));
+  run_for(std::chrono::milliseconds(100));
+  const auto first = runner.placements();
+
+  // s2 becomes a Dell: only s2 is matched again, and the lists follow.
+  merge("servers", "s2", json::object{{"spec", server_spec(true, "Dell EMC")}});
+  ASSERT_TRUE(run_until([&] { return lists("dell", {"s1", "s2", "s3"}); }));
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(runner.placements(), first + 1);
+
+  // A class changes: every Server is matched again against it.
+  merge("serverclasses", "dell",
+        json::object{{"spec", json::object{{"qualifiers", json::parse(R"({"systemInformation":[{"manufacturer":"EMC"}]})")}}}});
+  ASSERT_TRUE(run_until([&] { return lists("dell", {"s2"}); }));
+  run_for(std::chrono::milliseconds(100));
+  EXPECT_GE(runner.placements(), first + 1 + 3);
+  EXPECT_TRUE(lists("any", {"s1", "s2", "s3"}));
+
+  // Un-accepted: it leaves every class.
+  merge("servers", "s2", json::object{{"spec", json::object{{"accepted", false}}}});
+  EXPECT_TRUE(run_until([&] { return lists("dell", {}) && lists("any", {"s1", "s3"}); }));
+}
+
 TEST_F(ReconcileRunnerTest, StoppedRunnerWritesNothing) {
   create("servers", "Server", "s1", server_spec(true, "Dell Inc."));
   ReconcileRunner runner(io, clock, {});

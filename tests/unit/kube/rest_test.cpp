@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/config.hpp"
@@ -132,6 +133,45 @@ TEST_F(Embedded, CrudConflictsAndAuth) {
   auto denied = sync([&](auto d) { intruder.get("servers", "a", d); });
   EXPECT_EQ(denied.status, 401u);
   EXPECT_EQ(denied.reason, "Unauthorized");
+}
+
+// Established TCP connections to the embedded API's port (this test's private namespace).
+std::size_t connections_to_port(unsigned port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  char wanted[8];
+  std::snprintf(wanted, sizeof wanted, ":%04X", port);
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state == "01" && local.size() > 5 && local.substr(local.size() - 5) == wanted) ++n;
+  }
+  return n;
+}
+
+// A burst of requests (a boot storm's queued writes) shares a bounded set of connections
+// instead of opening one TLS connection per request.
+TEST_F(Embedded, ABurstOfRequestsSharesABoundedSetOfConnections) {
+  ASSERT_EQ(sync([&](auto d) { client->create("servers", server("a"), d); }).status, 201u);
+  constexpr int kRequests = 300;
+  int ok = 0, answered = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    client->get("servers", "a", [&](ApiReply r) {
+      ++answered;
+      ok += r.ok();
+    });
+  }
+  std::size_t most = 0;
+  ASSERT_TRUE(run_until(io, [&] {
+    most = std::max(most, connections_to_port(16443));
+    return answered == kRequests;
+  }, std::chrono::seconds(30)));
+  EXPECT_EQ(ok, kRequests);
+  EXPECT_GT(most, 1u);
+  EXPECT_LE(most, 64u) << "one connection per request";
 }
 
 TEST_F(Embedded, WatchResumesAndRelistsAfterRestart) {
