@@ -238,8 +238,10 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
     fail(in.server ? "power management error" : "registration error", "BMC: " + *in.bmc_error);
   } else if (!in.server && !in.power_on_sent && (previous_state.empty() || previous_state == "registering")) {
     // A status past registering means it was sent (before a restart of ironboot, say): the
-    // host is not powered on (or cycled) again.
-    plan.power_on_pxe = true;  // registering: PXE once + power on, so the agent inspects it
+    // host is not powered on (or cycled) again. `online: false` is the operator's "keep it
+    // off" (Metal3 never powers such a host on for its own sake): it stays registering, its
+    // power only read, until online turns true; inspection needs the agent, so a running host.
+    plan.power_on_pxe = objects::bool_at(spec, "online");  // required by the CRD
   } else {
     provisioning["state"] = "inspecting";
   }

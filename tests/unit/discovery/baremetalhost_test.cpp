@@ -66,6 +66,18 @@ TEST(BareMetalHost, RegisteringPowersOnIntoPxeOnce) {
   EXPECT_TRUE(reconcile_bmh(in).power_on_pxe);
 }
 
+TEST(BareMetalHost, AnOfflineHostIsNotPoweredOnAndStaysRegistering) {
+  BmhInput in{course_host(), std::nullopt, nullptr, false, std::nullopt, false};
+  in.host["spec"].as_object()["online"] = false;
+  auto plan = reconcile_bmh(in);
+  EXPECT_FALSE(plan.power_on_pxe);
+  EXPECT_EQ(provisioning(plan).at("state"), "registering");
+  EXPECT_EQ(plan.status.at("operationalStatus"), "OK");
+  EXPECT_EQ(plan.status.at("poweredOn"), false);
+  in.host["spec"].as_object()["online"] = true;
+  EXPECT_TRUE(reconcile_bmh(in).power_on_pxe) << "registered once the operator turns it online";
+}
+
 TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {
   BmhInput in{course_host(), std::nullopt, nullptr, true, std::string("AuthFailed: RAKP 2: unauthorized name"), std::nullopt};
   auto plan = reconcile_bmh(in);

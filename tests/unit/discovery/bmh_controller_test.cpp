@@ -58,11 +58,11 @@ class BmhControllerTest : public testing::InProcessCluster {
     auto r = call([&](auto done) { cluster.client().create(kube::ResourcePath{"", "v1", "secrets", "metal3"}, s, done); });
     ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
   }
-  void host(const std::string& address = "ipmi://10.0.100.10") {
+  void host(const std::string& address = "ipmi://10.0.100.10", bool online = true) {
     const json::object h{{"apiVersion", "metal3.io/v1alpha1"},
                          {"kind", "BareMetalHost"},
                          {"metadata", json::object{{"name", "worker-0"}, {"namespace", "metal3"}}},
-                         {"spec", json::object{{"online", true},
+                         {"spec", json::object{{"online", online},
                                                {"bootMACAddress", "52:54:00:12:34:56"},
                                                {"bmc", json::object{{"address", address},
                                                                     {"credentialsName", "worker-0-bmc-secret"}}},
@@ -110,6 +110,26 @@ TEST_F(BmhControllerTest, RegistersTheHostPxeOncePowerOnAndReportsIt) {
   ASSERT_TRUE(run_until([&] { return status("poweredOn") == false; }));
   EXPECT_EQ(bmc().count("power on"), 1u);
   EXPECT_EQ(bmc().max_in_flight, 1);
+}
+
+TEST_F(BmhControllerTest, AnOfflineHostIsOnlyReadUntilItIsTurnedOnline) {
+  secret("admin", "password");
+  host("ipmi://10.0.100.10", false);
+  start();
+  ASSERT_TRUE(run_until([&] { return bmc().count("status") >= 2; })) << ::testing::PrintToString(bmc().calls);
+  EXPECT_EQ(state(), "registering");
+  EXPECT_EQ(status("poweredOn"), false);
+  EXPECT_EQ(status("operationalStatus"), "OK");
+  EXPECT_EQ(bmc().count("power on"), 0u);
+  EXPECT_EQ(bmc().count("boot pxe once uefi"), 0u);
+
+  auto r = call([&](auto done) {
+    cluster.client().patch(hosts(), "worker-0", kube::PatchType::Merge, json::parse(R"({"spec":{"online":true}})"), done);
+  });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  ASSERT_TRUE(run_until([&] { return state() == "inspecting" && status("poweredOn") == true; }));
+  EXPECT_EQ(bmc().count("boot pxe once uefi"), 1u);
+  EXPECT_EQ(bmc().count("power on"), 1u);
 }
 
 TEST_F(BmhControllerTest, WrongCredentialsAreAnErrorRetriedUntilTheBmcTakesThem) {
