@@ -306,4 +306,12 @@ json::object server_link_patch(const json::object& host, const json::object& ser
   return patch;
 }
 
+json::object server_unlink_patch(std::string_view host_key, const json::object& server) {
+  const auto* annotations = objects::annotations_of(server);
+  if (!annotations || string_at(*annotations, kBmhAnnotation) != host_key) return {};
+  json::object remove{{kBmhAnnotation, nullptr}};
+  if (annotations->contains(kInstallDiskAnnotation)) remove[kInstallDiskAnnotation] = nullptr;
+  return json::object{{"metadata", json::object{{"annotations", std::move(remove)}}}};
+}
+
 }  // namespace ironboot::discovery

@@ -65,4 +65,10 @@ inline constexpr const char* kInstallDiskAnnotation = "ironboot.dev/install-disk
 boost::json::object server_link_patch(const boost::json::object& host, const boost::json::object& server,
                                       const BmhPlan& plan);
 
+// The merge patch that removes the two annotations above from a Server linked to the host
+// `host_key` ("namespace/name") once that host is deleted, or an empty object when the Server
+// is not (or no longer) that host's. Nothing else of the Server changes: what the link set
+// (accepted, online, spec.bmc) is the Server's own from then on.
+boost::json::object server_unlink_patch(std::string_view host_key, const boost::json::object& server);
+
 }  // namespace ironboot::discovery

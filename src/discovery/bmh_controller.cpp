@@ -154,10 +154,16 @@ void BmhController::on_host(const kube::ObjectPtr& old, const kube::ObjectPtr& n
     if (h.retry_timer) h.retry_timer->cancel();
     if (h.refresh_timer) h.refresh_timer->cancel();
     if (h.client) h.client->close();
+    // The Server it was linked to (the recorded one after a restart of ironboot).
+    std::string linked = h.linked;
+    if (linked.empty())
+      if (const auto* status = objects::status_of(*old))
+        if (const auto* provisioning = object_at(*status, "provisioning")) linked = string_at(*provisioning, "ID");
     // Its queued sequence (if any) finds the host gone and ends at once; the lane is not
     // dropped, as another host may name the same BMC.
     hosts_.erase(it);
     logger("bmc")->info("baremetalhost={} deleted", key);
+    if (!linked.empty()) unlink(key, linked);
     return;
   }
   reconcile(key);
@@ -537,6 +543,24 @@ void BmhController::write_status(const std::string& key, const json::object& hos
         }
       },
       true);
+}
+
+void BmhController::unlink(const std::string& key, const std::string& server) {
+  const auto current = cluster_->servers().get(server);
+  if (!current || server_unlink_patch(key, *current).empty()) return;
+  cluster_->writes().enqueue(
+      "servers", server,
+      [key](const json::object* current) -> std::optional<json::object> {
+        if (!current) return std::nullopt;
+        const json::object patch = server_unlink_patch(key, *current);
+        if (patch.empty()) return std::nullopt;
+        return kube::merge_patch(*current, patch).as_object();
+      },
+      [key, server, alive = std::weak_ptr<int>(alive_)](const kube::ApiReply& reply) {
+        if (alive.expired()) return;
+        if (!reply.ok()) logger("bmc")->warn("baremetalhost={} unlinking Server {} failed: {}", key, server, reply.message);
+        else logger("bmc")->info("baremetalhost={} deleted: server={} unlinked", key, server);
+      });
 }
 
 void BmhController::link(const std::string& key, const json::object& host, const json::object& server,

@@ -85,6 +85,8 @@ class BmhController {
   void arm_retry(const std::string& key, std::chrono::milliseconds after, bool reread_secret);
   void write_status(const std::string& key, const boost::json::object& host, const boost::json::object& status);
   void link(const std::string& key, const boost::json::object& host, const boost::json::object& server, const BmhPlan& plan);
+  // The host `key` was deleted: its annotations leave the Server it was linked to.
+  void unlink(const std::string& key, const std::string& server);
 
   boost::asio::io_context& io_;
   std::shared_ptr<bmc::BmcClientFactory> factory_;

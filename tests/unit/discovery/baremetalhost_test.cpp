@@ -251,5 +251,19 @@ TEST(BareMetalHost, LinkPatchAcceptsAndAnnotatesTheServerOnce) {
   EXPECT_TRUE(server_link_patch(host, server, reconcile_bmh(in)).empty());
 }
 
+TEST(BareMetalHost, UnlinkRemovesOnlyTheHostsAnnotations) {
+  auto server = inspected_server();
+  server["metadata"].as_object()["annotations"] = json::object{
+      {kBmhAnnotation, "metal3/worker-0"}, {kInstallDiskAnnotation, "/dev/sda"}, {"team", "infra"}};
+  EXPECT_EQ(json::value(server_unlink_patch("metal3/worker-0", server)),
+            json::parse(R"({"metadata":{"annotations":{"ironboot.dev/baremetalhost":null,"ironboot.dev/install-disk":null}}})"));
+  EXPECT_TRUE(server_unlink_patch("metal3/worker-1", server).empty()) << "another host's Server";
+  server["metadata"].as_object()["annotations"].as_object().erase(kInstallDiskAnnotation);
+  EXPECT_EQ(json::value(server_unlink_patch("metal3/worker-0", server)),
+            json::parse(R"({"metadata":{"annotations":{"ironboot.dev/baremetalhost":null}}})"));
+  server["metadata"].as_object().erase("annotations");
+  EXPECT_TRUE(server_unlink_patch("metal3/worker-0", server).empty());
+}
+
 }  // namespace
 }  // namespace ironboot::discovery

@@ -227,6 +227,36 @@ TEST_F(BmhControllerTest, LinksTheServerWithTheBootMacAndMirrorsItsLifecycle) {
   EXPECT_EQ(bmc().count("power on"), 1u) << "the linked Server's BMC controller drives the power from here";
 }
 
+TEST_F(BmhControllerTest, DeletingTheHostRemovesItsAnnotationsFromTheLinkedServerOnly) {
+  const std::string uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599";
+  create("servers", "Server", uuid,
+         json::parse(R"({"accepted":false,"hardware":{
+             "storage":{"devices":[{"type":"SSD","size":240057409536,"name":"sda","deviceName":"/dev/sda"}]},
+             "network":{"interfaces":[{"name":"eno1","mac":"52:54:00:12:34:56"}]}}})").as_object(),
+         json::object{{"power", "on"}, {"state", "Available"}});
+  auto r = call([&](auto done) {
+    cluster.client().patch("servers", uuid, kube::PatchType::Merge,
+                           json::parse(R"({"metadata":{"annotations":{"team":"infra"}}})"), done);
+  });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  secret("admin", "password");
+  host();
+  start();
+  auto annotations = [&]() -> json::object {
+    const auto* s = in(cluster.servers(), uuid);
+    const auto* a = s ? objects::annotations_of(*s) : nullptr;
+    return a ? *a : json::object{};
+  };
+  ASSERT_TRUE(run_until([&] { return annotations().contains(kInstallDiskAnnotation); }));
+  const json::value spec_before = in(cluster.servers(), uuid)->at("spec");
+
+  r = call([&](auto done) { cluster.client().remove(hosts(), "worker-0", done); });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  ASSERT_TRUE(run_until([&] { return !annotations().contains(kBmhAnnotation); })) << json::serialize(annotations());
+  EXPECT_EQ(annotations(), (json::object{{"team", "infra"}}));
+  EXPECT_EQ(in(cluster.servers(), uuid)->at("spec"), spec_before) << "accepted, online and spec.bmc stay";
+}
+
 TEST_F(BmhControllerTest, AServerKnownBeforeTheHostIsLinkedWithoutPoweringAnythingOn) {
   const std::string uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599";
   // Two Servers; the second carries the boot MAC, spelled differently.
