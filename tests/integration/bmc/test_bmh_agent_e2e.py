@@ -4,7 +4,8 @@ the test does. ironboot powers the QEMU server on into PXE through ipmi_sim, the
 iPXE -> ironboot's agent from ironboot's HTTP server (DHCP from dnsmasq, as at a site), the
 agent registers, ironboot creates the Server and links it to the host by boot MAC (the host
 counts as accepted), the agent wipes the disk, and the host reaches `available` with Metal3's
-hardware details from the agent's facts, still powered on as its `online: true` says.
+hardware details from the agent's facts, still powered on as its `online: true` says. Deleting the host then takes its two annotations
+off the Server and leaves the rest of it.
 
 The lab: ironboot (embedded API, HTTP) and ipmi_sim in the appliance namespace on its loopback,
 dnsmasq in a site namespace, QEMU (TCG) in the switch namespace on a tap of the lab bridge;
@@ -191,6 +192,20 @@ def test_course_baremetalhost_reaches_available_with_the_real_agent(agent_image,
         with open(vm / "calls.log") as f:
             calls = [line.split() for line in f]
         assert ["set", "boot", "pxe"] in calls and ["set", "power", "1"] in calls, calls
+
+        # Deleting the host takes its annotations off the Server; the Server itself stays.
+        c.kubectl("delete", "bmh", "worker-0", "-n", "metal3")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            annotations = json.loads(c.kubectl("get", "servers", UUID, "-o", "json").stdout)["metadata"].get(
+                "annotations", {})
+            if "ironboot.dev/baremetalhost" not in annotations:
+                break
+            time.sleep(1)
+        assert "ironboot.dev/baremetalhost" not in annotations and "ironboot.dev/install-disk" not in annotations, \
+            annotations
+        server = json.loads(c.kubectl("get", "servers", UUID, "-o", "json").stdout)
+        assert server["spec"]["accepted"] is True and server["status"].get("isClean") is True
     finally:
         vm_chassis.retire(str(vm))
         if sim:

@@ -160,6 +160,32 @@ def test_ipmi_host_is_powered_on_into_pxe_and_reported(lab_cluster):
         sim.close()
 
 
+def test_an_offline_host_stays_off_until_it_is_turned_online(lab_cluster):
+    c = lab_cluster
+    sim = ipmi_bmc(c)
+    try:
+        manifest = host_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw").replace("online: true", "online: false")
+        c.kubectl("apply", "-f", "-", input=manifest)
+        # Its power is read (bmc.power_refresh_seconds 2) and nothing is set.
+        wait_for(lambda: os.path.exists(os.path.join(c.vm, "calls.log")), timeout=30, what="no power read")
+        time.sleep(6)
+        st = status(c)
+        assert st["provisioning"]["state"] == "registering" and st["poweredOn"] is False, st
+        assert st["operationalStatus"] == "OK", st
+        with open(os.path.join(c.vm, "calls.log")) as f:
+            calls = [line.split() for line in f]
+        assert calls and all(call[0] == "get" for call in calls), calls
+        assert vm_chassis.qemu_pid(c.vm) is None
+
+        c.kubectl("patch", "bmh", "worker-0", "-n", "metal3", "--type", "merge", "-p", '{"spec":{"online":true}}')
+        wait_for(lambda: status(c).get("poweredOn") is True, timeout=60, what=lambda: str(status(c)))
+        assert status(c)["provisioning"]["state"] == "inspecting"
+        with open(os.path.join(c.vm, "qemu.cmdline")) as f:
+            assert "-boot once=n" in f.read()
+    finally:
+        sim.close()
+
+
 def test_wrong_credentials_are_an_error_event_and_a_fixed_secret_works(lab_cluster):
     c = lab_cluster
     sim = ipmi_bmc(c)
