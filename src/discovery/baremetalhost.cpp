@@ -242,6 +242,7 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
     // off" (Metal3 never powers such a host on for its own sake): it stays registering, its
     // power only read, until online turns true; inspection needs the agent, so a running host.
     plan.power_on_pxe = objects::bool_at(spec, "online");  // required by the CRD
+    plan.power_off = !plan.power_on_pxe && in.bmc_powered_on == true;
   } else {
     provisioning["state"] = "inspecting";
   }

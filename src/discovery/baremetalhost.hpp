@@ -29,6 +29,9 @@ struct BmhInput {
 struct BmhPlan {
   boost::json::object status;  // the host's whole status, as it should be
   bool power_on_pxe = false;   // set PXE once, then power on (registration; only when online)
+  // online: false and the BMC says on (no Server linked yet; after, its BMC controller does
+  // it): power off, as Metal3 keeps such a host off.
+  bool power_off = false;
   // The Server the host is linked to (its name, also status.provisioning.ID); "" none yet.
   std::string link_server;
   // The Server's spec.bmc from the host's bmc block (endpoint, insecureSkipVerify, userFrom /

@@ -74,8 +74,15 @@ TEST(BareMetalHost, AnOfflineHostIsNotPoweredOnAndStaysRegistering) {
   EXPECT_EQ(provisioning(plan).at("state"), "registering");
   EXPECT_EQ(plan.status.at("operationalStatus"), "OK");
   EXPECT_EQ(plan.status.at("poweredOn"), false);
+  EXPECT_FALSE(plan.power_off);
+  in.bmc_powered_on = true;
+  plan = reconcile_bmh(in);
+  EXPECT_TRUE(plan.power_off) << "found on: powered off, as Metal3 keeps an offline host off";
+  EXPECT_FALSE(plan.power_on_pxe);
   in.host["spec"].as_object()["online"] = true;
-  EXPECT_TRUE(reconcile_bmh(in).power_on_pxe) << "registered once the operator turns it online";
+  plan = reconcile_bmh(in);
+  EXPECT_TRUE(plan.power_on_pxe) << "registered once the operator turns it online";
+  EXPECT_FALSE(plan.power_off);
 }
 
 TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {

@@ -132,6 +132,23 @@ TEST_F(BmhControllerTest, AnOfflineHostIsOnlyReadUntilItIsTurnedOnline) {
   EXPECT_EQ(bmc().count("power on"), 1u);
 }
 
+TEST_F(BmhControllerTest, AnOfflineHostFoundOnIsPoweredOffOnce) {
+  bmc().power = bmc::PowerState::On;
+  secret("admin", "password");
+  host("ipmi://10.0.100.10", false);
+  start();
+  ASSERT_TRUE(run_until([&] { return bmc().count("power off") == 1 && status("poweredOn") == false; }))
+      << ::testing::PrintToString(bmc().calls);
+  EXPECT_EQ(state(), "registering");
+  ASSERT_TRUE(run_until([&] { return has_event("worker-0", "PowerOff"); }));
+  // Found on again: powered off again, once per refresh (100 ms here), never in a loop.
+  bmc().power = bmc::PowerState::On;
+  run_for(350ms);
+  EXPECT_GE(bmc().count("power off"), 2u);
+  EXPECT_LE(bmc().count("power off"), 5u) << ::testing::PrintToString(bmc().calls);
+  EXPECT_EQ(bmc().count("power on"), 0u);
+}
+
 TEST_F(BmhControllerTest, WrongCredentialsAreAnErrorRetriedUntilTheBmcTakesThem) {
   secret("admin", "wrong");
   bmc().fail = bmc::BmcStatus::failure("AuthFailed", "RAKP 2: unauthorized name");
