@@ -238,8 +238,11 @@ BmhPlan reconcile_bmh(const BmhInput& in) {
     fail(in.server ? "power management error" : "registration error", "BMC: " + *in.bmc_error);
   } else if (!in.server && !in.power_on_sent && (previous_state.empty() || previous_state == "registering")) {
     // A status past registering means it was sent (before a restart of ironboot, say): the
-    // host is not powered on (or cycled) again.
-    plan.power_on_pxe = true;  // registering: PXE once + power on, so the agent inspects it
+    // host is not powered on (or cycled) again. `online: false` is the operator's "keep it
+    // off" (Metal3 never powers such a host on for its own sake): it stays registering, its
+    // power only read, until online turns true; inspection needs the agent, so a running host.
+    plan.power_on_pxe = objects::bool_at(spec, "online");  // required by the CRD
+    plan.power_off = !plan.power_on_pxe && in.bmc_powered_on == true;
   } else {
     provisioning["state"] = "inspecting";
   }
@@ -302,6 +305,14 @@ json::object server_link_patch(const json::object& host, const json::object& ser
     annotations_patch[kInstallDiskAnnotation] = target;
   if (!annotations_patch.empty()) patch["metadata"] = json::object{{"annotations", std::move(annotations_patch)}};
   return patch;
+}
+
+json::object server_unlink_patch(std::string_view host_key, const json::object& server) {
+  const auto* annotations = objects::annotations_of(server);
+  if (!annotations || string_at(*annotations, kBmhAnnotation) != host_key) return {};
+  json::object remove{{kBmhAnnotation, nullptr}};
+  if (annotations->contains(kInstallDiskAnnotation)) remove[kInstallDiskAnnotation] = nullptr;
+  return json::object{{"metadata", json::object{{"annotations", std::move(remove)}}}};
 }
 
 }  // namespace ironboot::discovery

@@ -28,7 +28,10 @@ struct BmhInput {
 
 struct BmhPlan {
   boost::json::object status;  // the host's whole status, as it should be
-  bool power_on_pxe = false;   // set PXE once, then power on (registration)
+  bool power_on_pxe = false;   // set PXE once, then power on (registration; only when online)
+  // online: false and the BMC says on (no Server linked yet; after, its BMC controller does
+  // it): power off, as Metal3 keeps such a host off.
+  bool power_off = false;
   // The Server the host is linked to (its name, also status.provisioning.ID); "" none yet.
   std::string link_server;
   // The Server's spec.bmc from the host's bmc block (endpoint, insecureSkipVerify, userFrom /
@@ -64,5 +67,11 @@ inline constexpr const char* kInstallDiskAnnotation = "ironboot.dev/install-disk
 // one of its own (one without the link annotation), and the two annotations above.
 boost::json::object server_link_patch(const boost::json::object& host, const boost::json::object& server,
                                       const BmhPlan& plan);
+
+// The merge patch that removes the two annotations above from a Server linked to the host
+// `host_key` ("namespace/name") once that host is deleted, or an empty object when the Server
+// is not (or no longer) that host's. Nothing else of the Server changes: what the link set
+// (accepted, online, spec.bmc) is the Server's own from then on.
+boost::json::object server_unlink_patch(std::string_view host_key, const boost::json::object& server);
 
 }  // namespace ironboot::discovery

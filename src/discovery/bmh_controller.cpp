@@ -36,6 +36,7 @@ struct BmhController::Host {
   bmc::BmcCredentials client_credentials;
   bool busy = false;                   // a BMC sequence queued or running
   bool power_on_sent = false;
+  bool power_off_sent = false;         // online false: powered off since the last refresh
   std::optional<bool> powered_on;
   std::optional<std::string> bmc_error;  // "Reason: message" of the last BMC sequence
   std::chrono::milliseconds backoff{0};
@@ -154,10 +155,16 @@ void BmhController::on_host(const kube::ObjectPtr& old, const kube::ObjectPtr& n
     if (h.retry_timer) h.retry_timer->cancel();
     if (h.refresh_timer) h.refresh_timer->cancel();
     if (h.client) h.client->close();
+    // The Server it was linked to (the recorded one after a restart of ironboot).
+    std::string linked = h.linked;
+    if (linked.empty())
+      if (const auto* status = objects::status_of(*old))
+        if (const auto* provisioning = object_at(*status, "provisioning")) linked = string_at(*provisioning, "ID");
     // Its queued sequence (if any) finds the host gone and ends at once; the lane is not
     // dropped, as another host may name the same BMC.
     hosts_.erase(it);
     logger("bmc")->info("baremetalhost={} deleted", key);
+    if (!linked.empty()) unlink(key, linked);
     return;
   }
   reconcile(key);
@@ -192,7 +199,7 @@ void BmhController::configure(Host& h, const json::object& host) {
   h.endpoint_error.clear();
   h.credentials.reset();
   h.credentials_error.reset();
-  h.reading_secret = h.busy = h.power_on_sent = h.retry_armed = false;
+  h.reading_secret = h.busy = h.power_on_sent = h.power_off_sent = h.retry_armed = false;
   h.powered_on.reset();
   h.bmc_error.reset();
   h.backoff = std::chrono::milliseconds(0);
@@ -293,8 +300,12 @@ void BmhController::reconcile(const std::string& key) {
   BmhInput action = in;
   action.credentials_error.reset();
   action.bmc_error.reset();
-  const bool want_power_on = reconcile_bmh(action).power_on_pxe;
-  if (h.endpoint && want_power_on && h.credentials && !h.busy && !h.retry_armed) power_on_pxe(key);
+  const BmhPlan wanted = reconcile_bmh(action);
+  const bool want_power_on = wanted.power_on_pxe;
+  const bool ready = h.endpoint && h.credentials && !h.busy && !h.retry_armed;
+  if (ready && want_power_on) power_on_pxe(key);
+  else if (ready && !server && ((wanted.power_off && !h.power_off_sent) || !h.powered_on))
+    read_power(key, wanted.power_off && !h.power_off_sent);  // the power known, an offline host off
   else if (h.endpoint && h.credentials && !server && !want_power_on && !h.refresh_armed && !h.busy) {
     // Not linked yet: the controller itself keeps poweredOn current.
     h.refresh_armed = true;
@@ -305,6 +316,7 @@ void BmhController::reconcile(const std::string& key) {
       auto it = hosts_.find(key);
       if (it == hosts_.end()) return;
       it->second->refresh_armed = false;
+      it->second->power_off_sent = false;
       read_power(key);
     });
   }
@@ -382,7 +394,7 @@ void BmhController::power_on_pxe(const std::string& key) {
         if (alive.expired()) return;
         auto i = hosts_.find(key);
         if (i == hosts_.end() || i->second->epoch != epoch) return;
-        operation_done(key, st, true);
+        operation_done(key, st, Operation::PowerOnPxe);
       });
     };
     seq->deadline->async_wait([seq, client](const boost::system::error_code& ec) {
@@ -411,61 +423,71 @@ void BmhController::power_on_pxe(const std::string& key) {
   });
 }
 
-void BmhController::read_power(const std::string& key) {
+void BmhController::read_power(const std::string& key, bool off) {
   Host& h = *hosts_.at(key);
   if (h.busy || !h.endpoint || !h.credentials) return;
   h.busy = true;
   ensure_client(h);
   std::weak_ptr<int> alive = alive_;
-  scheduler_.submit(h.lane, [this, key, alive, epoch = h.epoch, client = h.client](std::function<void()> finished) {
+  scheduler_.submit(h.lane, [this, key, alive, off, epoch = h.epoch, client = h.client](std::function<void()> finished) {
     if (alive.expired() || stopped_) return finished();
     if (auto it = hosts_.find(key); it == hosts_.end() || it->second->epoch != epoch) return finished();
     auto seq = std::make_shared<Sequence>();
     seq->deadline = std::make_shared<boost::asio::steady_timer>(io_, options_.operation_timeout);
-    seq->complete = [this, key, alive, epoch, finished = std::move(finished)](BmcStatus st) {
+    seq->complete = [this, key, alive, off, epoch, finished = std::move(finished)](BmcStatus st) {
       finished();
-      boost::asio::post(io_, [this, key, alive, epoch, st = std::move(st)] {
+      boost::asio::post(io_, [this, key, alive, off, epoch, st = std::move(st)] {
         if (alive.expired()) return;
         auto i = hosts_.find(key);
         if (i == hosts_.end() || i->second->epoch != epoch) return;
-        operation_done(key, st, false);
+        operation_done(key, st, off ? Operation::PowerOff : Operation::Read);
       });
     };
     seq->deadline->async_wait([seq, client](const boost::system::error_code& ec) {
       if (ec) return;
-      seq->finish(BmcStatus::failure("Timeout", "power status did not end in time"));
+      seq->finish(BmcStatus::failure("Timeout", "power off / status did not end in time"));
       client->close();
     });
     seq->wanted = [this, key, alive, epoch] { return !alive.expired() && live(key, epoch); };
-    client->power_status([this, key, seq](BmcStatus st, PowerState power) {
-      if (seq->next(st)) hosts_.at(key)->powered_on = power == PowerState::On;
-      seq->finish(st);
+    auto read = [this, key, seq, client] {
+      client->power_status([this, key, seq](BmcStatus st, PowerState power) {
+        if (seq->next(st)) hosts_.at(key)->powered_on = power == PowerState::On;
+        seq->finish(st);
+      });
+    };
+    if (!off) return read();
+    client->power(bmc::PowerAction::Off, [seq, read](BmcStatus st) {
+      if (seq->next(st)) read();
     });
   });
 }
 
-void BmhController::operation_done(const std::string& key, const BmcStatus& st, bool was_power_on) {
+void BmhController::operation_done(const std::string& key, const BmcStatus& st, Operation op) {
   Host& h = *hosts_.at(key);
   h.busy = false;
   const auto host = cluster_->baremetalhosts().get(key);
   const std::string where = h.endpoint ? bmc::describe(*h.endpoint) : std::string();
+  const char* what = op == Operation::PowerOnPxe ? "PXE once + power on" : op == Operation::PowerOff ? "power off" : "power status";
   if (st.ok()) {
     h.bmc_error.reset();
     h.backoff = std::chrono::milliseconds(0);
-    if (was_power_on) {
+    if (op == Operation::PowerOnPxe) {
       h.power_on_sent = true;
       logger("bmc")->info("baremetalhost={} PXE once, powered on bmc={}", key, where);
       if (host) events_.normal(*host, "PowerOn", "PXE once, powered on through " + where + ": registering");
+    } else if (op == Operation::PowerOff) {
+      // Not again before the next refresh, whatever the BMC reports meanwhile.
+      h.power_off_sent = true;
+      logger("bmc")->info("baremetalhost={} powered off (online: false) bmc={}", key, where);
+      if (host) events_.normal(*host, "PowerOff", "powered off through " + where + ": online is false");
     }
   } else {
     const std::string error = text_of(st);
-    logger("bmc")->warn("baremetalhost={} bmc={} {} failed: {}", key, where, was_power_on ? "PXE once + power on" : "power status",
-                        error);
+    logger("bmc")->warn("baremetalhost={} bmc={} {} failed: {}", key, where, what, error);
     if (host && h.bmc_error != error)
-      events_.warning(*host, "BMCError", std::string(was_power_on ? "PXE once + power on" : "power status") + " through " +
-                                             where + " failed: " + error);
+      events_.warning(*host, "BMCError", std::string(what) + " through " + where + " failed: " + error);
     h.bmc_error = error;
-    if (!was_power_on) h.powered_on.reset();
+    if (op != Operation::PowerOnPxe) h.powered_on.reset();
     arm_retry(key, h.backoff, true);
   }
   reconcile(key);
@@ -537,6 +559,24 @@ void BmhController::write_status(const std::string& key, const json::object& hos
         }
       },
       true);
+}
+
+void BmhController::unlink(const std::string& key, const std::string& server) {
+  const auto current = cluster_->servers().get(server);
+  if (!current || server_unlink_patch(key, *current).empty()) return;
+  cluster_->writes().enqueue(
+      "servers", server,
+      [key](const json::object* current) -> std::optional<json::object> {
+        if (!current) return std::nullopt;
+        const json::object patch = server_unlink_patch(key, *current);
+        if (patch.empty()) return std::nullopt;
+        return kube::merge_patch(*current, patch).as_object();
+      },
+      [key, server, alive = std::weak_ptr<int>(alive_)](const kube::ApiReply& reply) {
+        if (alive.expired()) return;
+        if (!reply.ok()) logger("bmc")->warn("baremetalhost={} unlinking Server {} failed: {}", key, server, reply.message);
+        else logger("bmc")->info("baremetalhost={} deleted: server={} unlinked", key, server);
+      });
 }
 
 void BmhController::link(const std::string& key, const json::object& host, const json::object& server,

@@ -80,11 +80,15 @@ class BmhController {
   Host* live(const std::string& key, unsigned epoch);
   void ensure_client(Host& h);
   void power_on_pxe(const std::string& key);
-  void read_power(const std::string& key);
-  void operation_done(const std::string& key, const bmc::BmcStatus& st, bool was_power_on);
+  // The power state, after powering off first when `off` (an offline host found on).
+  void read_power(const std::string& key, bool off = false);
+  enum class Operation { PowerOnPxe, PowerOff, Read };
+  void operation_done(const std::string& key, const bmc::BmcStatus& st, Operation op);
   void arm_retry(const std::string& key, std::chrono::milliseconds after, bool reread_secret);
   void write_status(const std::string& key, const boost::json::object& host, const boost::json::object& status);
   void link(const std::string& key, const boost::json::object& host, const boost::json::object& server, const BmhPlan& plan);
+  // The host `key` was deleted: its annotations leave the Server it was linked to.
+  void unlink(const std::string& key, const std::string& server);
 
   boost::asio::io_context& io_;
   std::shared_ptr<bmc::BmcClientFactory> factory_;

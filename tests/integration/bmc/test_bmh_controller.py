@@ -160,6 +160,40 @@ def test_ipmi_host_is_powered_on_into_pxe_and_reported(lab_cluster):
         sim.close()
 
 
+def test_an_offline_host_is_kept_off_until_it_is_turned_online(lab_cluster):
+    c = lab_cluster
+    sim = ipmi_bmc(c)
+    try:
+        # Someone left it on: online false powers it off (Metal3 keeps such a host off).
+        assert sim.ipmitool("power", "on").returncode == 0
+        wait_for(lambda: vm_chassis.qemu_pid(c.vm) is not None, what="no QEMU process")
+        manifest = host_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw").replace("online: true", "online: false")
+        c.kubectl("apply", "-f", "-", input=manifest)
+        wait_for(lambda: status(c).get("poweredOn") is False and vm_chassis.qemu_pid(c.vm) is None, timeout=60,
+                 what=lambda: str(status(c)))
+        wait_for(lambda: events(c, "PowerOff"), what="no PowerOff Event")
+        # Then its power is only read (bmc.power_refresh_seconds 2): nothing set, no PXE.
+        with open(os.path.join(c.vm, "calls.log")) as f:
+            before = len(f.readlines())
+        time.sleep(6)
+        st = status(c)
+        assert st["provisioning"]["state"] == "registering" and st["poweredOn"] is False, st
+        assert st["operationalStatus"] == "OK", st
+        with open(os.path.join(c.vm, "calls.log")) as f:
+            calls = [line.split() for line in f]
+        assert len(calls) > before and all(call[0] == "get" for call in calls[before:]), calls
+        assert ["set", "boot", "pxe"] not in calls, calls
+        assert vm_chassis.qemu_pid(c.vm) is None
+
+        c.kubectl("patch", "bmh", "worker-0", "-n", "metal3", "--type", "merge", "-p", '{"spec":{"online":true}}')
+        wait_for(lambda: status(c).get("poweredOn") is True, timeout=60, what=lambda: str(status(c)))
+        assert status(c)["provisioning"]["state"] == "inspecting"
+        with open(os.path.join(c.vm, "qemu.cmdline")) as f:
+            assert "-boot once=n" in f.read()
+    finally:
+        sim.close()
+
+
 def test_wrong_credentials_are_an_error_event_and_a_fixed_secret_works(lab_cluster):
     c = lab_cluster
     sim = ipmi_bmc(c)

@@ -66,6 +66,25 @@ TEST(BareMetalHost, RegisteringPowersOnIntoPxeOnce) {
   EXPECT_TRUE(reconcile_bmh(in).power_on_pxe);
 }
 
+TEST(BareMetalHost, AnOfflineHostIsNotPoweredOnAndStaysRegistering) {
+  BmhInput in{course_host(), std::nullopt, nullptr, false, std::nullopt, false};
+  in.host["spec"].as_object()["online"] = false;
+  auto plan = reconcile_bmh(in);
+  EXPECT_FALSE(plan.power_on_pxe);
+  EXPECT_EQ(provisioning(plan).at("state"), "registering");
+  EXPECT_EQ(plan.status.at("operationalStatus"), "OK");
+  EXPECT_EQ(plan.status.at("poweredOn"), false);
+  EXPECT_FALSE(plan.power_off);
+  in.bmc_powered_on = true;
+  plan = reconcile_bmh(in);
+  EXPECT_TRUE(plan.power_off) << "found on: powered off, as Metal3 keeps an offline host off";
+  EXPECT_FALSE(plan.power_on_pxe);
+  in.host["spec"].as_object()["online"] = true;
+  plan = reconcile_bmh(in);
+  EXPECT_TRUE(plan.power_on_pxe) << "registered once the operator turns it online";
+  EXPECT_FALSE(plan.power_off);
+}
+
 TEST(BareMetalHost, BmcOrCredentialFailureIsARegistrationError) {
   BmhInput in{course_host(), std::nullopt, nullptr, true, std::string("AuthFailed: RAKP 2: unauthorized name"), std::nullopt};
   auto plan = reconcile_bmh(in);
@@ -237,6 +256,20 @@ TEST(BareMetalHost, LinkPatchAcceptsAndAnnotatesTheServerOnce) {
   // Nothing linked, nothing to patch.
   in.server = nullptr;
   EXPECT_TRUE(server_link_patch(host, server, reconcile_bmh(in)).empty());
+}
+
+TEST(BareMetalHost, UnlinkRemovesOnlyTheHostsAnnotations) {
+  auto server = inspected_server();
+  server["metadata"].as_object()["annotations"] = json::object{
+      {kBmhAnnotation, "metal3/worker-0"}, {kInstallDiskAnnotation, "/dev/sda"}, {"team", "infra"}};
+  EXPECT_EQ(json::value(server_unlink_patch("metal3/worker-0", server)),
+            json::parse(R"({"metadata":{"annotations":{"ironboot.dev/baremetalhost":null,"ironboot.dev/install-disk":null}}})"));
+  EXPECT_TRUE(server_unlink_patch("metal3/worker-1", server).empty()) << "another host's Server";
+  server["metadata"].as_object()["annotations"].as_object().erase(kInstallDiskAnnotation);
+  EXPECT_EQ(json::value(server_unlink_patch("metal3/worker-0", server)),
+            json::parse(R"({"metadata":{"annotations":{"ironboot.dev/baremetalhost":null}}})"));
+  server["metadata"].as_object().erase("annotations");
+  EXPECT_TRUE(server_unlink_patch("metal3/worker-0", server).empty());
 }
 
 }  // namespace

@@ -58,11 +58,11 @@ class BmhControllerTest : public testing::InProcessCluster {
     auto r = call([&](auto done) { cluster.client().create(kube::ResourcePath{"", "v1", "secrets", "metal3"}, s, done); });
     ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
   }
-  void host(const std::string& address = "ipmi://10.0.100.10") {
+  void host(const std::string& address = "ipmi://10.0.100.10", bool online = true) {
     const json::object h{{"apiVersion", "metal3.io/v1alpha1"},
                          {"kind", "BareMetalHost"},
                          {"metadata", json::object{{"name", "worker-0"}, {"namespace", "metal3"}}},
-                         {"spec", json::object{{"online", true},
+                         {"spec", json::object{{"online", online},
                                                {"bootMACAddress", "52:54:00:12:34:56"},
                                                {"bmc", json::object{{"address", address},
                                                                     {"credentialsName", "worker-0-bmc-secret"}}},
@@ -110,6 +110,43 @@ TEST_F(BmhControllerTest, RegistersTheHostPxeOncePowerOnAndReportsIt) {
   ASSERT_TRUE(run_until([&] { return status("poweredOn") == false; }));
   EXPECT_EQ(bmc().count("power on"), 1u);
   EXPECT_EQ(bmc().max_in_flight, 1);
+}
+
+TEST_F(BmhControllerTest, AnOfflineHostIsOnlyReadUntilItIsTurnedOnline) {
+  secret("admin", "password");
+  host("ipmi://10.0.100.10", false);
+  start();
+  ASSERT_TRUE(run_until([&] { return bmc().count("status") >= 2; })) << ::testing::PrintToString(bmc().calls);
+  EXPECT_EQ(state(), "registering");
+  EXPECT_EQ(status("poweredOn"), false);
+  EXPECT_EQ(status("operationalStatus"), "OK");
+  EXPECT_EQ(bmc().count("power on"), 0u);
+  EXPECT_EQ(bmc().count("boot pxe once uefi"), 0u);
+
+  auto r = call([&](auto done) {
+    cluster.client().patch(hosts(), "worker-0", kube::PatchType::Merge, json::parse(R"({"spec":{"online":true}})"), done);
+  });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  ASSERT_TRUE(run_until([&] { return state() == "inspecting" && status("poweredOn") == true; }));
+  EXPECT_EQ(bmc().count("boot pxe once uefi"), 1u);
+  EXPECT_EQ(bmc().count("power on"), 1u);
+}
+
+TEST_F(BmhControllerTest, AnOfflineHostFoundOnIsPoweredOffOnce) {
+  bmc().power = bmc::PowerState::On;
+  secret("admin", "password");
+  host("ipmi://10.0.100.10", false);
+  start();
+  ASSERT_TRUE(run_until([&] { return bmc().count("power off") == 1 && status("poweredOn") == false; }))
+      << ::testing::PrintToString(bmc().calls);
+  EXPECT_EQ(state(), "registering");
+  ASSERT_TRUE(run_until([&] { return has_event("worker-0", "PowerOff"); }));
+  // Found on again: powered off again, once per refresh (100 ms here), never in a loop.
+  bmc().power = bmc::PowerState::On;
+  run_for(350ms);
+  EXPECT_GE(bmc().count("power off"), 2u);
+  EXPECT_LE(bmc().count("power off"), 5u) << ::testing::PrintToString(bmc().calls);
+  EXPECT_EQ(bmc().count("power on"), 0u);
 }
 
 TEST_F(BmhControllerTest, WrongCredentialsAreAnErrorRetriedUntilTheBmcTakesThem) {
@@ -205,6 +242,36 @@ TEST_F(BmhControllerTest, LinksTheServerWithTheBootMacAndMirrorsItsLifecycle) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(run_until([&] { return state() == "available" && status("poweredOn") == false; }));
   EXPECT_EQ(bmc().count("power on"), 1u) << "the linked Server's BMC controller drives the power from here";
+}
+
+TEST_F(BmhControllerTest, DeletingTheHostRemovesItsAnnotationsFromTheLinkedServerOnly) {
+  const std::string uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599";
+  create("servers", "Server", uuid,
+         json::parse(R"({"accepted":false,"hardware":{
+             "storage":{"devices":[{"type":"SSD","size":240057409536,"name":"sda","deviceName":"/dev/sda"}]},
+             "network":{"interfaces":[{"name":"eno1","mac":"52:54:00:12:34:56"}]}}})").as_object(),
+         json::object{{"power", "on"}, {"state", "Available"}});
+  auto r = call([&](auto done) {
+    cluster.client().patch("servers", uuid, kube::PatchType::Merge,
+                           json::parse(R"({"metadata":{"annotations":{"team":"infra"}}})"), done);
+  });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  secret("admin", "password");
+  host();
+  start();
+  auto annotations = [&]() -> json::object {
+    const auto* s = in(cluster.servers(), uuid);
+    const auto* a = s ? objects::annotations_of(*s) : nullptr;
+    return a ? *a : json::object{};
+  };
+  ASSERT_TRUE(run_until([&] { return annotations().contains(kInstallDiskAnnotation); }));
+  const json::value spec_before = in(cluster.servers(), uuid)->at("spec");
+
+  r = call([&](auto done) { cluster.client().remove(hosts(), "worker-0", done); });
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  ASSERT_TRUE(run_until([&] { return !annotations().contains(kBmhAnnotation); })) << json::serialize(annotations());
+  EXPECT_EQ(annotations(), (json::object{{"team", "infra"}}));
+  EXPECT_EQ(in(cluster.servers(), uuid)->at("spec"), spec_before) << "accepted, online and spec.bmc stay";
 }
 
 TEST_F(BmhControllerTest, AServerKnownBeforeTheHostIsLinkedWithoutPoweringAnythingOn) {
