@@ -6,6 +6,10 @@ objects, all in network namespaces that are removed on exit.
   demo.py           the full demo; Ctrl-C stops it and removes everything
   demo.py --once    no QEMU: two scripted PXE clients show the proxyDHCP answers, the
                     worker-large class is applied, then everything is removed
+  demo.py --appliance   the same rack served by the appliance image (image/build-appliance)
+                    booted in a QEMU VM (UEFI) instead of `ironboot serve` in a namespace;
+                    kubectl runs from an operator namespace on its management network, with
+                    the kubeconfig fetched over ssh as an operator does (with --once too)
 """
 
 import argparse
@@ -22,6 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "appliance"))
 import guests  # noqa: E402
 import netlab  # noqa: E402
 
@@ -67,8 +72,9 @@ def pxe_clients(site):
 
 
 def kubectl_wrapper(site):
-    """A script in the work directory running kubectl in the appliance's namespace, where the
-    embedded API listens, so the printed commands can be pasted as they are."""
+    """A script in the work directory running kubectl in the namespace that reaches the
+    embedded API (the appliance's own, or the operator's for the appliance VM), so the
+    printed commands can be pasted as they are."""
     path = os.path.join(site.workdir, "kubectl")
     with open(path, "w") as f:
         f.write("#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in site.kubectl_cmd()) + ' "$@"\n')
@@ -107,10 +113,17 @@ kubectl get servers -w  (Ctrl-C stops the demo and removes the lab):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--once", action="store_true", help="no QEMU: PXE clients only, then clean up and exit")
+    ap.add_argument("--once", action="store_true", help="no QEMU servers: PXE clients only, then clean up and exit")
+    ap.add_argument("--appliance", action="store_true", help="serve the rack from the appliance image in a VM")
     args = ap.parse_args()
     agent_dir = os.path.join(os.path.dirname(netlab.IRONBOOT), "agent")  # beside the binaries
-    if not args.once:
+    image = None
+    if args.appliance:
+        print("building the appliance image (image/build-appliance: the package, a Debian 12 root; "
+              "cached in build/, minutes the first time) ...", flush=True)
+        image = subprocess.run([os.path.join(ROOT, "image", "build-appliance")], check=True, text=True,
+                               stdout=subprocess.PIPE).stdout.strip().splitlines()[-1]
+    elif not args.once:
         print("building the agent image (image/build-agent, cached in build/cache) ...", flush=True)
         guests.build_agent_image(agent_dir)
     workdir = tempfile.mkdtemp(prefix="ironboot-demo-")
@@ -118,11 +131,22 @@ def main():
     stop = threading.Event()
     status = 0
     try:
-        site = guests.Site(agent_dir, subnet=SUBNET, workdir=workdir, log_level="info")
+        if args.appliance:
+            import appliance_lab  # noqa: E402 (tests/appliance)
+            print(f"booting {image} in a VM (UEFI, no KVM: a minute or two) ...", flush=True)
+            site = appliance_lab.ApplianceSite(image, SUBNET, workdir)
+            print(f"lab: site DHCP (dnsmasq) {site.site.address}, the appliance VM: PXE on {site.address} "
+                  f"(bridge {site.lab.switch}/br0), management {appliance_lab.MGMT_IP} on the operator "
+                  f"network (namespace {site.operator.ns}, bridge br1); up in {site.boot_seconds:.0f} s")
+            print(f"appliance console: {site.vm.console_path()}")
+            print(f"ssh to it: ip netns exec {site.operator.ns} ssh -i {site.operator.key} "
+                  f"root@{appliance_lab.MGMT_IP}\n")
+        else:
+            site = guests.Site(agent_dir, subnet=SUBNET, workdir=workdir, log_level="info")
+            print(f"lab: site DHCP (dnsmasq) {site.site.address}, ironboot {site.appliance.address}, "
+                  f"bridge {site.lab.switch}/br0")
+            print(f"ironboot log: {site.daemon.log_path}\n")
         kubectl = kubectl_wrapper(site)
-        print(f"lab: site DHCP (dnsmasq) {site.site.address}, ironboot {site.appliance.address}, "
-              f"bridge {site.lab.switch}/br0")
-        print(f"ironboot log: {site.daemon.log_path}\n")
         site.kubectl("apply", "-f", "-", input=WORKER_LARGE)
         if args.once:
             status = 0 if pxe_clients(site) else 1

@@ -3,6 +3,7 @@ root filesystem (image/build-rootfs) and the appliance image (image/build-applia
 built once per session and reused from build/ when already there. Nothing is skipped: a
 step that cannot run here fails with the reason."""
 
+import json
 import os
 import re
 import shutil
@@ -69,3 +70,103 @@ def ironboot_bin(deb):
     shutil.rmtree(out, ignore_errors=True)
     subprocess.run(["dpkg-deb", "-x", deb, out], check=True)
     return os.path.join(out, "usr", "bin", "ironboot")
+
+
+UPDATE_BUILD = os.path.join(BUILD, "appliance-update-test")
+NEWER_SUFFIX = "+update1"
+
+
+def tree_files():
+    """The tree's files as build-deb sees them (tracked and untracked, not ignored)."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".",
+                          ":(exclude)tests/", ":(exclude)bench/", ":(exclude).ci/"],
+                         cwd=ROOT, check=True, capture_output=True).stdout
+    return [f for f in out.decode().split("\0") if f and os.path.lexists(os.path.join(ROOT, f))]
+
+
+@pytest.fixture(scope="session")
+def newer_appliance_image(appliance_image):
+    """The appliance image of this tree under a higher version (<version>+update1), built only
+    for the update test: a copy of the tree with that version in meson.build and a changelog
+    entry for it, through its own image/build-deb (ccache makes the compile a cache hit) and
+    image/build-appliance on the cached root filesystem. Both steps cache by their inputs."""
+    version = project_version() + NEWER_SUFFIX
+    tree = os.path.join(UPDATE_BUILD, "tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    for f in tree_files():
+        dst = os.path.join(tree, f)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, f), dst, follow_symlinks=False)
+    with open(os.path.join(tree, "meson.build")) as f:
+        meson = f.read()
+    with open(os.path.join(tree, "meson.build"), "w") as f:
+        f.write(re.sub(r"^(\s*version\s*:\s*)'[^']+'", rf"\1'{version}'", meson, count=1, flags=re.M))
+    with open(os.path.join(tree, "debian", "changelog")) as f:
+        changelog = f.read()
+    trailer = re.search(r"^ -- .*$", changelog, re.M).group(0)  # the same date: the same SOURCE_DATE_EPOCH
+    with open(os.path.join(tree, "debian", "changelog"), "w") as f:
+        f.write(f"ironboot ({version}) unstable; urgency=medium\n\n"
+                "  * A higher version, built by tests/appliance for the update test.\n\n"
+                f"{trailer}\n\n{changelog}")
+    # build-deb lists its inputs with git: the copy is a repository of its own.
+    subprocess.run(["git", "init", "-q", tree], check=True)
+    env = dict(build_env(), IRONBOOT_CACHE=os.path.join(BUILD, "cache"),
+               IRONBOOT_ROOTFS_CACHE=os.path.join(BUILD, "rootfs"))
+    deb = run_in(tree, [os.path.join(tree, "image", "build-deb"), os.path.join(UPDATE_BUILD, "package")], env, 3600)
+    env["IRONBOOT_DEB"] = deb
+    return run_in(tree, [os.path.join(tree, "image", "build-appliance"), os.path.join(UPDATE_BUILD, "newer")],
+                  env, 1800)
+
+
+def run_in(cwd, args, env, timeout):
+    r = subprocess.run(args, cwd=cwd, env=env, text=True, capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({r.returncode}):\n{r.stderr[-4000:]}")
+    return r.stdout.strip().splitlines()[-1]
+
+
+# What the broken image's ironboot is given: a configuration `ironboot check-config` rejects,
+# so ironboot.service never reports READY=1 on it.
+BROKEN_CONFIG_LINE = "no_such_key: breaks the configuration check\n"
+
+
+@pytest.fixture(scope="session")
+def broken_appliance_image(appliance_image):
+    """The appliance image with a root whose ironboot cannot start, built only for the update
+    test: the packaged ironboot.yaml of its root filesystem gets an unknown key (debugfs on the
+    partition inside the image file; nothing is mounted). Cached by the source image's key."""
+    out = os.path.join(UPDATE_BUILD, "broken")
+    image = os.path.join(out, "ironboot-appliance-broken.img")
+    with open(os.path.join(os.path.dirname(appliance_image), ".key")) as f:
+        key = f.read().strip() + " " + BROKEN_CONFIG_LINE
+    stamp = os.path.join(out, ".key")
+    if os.path.exists(image) and os.path.exists(stamp) and open(stamp).read() == key:
+        return image
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    subprocess.run(["cp", "--sparse=always", appliance_image, image + ".partial"], check=True)
+    table = json.loads(subprocess.run(["sfdisk", "-J", image + ".partial"], check=True, capture_output=True,
+                                      text=True).stdout)["partitiontable"]["partitions"]
+    root = next(p for p in table if p.get("name") == "root-a")
+    fs = f"{image}.partial?offset={root['start'] * 512}"  # e2fsprogs' io option: the partition's start
+    inside = "/usr/lib/ironboot/appliance/ironboot.yaml"
+    packaged = os.path.join(out, "ironboot.yaml")
+    subprocess.run(["debugfs", "-R", f"dump -p {inside} {packaged}", fs], check=True, capture_output=True)
+    with open(packaged) as f:
+        text = f.read()
+    assert text.strip(), f"{inside} is empty in {appliance_image}"
+    with open(packaged, "w") as f:
+        f.write(text + BROKEN_CONFIG_LINE)
+    script = os.path.join(out, "debugfs.cmd")
+    with open(script, "w") as f:
+        f.write(f"rm {inside}\nwrite {packaged} {inside}\nsif {inside} mode 0100644\n")
+    subprocess.run(["debugfs", "-w", "-f", script, fs], check=True, capture_output=True)
+    r = subprocess.run(["debugfs", "-R", f"cat {inside}", fs], check=True, capture_output=True, text=True)
+    assert r.stdout.endswith(BROKEN_CONFIG_LINE), r.stdout[-500:]
+    r = subprocess.run(["e2fsck", "-fn", fs], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    os.rename(image + ".partial", image)
+    with open(stamp, "w") as f:
+        f.write(key)
+    return image

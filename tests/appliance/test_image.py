@@ -33,10 +33,10 @@ def test_layout_and_files(appliance_image):
     esp = f"{appliance_image}@@{parts[0]['start'] * 512}"
     listing = subprocess.run(["mdir", "-/", "-b", "-i", esp, "::/"], env=ENV, check=True, text=True,
                              capture_output=True).stdout
-    for path in ("::/EFI/BOOT/BOOTX64.EFI", "::/loader/loader.conf", "::/loader/entries/ironboot-a.conf",
+    for path in ("::/EFI/BOOT/BOOTX64.EFI", "::/loader/loader.conf", "::/loader/entries/ironboot-1-a.conf",
                  "::/ironboot-a/vmlinuz", "::/ironboot-a/initrd.img"):
         assert path in listing.split(), f"{path} not on the ESP:\n{listing}"
-    entry = subprocess.run(["mtype", "-i", esp, "::/loader/entries/ironboot-a.conf"], env=ENV, check=True,
+    entry = subprocess.run(["mtype", "-i", esp, "::/loader/entries/ironboot-1-a.conf"], env=ENV, check=True,
                            text=True, capture_output=True).stdout
     assert f"root=partuuid={parts[1]['uuid'].lower()}" in entry.lower() and " ro " in entry
     with open(os.path.join(out, f"ironboot-appliance-{version}.manifest")) as f:
