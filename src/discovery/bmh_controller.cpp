@@ -95,6 +95,7 @@ BmhController::BmhController(boost::asio::io_context& io, std::shared_ptr<bmc::B
 
 BmhController::~BmhController() {
   alive_.reset();
+  if (sweep_timer_) sweep_timer_->cancel();
   for (auto& [key, h] : hosts_) {
     if (h->retry_timer) h->retry_timer->cancel();
     if (h->refresh_timer) h->refresh_timer->cancel();
@@ -115,6 +116,27 @@ void BmhController::start(kube::ClusterContext& cluster) {
     index_server(name, server.get());
   });
   cluster.baremetalhosts().start();
+  sweep_timer_ = std::make_shared<boost::asio::steady_timer>(io_);
+  sweep_orphans();
+}
+
+void BmhController::sweep_orphans() {
+  if (stopped_) return;
+  if (!cluster_->servers().synced() || !cluster_->baremetalhosts().synced()) {
+    sweep_timer_->expires_after(std::chrono::milliseconds(200));
+    sweep_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+      if (!ec && !alive.expired()) sweep_orphans();
+    });
+    return;
+  }
+  // Once, at start: the whole Server cache is walked here and never again.
+  std::vector<std::pair<std::string, std::string>> orphans;  // host key, Server
+  cluster_->servers().for_each([&](const std::string& name, const kube::ObjectPtr& server) {
+    const auto* annotations = objects::annotations_of(*server);
+    const std::string key(annotations ? string_at(*annotations, kBmhAnnotation) : std::string_view{});
+    if (!key.empty() && !cluster_->baremetalhosts().get(key)) orphans.emplace_back(key, name);
+  });
+  for (const auto& [key, server] : orphans) unlink(key, server);
 }
 
 void BmhController::index_server(const std::string& name, const json::object* server) {
@@ -137,6 +159,7 @@ void BmhController::index_server(const std::string& name, const json::object* se
 void BmhController::stop() {
   stopped_ = true;
   scheduler_.stop();
+  if (sweep_timer_) sweep_timer_->cancel();
   for (auto& [key, h] : hosts_) {
     if (h->retry_timer) h->retry_timer->cancel();
     if (h->refresh_timer) h->refresh_timer->cancel();

@@ -89,6 +89,9 @@ class BmhController {
   void link(const std::string& key, const boost::json::object& host, const boost::json::object& server, const BmhPlan& plan);
   // The host `key` was deleted: its annotations leave the Server it was linked to.
   void unlink(const std::string& key, const std::string& server);
+  // Once both caches are synced: Servers that name a host deleted while ironboot was down.
+  void sweep_orphans();
+  std::shared_ptr<boost::asio::steady_timer> sweep_timer_;
 
   boost::asio::io_context& io_;
   std::shared_ptr<bmc::BmcClientFactory> factory_;

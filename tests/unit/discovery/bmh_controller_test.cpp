@@ -274,6 +274,38 @@ TEST_F(BmhControllerTest, DeletingTheHostRemovesItsAnnotationsFromTheLinkedServe
   EXPECT_EQ(in(cluster.servers(), uuid)->at("spec"), spec_before) << "accepted, online and spec.bmc stay";
 }
 
+TEST_F(BmhControllerTest, AtStartAServerNamingADeletedHostIsUnlinked) {
+  // Deleted while ironboot was down: one Server names a host that no longer exists, one names
+  // worker-0 (which does).
+  create("servers", "Server", "00000000-0000-0000-0000-000000000001",
+         json::parse(R"({"accepted":true,"hardware":{"network":{"interfaces":[{"mac":"52:54:00:00:00:01"}]}}})").as_object());
+  create("servers", "Server", "00000000-0000-0000-0000-000000000002",
+         json::parse(R"({"accepted":true,"hardware":{"network":{"interfaces":[{"mac":"52:54:00:12:34:56"}]}}})").as_object());
+  auto annotate = [&](const char* server, const char* host) {
+    auto r = call([&](auto done) {
+      cluster.client().patch("servers", server, kube::PatchType::Merge,
+                             json::object{{"metadata", {{"annotations", {{kBmhAnnotation, host}, {kInstallDiskAnnotation, "/dev/sda"}}}}}},
+                             done);
+    });
+    ASSERT_TRUE(r.ok()) << r.status << " " << r.message;
+  };
+  annotate("00000000-0000-0000-0000-000000000001", "metal3/gone");
+  annotate("00000000-0000-0000-0000-000000000002", "metal3/worker-0");
+  secret("admin", "password");
+  host();
+  ASSERT_TRUE(run_until([&] { return cluster.servers().size() == 2; }));
+  start();
+  auto annotations = [&](const char* name) {
+    const auto* s = in(cluster.servers(), name);
+    const auto* a = s ? objects::annotations_of(*s) : nullptr;
+    return a ? *a : json::object{};
+  };
+  ASSERT_TRUE(run_until([&] { return annotations("00000000-0000-0000-0000-000000000001").empty(); }))
+      << json::serialize(annotations("00000000-0000-0000-0000-000000000001"));
+  run_for(100ms);
+  EXPECT_EQ(annotations("00000000-0000-0000-0000-000000000002").at(kBmhAnnotation), "metal3/worker-0");
+}
+
 TEST_F(BmhControllerTest, AServerKnownBeforeTheHostIsLinkedWithoutPoweringAnythingOn) {
   const std::string uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599";
   // Two Servers; the second carries the boot MAC, spelled differently.
