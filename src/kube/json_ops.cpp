@@ -313,12 +313,19 @@ json::value yaml_node(const YAML::Node& node, int depth, YamlBudget& budget) {
   return nullptr;
 }
 
+constexpr std::size_t kLongestImplicitKeyBytes = 128;
+
 void emit_yaml(YAML::Emitter& out, const json::value& v) {
   switch (v.kind()) {
     case json::kind::object:
       out << YAML::BeginMap;
       for (const auto& [k, val] : v.get_object()) {
-        out << YAML::Key << std::string(k) << YAML::Value;
+        out << YAML::Key;
+        // A YAML reader refuses an implicit key longer than 1024 characters once escaped
+        // (up to 6 per byte), so a long key takes the explicit "? key" form. yaml-cpp keeps
+        // that form for the rest of the mapping, which reads back the same.
+        if (k.size() > kLongestImplicitKeyBytes) out << YAML::LongKey;
+        out << std::string(k) << YAML::Value;
         emit_yaml(out, val);
       }
       out << YAML::EndMap;

@@ -100,6 +100,24 @@ TEST(Yaml, TypesScalarsLikeKubernetes) {
   EXPECT_EQ(*round, *v);
 }
 
+// A reader refuses implicit keys longer than 1024 characters; keys that long, or that
+// escaping makes that long (control characters, invalid UTF-8), must still read back.
+TEST(Yaml, LongKeysReadBack) {
+  for (const std::string& key : {std::string(2000, 'k'), std::string(300, '\x1a') + ":", std::string(200, '\xff')}) {
+    boost::json::object obj;
+    obj["short"] = 1;
+    obj[key] = "v";
+    obj["after"] = nullptr;
+    const boost::json::value v = obj;
+    std::string err;
+    auto round = yaml_to_json(json_to_yaml(v), &err);
+    ASSERT_TRUE(round) << err;
+    EXPECT_EQ(round->as_object().size(), 3u);
+    EXPECT_EQ(round->at("short"), 1);
+    EXPECT_EQ(round->at("after"), nullptr);
+  }
+}
+
 // "Billion laughs": nine levels of aliases name 10^9 scalars in a few hundred bytes. The
 // conversion stops at its budget instead of expanding them; the same tree written out in
 // full (and a flow map of nulls, one node per byte) converts.
