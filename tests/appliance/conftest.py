@@ -32,7 +32,8 @@ def need(tools):
 
 def build_env():
     env = dict(os.environ)
-    env.setdefault("CCACHE_DIR", "/work/ccache" if os.path.isdir("/work/ccache") else os.path.join(BUILD, "ccache"))
+    # The package's compiler cache lives with the other caches under build/ (or CCACHE_DIR).
+    env.setdefault("CCACHE_DIR", os.path.join(BUILD, "ccache"))
     env.setdefault("CCACHE_BASEDIR", os.path.dirname(ROOT))
     return env
 
