@@ -108,6 +108,41 @@ class Lab:
         self.close()
 
 
+def agent_lab_config(workdir, subnet, **sections):
+    """The configuration of an agent-API lab: ironboot on host .2 of `subnet` with HTTP on every
+    address, no DHCP or TFTP, the embedded API on loopback with its data in workdir, and stand-in
+    agent kernel and initramfs files written under workdir/agent. `sections` add to it or
+    replace top-level sections."""
+    os.makedirs(os.path.join(workdir, "agent"), exist_ok=True)
+    for name in ("vmlinuz", "initramfs"):
+        with open(os.path.join(workdir, "agent", name), "wb") as f:
+            f.write(name.encode() * 512)
+    cfg = {
+        "interface": "eth0",
+        "advertise_address": f"{subnet}.2",
+        "dhcp": {"enabled": False},
+        "tftp": {"enabled": False, "root": os.path.join(workdir, "agent")},
+        "http": {"listen": "0.0.0.0:8080"},
+        "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
+                  "initrd": os.path.join(workdir, "agent", "initramfs")},
+        "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
+        "log": {"level": "debug"},
+    }
+    cfg.update(sections)
+    return cfg
+
+
+def wait_for(what, predicate, daemon, timeout=15):
+    """predicate()'s first truthy value within timeout; else an AssertionError with the daemon's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}\n{daemon.read_log()[-4000:]}")
+
+
 class Ironboot:
     """`ironboot serve` inside a host namespace. start() waits for sd_notify READY=1 on a
     socket of our own, so readiness is what the daemon itself reports."""

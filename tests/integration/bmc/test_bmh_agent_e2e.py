@@ -27,6 +27,7 @@ import ipmi_sim  # noqa: E402
 import netlab  # noqa: E402
 import vm_chassis  # noqa: E402
 from kubelab import Cluster, api_config  # noqa: E402
+from metal3 import course_bmh_manifest  # noqa: E402
 
 SUBNET = "10.95.0"
 IPMI_PORT = 6230
@@ -41,32 +42,7 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(netlab.IRONBOOT) and os.path
 
 # The course material's manifest, verbatim but for the BMC address (an ipmi_sim here) and
 # the password ipmi_sim was given.
-MANIFEST = f"""\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: worker-0-bmc-secret
-  namespace: metal3
-type: Opaque
-stringData:
-  username: admin
-  password: pw
----
-apiVersion: metal3.io/v1alpha1
-kind: BareMetalHost
-metadata:
-  name: worker-0
-  namespace: metal3
-spec:
-  online: true
-  bootMACAddress: {BOOT_MAC}
-  bmc:
-    address: ipmi://127.0.0.1:{IPMI_PORT}
-    credentialsName: worker-0-bmc-secret
-  rootDeviceHints:
-    deviceName: /dev/sda
-    minSizeGigabytes: 100
-"""
+MANIFEST = course_bmh_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw", BOOT_MAC)
 
 
 @pytest.fixture(scope="module")

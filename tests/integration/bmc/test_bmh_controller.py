@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "kube"))
 import ipmi_sim  # noqa: E402
 import vm_chassis  # noqa: E402
 from kubelab import Cluster  # noqa: E402
+from metal3 import course_bmh_manifest  # noqa: E402
 import netlab  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (os.path.exists(netlab.IRONBOOT) and os.path.exists("/usr/bin/ipmi_sim")),
@@ -27,35 +28,6 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(netlab.IRONBOOT) and os.path
 
 IPMI_PORT = 6230  # inside the lab namespace every port is free
 REDFISH_PORT = 8443
-
-
-def host_manifest(address, password, extra_bmc=""):
-    return f"""\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: worker-0-bmc-secret
-  namespace: metal3
-type: Opaque
-stringData:
-  username: admin
-  password: {password}
----
-apiVersion: metal3.io/v1alpha1
-kind: BareMetalHost
-metadata:
-  name: worker-0
-  namespace: metal3
-spec:
-  online: true
-  bootMACAddress: 52:54:00:12:34:56
-  bmc:
-    address: {address}
-    credentialsName: worker-0-bmc-secret{extra_bmc}
-  rootDeviceHints:
-    deviceName: /dev/sda
-    minSizeGigabytes: 100
-"""
 
 
 @pytest.fixture
@@ -121,7 +93,7 @@ def test_ipmi_host_is_powered_on_into_pxe_and_reported(lab_cluster):
     c = lab_cluster
     sim = ipmi_bmc(c)
     try:
-        out = c.kubectl("apply", "-f", "-", input=host_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw")).stdout
+        out = c.kubectl("apply", "-f", "-", input=course_bmh_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw")).stdout
         assert "baremetalhost.metal3.io/worker-0 created" in out, out
         wait_for(lambda: status(c).get("poweredOn") is True, what=lambda: f"{status(c)}\n{c.daemon.read_log()[-3000:]}")
         st = status(c)
@@ -167,7 +139,7 @@ def test_an_offline_host_is_kept_off_until_it_is_turned_online(lab_cluster):
         # Someone left it on: online false powers it off (Metal3 keeps such a host off).
         assert sim.ipmitool("power", "on").returncode == 0
         wait_for(lambda: vm_chassis.qemu_pid(c.vm) is not None, what="no QEMU process")
-        manifest = host_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw").replace("online: true", "online: false")
+        manifest = course_bmh_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw").replace("online: true", "online: false")
         c.kubectl("apply", "-f", "-", input=manifest)
         wait_for(lambda: status(c).get("poweredOn") is False and vm_chassis.qemu_pid(c.vm) is None, timeout=60,
                  what=lambda: str(status(c)))
@@ -198,7 +170,7 @@ def test_wrong_credentials_are_an_error_event_and_a_fixed_secret_works(lab_clust
     c = lab_cluster
     sim = ipmi_bmc(c)
     try:
-        c.kubectl("apply", "-f", "-", input=host_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "wrong"))
+        c.kubectl("apply", "-f", "-", input=course_bmh_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "wrong"))
         wait_for(lambda: status(c).get("operationalStatus") == "error", what=lambda: str(status(c)))
         st = status(c)
         assert st["errorType"] == "registration error", st
@@ -215,7 +187,7 @@ def test_wrong_credentials_are_an_error_event_and_a_fixed_secret_works(lab_clust
         assert table(c.kubectl("get", "bmh", "-n", "metal3").stdout)[0]["ERROR"] == "registration error"
 
         # The operator fixes the Secret: the next retry reads it and powers the host on.
-        c.kubectl("apply", "-f", "-", input=host_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw"))
+        c.kubectl("apply", "-f", "-", input=course_bmh_manifest(f"ipmi://127.0.0.1:{IPMI_PORT}", "pw"))
         wait_for(lambda: status(c).get("poweredOn") is True, timeout=90, what=lambda: str(status(c)))
         st = status(c)
         assert st["operationalStatus"] == "OK" and st["errorMessage"] == "" and st["errorCount"] == 0, st
@@ -241,12 +213,12 @@ def test_redfish_host_against_the_mock(lab_cluster, tmp_path):
         address = f"redfish://127.0.0.1:{REDFISH_PORT}/redfish/v1/Systems/437XR1138R2"
         insecure = "\n    disableCertificateVerification: true"
         # A wrong password first: the mock's 401 is the host's error, then the fixed Secret works.
-        c.kubectl("apply", "-f", "-", input=host_manifest(address, "wrong", insecure))
+        c.kubectl("apply", "-f", "-", input=course_bmh_manifest(address, "wrong", extra_bmc=insecure))
         wait_for(lambda: status(c).get("operationalStatus") == "error", what=lambda: str(status(c)))
         assert status(c)["errorMessage"].startswith("BMC: AuthFailed: "), status(c)
         wait_for(lambda: events(c, "BMCError"), what="no BMCError Event")
         assert vm_chassis.qemu_pid(c.vm) is None
-        c.kubectl("apply", "-f", "-", input=host_manifest(address, "password", insecure))
+        c.kubectl("apply", "-f", "-", input=course_bmh_manifest(address, "password", extra_bmc=insecure))
         wait_for(lambda: status(c).get("poweredOn") is True, timeout=90,
                  what=lambda: f"{status(c)}\n{c.daemon.read_log()[-3000:]}")
         st = status(c)
@@ -276,7 +248,7 @@ def test_the_server_with_the_boot_mac_is_linked_and_takes_over_the_bmc(lab_clust
     sim = ipmi_bmc(c)
     try:
         address = f"ipmi://127.0.0.1:{IPMI_PORT}"
-        c.kubectl("apply", "-f", "-", input=host_manifest(address, "pw"))
+        c.kubectl("apply", "-f", "-", input=course_bmh_manifest(address, "pw"))
         wait_for(lambda: status(c).get("poweredOn") is True, what=lambda: str(status(c)))
         uuid = "4c4c4544-0035-4410-8057-b4c04f4a3599"
         server = server_manifest(uuid)

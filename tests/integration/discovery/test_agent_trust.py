@@ -94,42 +94,23 @@ class Trust:
                 if e["involvedObject"].get("name") == name and e.get("reason") == reason]
 
     def wait_for(self, what, predicate, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}\n{self.daemon.read_log()[-4000:]}")
+        return netlab.wait_for(what, predicate, self.daemon, timeout)
 
 
 @pytest.fixture(scope="module")
 def trust():
     workdir = tempfile.mkdtemp(prefix="ironboot-trust-")
     os.chmod(workdir, 0o755)
-    os.makedirs(os.path.join(workdir, "agent"), exist_ok=True)
-    for name in ("vmlinuz", "initramfs"):
-        with open(os.path.join(workdir, "agent", name), "wb") as f:
-            f.write(name.encode() * 512)
     lab = netlab.Lab(subnet=SUBNET)
     try:
         appliance = lab.add_host("appliance", 2)
         hosts = {"agent": lab.add_host("agent", 10), "outsider": lab.add_host("outsider", 66),
                  "flooder": lab.add_host("flooder", 99)}
-        cfg = {
-            "interface": "eth0",
-            "advertise_address": f"{SUBNET}.2",
-            "dhcp": {"enabled": False},
-            "tftp": {"enabled": False, "root": os.path.join(workdir, "agent")},
-            "http": {"listen": "0.0.0.0:8080"},
-            "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
-                      "initrd": os.path.join(workdir, "agent", "initramfs")},
-            "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
-            "discovery": {"boot_tokens_per_minute": MINTS_PER_MINUTE},
+        cfg = netlab.agent_lab_config(
+            workdir, SUBNET,
+            discovery={"boot_tokens_per_minute": MINTS_PER_MINUTE},
             # file:// Environments come only from beneath a configured local dir.
-            "environments": {"local_dirs": [os.path.join(workdir, "images")]},
-            "log": {"level": "debug"},
-        }
+            environments={"local_dirs": [os.path.join(workdir, "images")]})
         daemon = netlab.Ironboot(appliance, cfg, workdir=workdir).start()
         try:
             t = Trust(appliance, hosts, workdir, daemon)

@@ -139,28 +139,15 @@ def site():
     workdir = tempfile.mkdtemp(prefix="ironboot-discovery-")
     os.chmod(workdir, 0o755)
     os.makedirs(os.path.join(workdir, "images"))  # file:// Environments come from here
-    for name, data in (("vmlinuz", b"K" * 4096), ("initramfs", b"I" * 4096)):
-        os.makedirs(os.path.join(workdir, "agent"), exist_ok=True)
-        with open(os.path.join(workdir, "agent", name), "wb") as f:
-            f.write(data)
     lab = netlab.Lab(subnet=SUBNET)
     try:
         appliance = lab.add_host("appliance", 2)
         client = lab.add_host("client", 10)
-        cfg = {
-            "interface": "eth0",
-            "advertise_address": f"{SUBNET}.2",
-            "dhcp": {"enabled": False},
-            "tftp": {"enabled": False, "root": os.path.join(workdir, "agent")},
-            "http": {"listen": "0.0.0.0:8080"},
-            "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
-                      "initrd": os.path.join(workdir, "agent", "initramfs")},
-            "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
-            "environments": {"local_dirs": [os.path.join(workdir, "images")]},
-            "log": {"level": "debug"},
+        cfg = netlab.agent_lab_config(
+            workdir, SUBNET,
+            environments={"local_dirs": [os.path.join(workdir, "images")]},
             # Every test asks /ipxe for boot tokens from the one client address.
-            "discovery": {"boot_tokens_per_minute": 1000},
-        }
+            discovery={"boot_tokens_per_minute": 1000})
         daemon = netlab.Ironboot(appliance, cfg, workdir=workdir).start()
         try:
             s = Site(lab, appliance, client, workdir, daemon)

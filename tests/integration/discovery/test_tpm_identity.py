@@ -91,39 +91,19 @@ class Lab:
                 if e["involvedObject"].get("name") == UUID and e.get("reason") == reason]
 
     def wait_for(self, what, predicate, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}\n{self.daemon.read_log()[-4000:]}")
+        return netlab.wait_for(what, predicate, self.daemon, timeout)
 
 
 @pytest.fixture(scope="module")
 def lab():
     workdir = tempfile.mkdtemp(prefix="ironboot-tpm-")
     os.chmod(workdir, 0o755)
-    os.makedirs(os.path.join(workdir, "agent"))
-    for name in ("vmlinuz", "initramfs"):
-        with open(os.path.join(workdir, "agent", name), "wb") as f:
-            f.write(name.encode() * 512)
     with open(os.path.join(workdir, "body.json"), "w") as f:
         json.dump(register_body(UUID, MAC), f)
     net = netlab.Lab(subnet=SUBNET)
     try:
         hosts = {"appliance": net.add_host("appliance", 2), "agent": net.add_host("agent", 10)}
-        cfg = {
-            "interface": "eth0",
-            "advertise_address": f"{SUBNET}.2",
-            "dhcp": {"enabled": False},
-            "tftp": {"enabled": False, "root": os.path.join(workdir, "agent")},
-            "http": {"listen": "0.0.0.0:8080"},
-            "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
-                      "initrd": os.path.join(workdir, "agent", "initramfs")},
-            "cluster": {"embedded": {"listen": "127.0.0.1:6443", "data_dir": os.path.join(workdir, "data")}},
-            "log": {"level": "debug"},
-        }
+        cfg = netlab.agent_lab_config(workdir, SUBNET)
         daemon = netlab.Ironboot(hosts["appliance"], cfg, workdir=workdir).start()
         try:
             yield Lab(hosts, workdir, daemon)

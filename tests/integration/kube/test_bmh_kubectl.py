@@ -8,33 +8,9 @@ import json
 
 from kubectl_output import table
 from kubelab import write_manifest
+from metal3 import course_bmh_manifest
 
-HOST = """\
-apiVersion: v1
-kind: Secret
-metadata:
-  name: worker-0-bmc-secret
-  namespace: metal3
-type: Opaque
-stringData:
-  username: admin
-  password: password
----
-apiVersion: metal3.io/v1alpha1
-kind: BareMetalHost
-metadata:
-  name: worker-0
-  namespace: metal3
-spec:
-  online: true
-  bootMACAddress: 52:54:00:12:34:56
-  bmc:
-    address: ipmi://10.0.100.10
-    credentialsName: worker-0-bmc-secret
-  rootDeviceHints:
-    deviceName: /dev/sda
-    minSizeGigabytes: 100
-"""
+HOST = course_bmh_manifest()
 
 
 def apply_host(cluster):
