@@ -298,17 +298,13 @@ class ApplianceSite:
 
 
 SWITCH_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "switch", "vlan-switch.sh")
-# What the switch VM does not start of the appliance it is booted from: it only bridges.
-SWITCH_MASKED_UNITS = ("ironboot.service", "ironboot-appliance-setup.service", "ironboot-banner.timer",
-                       "ironboot-banner.service", "ironboot-boot-assess.service", "ssh.service",
-                       "systemd-networkd.service", "systemd-networkd.socket", "systemd-networkd-wait-online.service")
 
 
 class VlanSwitchVm:
     """An 802.1Q switch for labs whose host kernel cannot tag frames: the appliance image's
     kernel and root (-snapshot: the image is shared, unchanged) booted directly with the
-    appliance's services masked and the test-only tests/appliance/switch/vlan-switch.sh run by
-    systemd.run= from a small extra disk (nothing of it is in the shipped image). ports:
+    test-only tests/appliance/switch/vlan-switch.sh, from a small extra disk, as its first
+    process in place of systemd (nothing of it is in the shipped image). ports:
     ("trunk", tap, mac, [vid, ...]) or ("access", tap, mac, vid), each a NIC on that tap."""
 
     def __init__(self, lab, workdir, image, ports):
@@ -330,11 +326,10 @@ class VlanSwitchVm:
         name = image_version_name(self.image)
         with open(name + ".cmdline") as f:
             cmdline = f.read().strip()
-        cmdline += " no_timer_check " + " ".join(f"systemd.mask={u}" for u in SWITCH_MASKED_UNITS)
-        # The defaults power the VM off once the command is done.
-        cmdline += ' systemd.run="/bin/sh /dev/vdb" systemd.run_success_action=none systemd.run_failure_action=none'
+        # After "--": the arguments of init (the initrd's /init hands them on to it).
+        cmdline += " no_timer_check panic=-1 init=/bin/sh -- /dev/vdb"
         cmd = ["qemu-system-x86_64", "-name", "vlan-switch", "-accel", "tcg", "-m", "512", "-smp", "1",
-               "-nographic", "-nodefaults", "-serial", f"file:{self.console_path}", "-machine", "q35", "-snapshot",
+               "-nographic", "-nodefaults", "-serial", f"file:{self.console_path}", "-machine", "q35", "-snapshot", "-no-reboot",
                "-kernel", name + ".vmlinuz", "-initrd", name + ".initrd", "-append", cmdline,
                # Fixed slots: the root is vda, the script vdb.
                "-drive", f"file={self.image},format=raw,if=none,id=root",

@@ -3,13 +3,19 @@
 # 802.1Q switch, a VLAN-filtering bridge over its NICs (the test host's kernel cannot tag
 # frames). The lab (tests/appliance/appliance_lab.py, VlanSwitchVm) writes this file onto a
 # small extra disk followed by one line per port and `switch_ready`, and the kernel command
-# line runs that disk with systemd.run=.
+# line makes it the first process of the root (init=/bin/sh -- /dev/vdb): no systemd, no udev,
+# so the bridge is up seconds after the root is mounted. An error exits PID 1: the kernel
+# panics and the VM ends (panic=-1, -no-reboot), which the lab reports with this console.
 #   trunk MAC VID...   the NIC with MAC carries the VLANs VID... tagged (nothing untagged)
 #   access MAC VID     the NIC with MAC is an untagged member of VLAN VID (its pvid)
 set -eu
 exec >/dev/ttyS0 2>&1
 
 say() { echo "vlan-switch: $*"; }
+
+# Nothing loads drivers for us (the initrd has none for NICs).
+modprobe virtio_net
+modprobe bridge
 
 # The NIC with this MAC (names follow probe order, MACs are what the lab chose).
 nic() {
@@ -52,5 +58,5 @@ access() {
 switch_ready() {
   bridge vlan show
   say "ready"
-  exit 0
+  exec sleep infinity
 }
