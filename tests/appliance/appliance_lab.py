@@ -2,7 +2,8 @@
 (its raw image, OVMF or a direct kernel boot, a management and a provisioning NIC on taps in
 the lab's switch namespace), the operator network beside the provisioning segment, and the
 operator's tools (ssh with a key given in appliance.yaml, kubectl with the kubeconfig fetched
-over ssh). Everything lives in namespaces and taps that close() removes."""
+over ssh), and a VLAN switch VM for labs whose host kernel cannot tag frames. Everything
+lives in namespaces and taps that close() removes."""
 
 import json
 import os
@@ -329,7 +330,8 @@ class VlanSwitchVm:
         # After "--": the arguments of init (the initrd's /init hands them on to it).
         cmdline += " no_timer_check panic=-1 init=/bin/sh -- /dev/vdb"
         cmd = ["qemu-system-x86_64", "-name", "vlan-switch", "-accel", "tcg", "-m", "512", "-smp", "1",
-               "-nographic", "-nodefaults", "-serial", f"file:{self.console_path}", "-machine", "q35", "-snapshot", "-no-reboot",
+               "-nographic", "-nodefaults", "-serial", f"file:{self.console_path}", "-machine", "q35",
+               "-snapshot", "-no-reboot",
                "-kernel", name + ".vmlinuz", "-initrd", name + ".initrd", "-append", cmdline,
                # Fixed slots: the root is vda, the script vdb.
                "-drive", f"file={self.image},format=raw,if=none,id=root",

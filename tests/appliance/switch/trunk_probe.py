@@ -2,15 +2,16 @@
 """A host on the VLAN trunk itself (beside the appliance's trunk NIC, on the plain host bridge
 that carries tagged frames unchanged), built on scapy because the test host's kernel cannot tag
 frames. No BPF filters: the kernel hands a tagged frame over with its tag in metadata, which
-scapy puts back; the lab's trunk carries little besides. Run inside the probe's network namespace with /usr/bin/python3 (it has scapy).
+scapy puts back; the lab's trunk carries little besides. Run inside the probe's network
+namespace with /usr/bin/python3 (it has scapy).
 
   ask:   an ARP request for the appliance's provisioning address and an ICMP echo to it, once
          untagged and once tagged with the provisioning VLAN, from an address of that subnet
          (ARP requests for it are answered, tagged as asked). Prints
          {"untagged": {"arp": bool, "icmp": bool}, "tagged": {...}}: which got an answer.
   watch: prints "listening", then the BOOTP requests seen for SECONDS as one line
-         [[vlan or null, chaddr], ...]: the
-         proof that a client's DISCOVER crossed the switch and reached the trunk (tagged).
+         [[vlan or null, chaddr], ...]: the proof that a client's DISCOVER crossed the switch
+         and reached the trunk (tagged).
 """
 
 import argparse
