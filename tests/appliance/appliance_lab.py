@@ -2,7 +2,8 @@
 (its raw image, OVMF or a direct kernel boot, a management and a provisioning NIC on taps in
 the lab's switch namespace), the operator network beside the provisioning segment, and the
 operator's tools (ssh with a key given in appliance.yaml, kubectl with the kubeconfig fetched
-over ssh). Everything lives in namespaces and taps that close() removes."""
+over ssh), and a VLAN switch VM for labs whose host kernel cannot tag frames. Everything
+lives in namespaces and taps that close() removes."""
 
 import json
 import os
@@ -153,14 +154,14 @@ def in_ns(ns, *args, **kw):
 class OperatorNetwork:
     """The provisioning segment (netlab's bridge br0) and, in the same switch namespace, the
     operator network br1 with an `operator` namespace at 192.168.50.1, plus a tap on each
-    bridge for the appliance VM."""
+    bridge for the appliance VM. prov_bridge: the provisioning tap on another bridge of the
+    switch namespace instead of br0 (a VLAN trunk, with br0 behind a switch's access port)."""
 
-    def __init__(self, subnet):
+    def __init__(self, subnet, prov_bridge="br0"):
         self.lab = lab = netlab.Lab(subnet=subnet)
         try:
             sw = lab.switch
-            netlab.run(["ip", "-n", sw, "link", "add", "br1", "type", "bridge", "forward_delay", "0"])
-            netlab.run(["ip", "-n", sw, "link", "set", "br1", "up"])
+            lab.add_bridge("br1")
             self.operator = f"{lab.tag}-op"
             lab._add_ns(self.operator)
             netlab.run(["ip", "link", "add", f"{lab.tag}op", "netns", sw, "type", "veth", "peer", "name", "eth0",
@@ -172,7 +173,9 @@ class OperatorNetwork:
             self.mgmt_tap = f"{lab.tag}mg"
             netlab.run(["ip", "-n", sw, "tuntap", "add", "dev", self.mgmt_tap, "mode", "tap"])
             netlab.run(["ip", "-n", sw, "link", "set", self.mgmt_tap, "master", "br1", "up"])
-            self.prov_tap = lab.add_tap()
+            if prov_bridge != "br0":
+                lab.add_bridge(prov_bridge)
+            self.prov_tap = lab.add_tap(prov_bridge)
         except BaseException:
             lab.close()
             raise
@@ -293,3 +296,72 @@ class ApplianceSite:
             self.dnsmasq.terminate()
             self.dnsmasq.wait(5)
         self.network.close()
+
+
+SWITCH_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "switch", "vlan-switch.sh")
+
+
+class VlanSwitchVm:
+    """An 802.1Q switch for labs whose host kernel cannot tag frames: the appliance image's
+    kernel and root (-snapshot: the image is shared, unchanged) booted directly with the
+    test-only tests/appliance/switch/vlan-switch.sh, from a small extra disk, as its first
+    process in place of systemd (nothing of it is in the shipped image). ports:
+    ("trunk", tap, mac, [vid, ...]) or ("access", tap, mac, vid), each a NIC on that tap."""
+
+    def __init__(self, lab, workdir, image, ports):
+        self.lab, self.image, self.ports = lab, image, ports
+        self.console_path = os.path.join(workdir, "switch-console.log")
+        self.qemu_log = os.path.join(workdir, "switch-qemu.log")
+        self.disk = os.path.join(workdir, "switch-script.img")
+        with open(SWITCH_SCRIPT) as f:
+            script = f.read()
+        for kind, _, mac, vlans in ports:
+            script += f"{kind} {mac} {' '.join(map(str, vlans)) if kind == 'trunk' else vlans}\n"
+        script += "switch_ready\n"
+        data = script.encode()
+        with open(self.disk, "wb") as f:  # whole sectors; the newlines after the end are never read
+            f.write(data + b"\n" * (-len(data) % 4096))
+        self.proc = self.started = None
+
+    def power_on(self):
+        name = image_version_name(self.image)
+        with open(name + ".cmdline") as f:
+            cmdline = f.read().strip()
+        # After "--": the arguments of init (the initrd's /init hands them on to it).
+        cmdline += " no_timer_check panic=-1 init=/bin/sh -- /dev/vdb"
+        cmd = ["qemu-system-x86_64", "-name", "vlan-switch", "-accel", "tcg", "-m", "512", "-smp", "1",
+               "-nographic", "-nodefaults", "-serial", f"file:{self.console_path}", "-machine", "q35",
+               "-snapshot", "-no-reboot",
+               "-kernel", name + ".vmlinuz", "-initrd", name + ".initrd", "-append", cmdline,
+               # Fixed slots: the root is vda, the script vdb.
+               "-drive", f"file={self.image},format=raw,if=none,id=root",
+               "-device", "virtio-blk-pci,drive=root,addr=0x10",
+               "-drive", f"file={self.disk},format=raw,if=none,id=script,readonly=on",
+               "-device", "virtio-blk-pci,drive=script,addr=0x11"]
+        for i, (_, tap, mac, _) in enumerate(self.ports):
+            cmd += ["-netdev", f"tap,id=n{i},ifname={tap},script=no,downscript=no",
+                    "-device", f"virtio-net-pci,netdev=n{i},mac={mac},romfile="]
+        self.started = time.monotonic()
+        with open(self.qemu_log, "wb") as err:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", self.lab.switch, *cmd],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        return self
+
+    def console(self):
+        return guests.tail(self.console_path, 1 << 20)
+
+    def wait_ready(self, timeout):
+        """Seconds since power-on until the bridge is up."""
+        deadline = time.monotonic() + timeout
+        while "vlan-switch: ready" not in self.console():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the VLAN switch VM is not ready within {timeout} s:\n{self.console()[-4000:]}"
+                                     f"\n--- qemu ---\n{guests.tail(self.qemu_log, 1000)}")
+            time.sleep(1)
+        return time.monotonic() - self.started
+
+    def power_off(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc:
+            self.proc.wait()

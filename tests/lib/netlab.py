@@ -51,22 +51,27 @@ class Lab:
         self.taps = 0
         self.switch = f"{self.tag}-sw"
         self._add_ns(self.switch)
-        run(["ip", "-n", self.switch, "link", "add", "br0", "type", "bridge", "forward_delay", "0"])
-        run(["ip", "-n", self.switch, "link", "set", "br0", "up"])
+        self.add_bridge("br0")
         run(["ip", "-n", self.switch, "link", "set", "lo", "up"])
+
+    def add_bridge(self, name):
+        """Another bridge (segment) in the switch namespace; br0 is the lab's own."""
+        run(["ip", "-n", self.switch, "link", "add", name, "type", "bridge", "forward_delay", "0"])
+        run(["ip", "-n", self.switch, "link", "set", name, "up"])
+        return name
 
     def _add_ns(self, ns):
         run(["ip", "netns", "add", ns])
         self.namespaces.append(ns)
 
-    def add_host(self, name, host_octet=None, mac=None, mtu=1500):
+    def add_host(self, name, host_octet=None, mac=None, mtu=1500, bridge="br0"):
         """A namespace with eth0 on the bridge; host_octet None = no address (a DHCP client)."""
         ns = f"{self.tag}-{name}"
         self._add_ns(ns)
         idx = len(self.hosts)
         outer = f"{self.tag}v{idx}"
         run(["ip", "link", "add", outer, "netns", self.switch, "type", "veth", "peer", "name", "eth0", "netns", ns])
-        run(["ip", "-n", self.switch, "link", "set", outer, "master", "br0", "mtu", str(mtu), "up"])
+        run(["ip", "-n", self.switch, "link", "set", outer, "master", bridge, "mtu", str(mtu), "up"])
         if mac:
             run(["ip", "-n", ns, "link", "set", "eth0", "address", mac])
         run(["ip", "-n", ns, "link", "set", "eth0", "mtu", str(mtu), "up"])
@@ -81,12 +86,12 @@ class Lab:
         self.hosts[name] = host
         return host
 
-    def add_tap(self, name="tap0"):
+    def add_tap(self, bridge="br0"):
         """A tap device on the bridge, for a QEMU guest started inside the switch namespace."""
         tap = f"{self.tag}t{self.taps}"  # one name per tap: a lab may hold several guests
         self.taps += 1
         run(["ip", "-n", self.switch, "tuntap", "add", "dev", tap, "mode", "tap"])
-        run(["ip", "-n", self.switch, "link", "set", tap, "master", "br0", "up"])
+        run(["ip", "-n", self.switch, "link", "set", tap, "master", bridge, "up"])
         return tap
 
     def close(self):
