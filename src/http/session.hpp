@@ -130,7 +130,7 @@ class Connection {
       const RequestTimeouts timeouts{first_byte, ctx_->limits.header_timeout};
       head_refusal_.reset();
       const beast::error_code ec = co_await read_request(stream_, buffer_, *parser_, deadline_, timeouts, true,
-                                                         &read_stage_, [this](const auto& head) { return check_head(head); });
+                                                         &read_stage_, [this](const auto& head) { return this->check_head(head); });
       if (closed_) break;
       ++requests_;
       std::optional<Response> response;
