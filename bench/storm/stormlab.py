@@ -104,7 +104,8 @@ log-facility={tmp}/dnsmasq.log
 
 
 class StormLab:
-    def __init__(self, machines, kernel_size=64 * 1024, initrd_size=64 * 1024, peer=True, log_level="info"):
+    def __init__(self, machines, kernel_size=64 * 1024, initrd_size=64 * 1024, peer=True, log_level="info",
+                 agent_dir=None):
         self.machines = machines
         self.tmp = tempfile.mkdtemp(prefix="ironboot-storm-")
         os.chmod(self.tmp, 0o755)
@@ -114,6 +115,7 @@ class StormLab:
         self.groups = {}
         self.with_peer = peer
         self.kernel_size, self.initrd_size, self.log_level = kernel_size, initrd_size, log_level
+        self.agent_dir = agent_dir  # the real agent's vmlinuz and initramfs instead of random bytes
 
     # ---- set-up ---------------------------------------------------------------------
     def _files(self):
@@ -124,6 +126,9 @@ class StormLab:
         for name in ("undionly.kpxe", "ipxe.efi"):  # copies: ipxe.efi is a symlink out of /usr/lib/ipxe
             shutil.copyfile(os.path.realpath(os.path.join(IPXE_DIR, name)), os.path.join(tftp, name))
         for name, size in (("vmlinuz", self.kernel_size), ("initramfs", self.initrd_size)):
+            if self.agent_dir:
+                shutil.copyfile(os.path.join(self.agent_dir, name), os.path.join(agent, name))
+                continue
             with open(os.path.join(agent, name), "wb") as f:
                 f.write(os.urandom(size))
 
