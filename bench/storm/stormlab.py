@@ -229,6 +229,7 @@ class StormLab:
                 cmd += ["--peer"]
         cmd += list(extra)
         group = self.groups["peer" if target == "peer" else "ironboot"]
+        self.settle(self.groups["ironboot"])
         cpu0 = group.usage_s()
         r = self.client.run(cmd, check=False, timeout=timeout)
         cpu = group.usage_s() - cpu0
@@ -238,6 +239,18 @@ class StormLab:
         report["server_cpu_s"] = cpu
         report["target"] = target
         return report
+
+    @staticmethod
+    def settle(group, busy_share=0.05, limit_s=30.0):
+        """Waits until `group` uses under `busy_share` of a core over half a second (at most
+        `limit_s`): the registers of the storm before leave work behind (Servers written,
+        classes reconciled) that would be counted to the next storm's CPU and slow it."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            before = group.usage_s()
+            time.sleep(0.5)
+            if group.usage_s() - before < busy_share * 0.5:
+                return
 
     def ironboot_rss_kb(self):
         return peak_rss_kb(self.daemon.proc.pid)
