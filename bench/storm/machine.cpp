@@ -289,60 +289,63 @@ net::awaitable<MachineResult> boot_machine(StormContext& ctx, std::uint32_t inde
   Recorder rec(r);
   const udp::endpoint dhcp_to(net::ip::address_v4::broadcast(), s.dhcp_server_port);
 
-  // Firmware PXE: DISCOVER -> proxy OFFER.
-  // xids unique within the storm (the hub hands replies out by xid): index and exchange in
-  // the low bits, the round in the high ones.
-  auto next_xid = [&, exchange = 0u]() mutable { return (s.seed << 24) ^ ((index << 2) | exchange++); };
-  std::uint32_t xid = next_xid();
-  auto offer_bytes = co_await ctx.hub.exchange(
-      pxe_packet(id, xid, r.uefi, false, dhcp::MessageType::discover, {}, std::nullopt), xid, dhcp_to, s.dhcp_retry,
-      r.dhcp_resends);
-  if (!offer_bytes) co_return rec.fail(Phase::dhcp, "no proxy OFFER");
-  std::string why;
-  auto offer = proxy_answer(*offer_bytes, dhcp::MessageType::offer, why);
-  if (!offer) co_return rec.fail(Phase::dhcp, why);
-  rec.done(Phase::dhcp);
-
-  // UEFI firmware asks the boot server on 4011; so does a BIOS ROM offered only a menu.
-  if (r.uefi || offer->file.empty()) {
-    xid = next_xid();
-    const net::ip::address_v4 boot_server = offer->next_server.is_unspecified() ? s.server : offer->next_server;
-    std::optional<dhcp::PxeBootItem> item = offer->menu_item;
-    auto ack_bytes = co_await udp_exchange(
-        ctx.io, address, pxe_packet(id, xid, r.uefi, false, dhcp::MessageType::request, address, item), xid,
-        udp::endpoint(boot_server, s.pxe_port), s.dhcp_retry, r.dhcp_resends);
-    if (!ack_bytes) co_return rec.fail(Phase::pxe_request, "no ACK on the PXE port");
-    auto ack = proxy_answer(*ack_bytes, dhcp::MessageType::ack, why, address);
-    if (!ack) co_return rec.fail(Phase::pxe_request, why);
-    if (!ack->file.empty()) offer->file = ack->file;
-    if (!ack->next_server.is_unspecified()) offer->next_server = ack->next_server;
-    rec.done(Phase::pxe_request);
-  }
-  if (offer->file.empty()) co_return rec.fail(Phase::dhcp, "no boot file offered");
-
-  // TFTP of the iPXE binary.
-  const net::ip::address_v4 tftp_server = offer->next_server.is_unspecified() ? s.server : offer->next_server;
-  TftpResult t = co_await tftp_get(ctx.io, address, udp::endpoint(tftp_server, s.tftp_port), offer->file,
-                                   s.blksize, windowed ? s.windowsize : 1, s.tftp_timeout, s.tftp_attempts);
-  r.tftp_bytes = t.bytes;
-  r.tftp_resends = t.resends;
-  if (!t.error.empty()) co_return rec.fail(Phase::tftp, "TFTP " + offer->file + ": " + t.error);
-  if (t.bytes == 0) co_return rec.fail(Phase::tftp, "TFTP " + offer->file + ": empty");
-  rec.done(Phase::tftp);
-
-  // iPXE runs: its own DHCP, answered with the /boot.ipxe URL.
   std::string boot_path = s.boot_ipxe_url_path;
-  if (s.ipxe_dhcp) {
-    xid = next_xid();
-    auto bytes = co_await ctx.hub.exchange(
-        pxe_packet(id, xid, r.uefi, true, dhcp::MessageType::discover, {}, std::nullopt), xid, dhcp_to, s.dhcp_retry,
+  // Without PXE the machine starts at /boot.ipxe: the HTTP part of the storm alone.
+  if (s.pxe) {
+    // Firmware PXE: DISCOVER -> proxy OFFER.
+    // xids unique within the storm (the hub hands replies out by xid): index and exchange in
+    // the low bits, the round in the high ones.
+    auto next_xid = [&, exchange = 0u]() mutable { return (s.seed << 24) ^ ((index << 2) | exchange++); };
+    std::uint32_t xid = next_xid();
+    auto offer_bytes = co_await ctx.hub.exchange(
+        pxe_packet(id, xid, r.uefi, false, dhcp::MessageType::discover, {}, std::nullopt), xid, dhcp_to, s.dhcp_retry,
         r.dhcp_resends);
-    if (!bytes) co_return rec.fail(Phase::dhcp_ipxe, "no proxy OFFER for iPXE");
-    auto ipxe_offer = proxy_answer(*bytes, dhcp::MessageType::offer, why);
-    if (!ipxe_offer) co_return rec.fail(Phase::dhcp_ipxe, why);
-    if (!ipxe_offer->file.starts_with("http://")) co_return rec.fail(Phase::dhcp_ipxe, "iPXE offered " + ipxe_offer->file);
-    boot_path = url_path(ipxe_offer->file);
-    rec.done(Phase::dhcp_ipxe);
+    if (!offer_bytes) co_return rec.fail(Phase::dhcp, "no proxy OFFER");
+    std::string why;
+    auto offer = proxy_answer(*offer_bytes, dhcp::MessageType::offer, why);
+    if (!offer) co_return rec.fail(Phase::dhcp, why);
+    rec.done(Phase::dhcp);
+
+    // UEFI firmware asks the boot server on 4011; so does a BIOS ROM offered only a menu.
+    if (r.uefi || offer->file.empty()) {
+      xid = next_xid();
+      const net::ip::address_v4 boot_server = offer->next_server.is_unspecified() ? s.server : offer->next_server;
+      std::optional<dhcp::PxeBootItem> item = offer->menu_item;
+      auto ack_bytes = co_await udp_exchange(
+          ctx.io, address, pxe_packet(id, xid, r.uefi, false, dhcp::MessageType::request, address, item), xid,
+          udp::endpoint(boot_server, s.pxe_port), s.dhcp_retry, r.dhcp_resends);
+      if (!ack_bytes) co_return rec.fail(Phase::pxe_request, "no ACK on the PXE port");
+      auto ack = proxy_answer(*ack_bytes, dhcp::MessageType::ack, why, address);
+      if (!ack) co_return rec.fail(Phase::pxe_request, why);
+      if (!ack->file.empty()) offer->file = ack->file;
+      if (!ack->next_server.is_unspecified()) offer->next_server = ack->next_server;
+      rec.done(Phase::pxe_request);
+    }
+    if (offer->file.empty()) co_return rec.fail(Phase::dhcp, "no boot file offered");
+
+    // TFTP of the iPXE binary.
+    const net::ip::address_v4 tftp_server = offer->next_server.is_unspecified() ? s.server : offer->next_server;
+    TftpResult t = co_await tftp_get(ctx.io, address, udp::endpoint(tftp_server, s.tftp_port), offer->file,
+                                     s.blksize, windowed ? s.windowsize : 1, s.tftp_timeout, s.tftp_attempts);
+    r.tftp_bytes = t.bytes;
+    r.tftp_resends = t.resends;
+    if (!t.error.empty()) co_return rec.fail(Phase::tftp, "TFTP " + offer->file + ": " + t.error);
+    if (t.bytes == 0) co_return rec.fail(Phase::tftp, "TFTP " + offer->file + ": empty");
+    rec.done(Phase::tftp);
+
+    // iPXE runs: its own DHCP, answered with the /boot.ipxe URL.
+    if (s.ipxe_dhcp) {
+      xid = next_xid();
+      auto bytes = co_await ctx.hub.exchange(
+          pxe_packet(id, xid, r.uefi, true, dhcp::MessageType::discover, {}, std::nullopt), xid, dhcp_to, s.dhcp_retry,
+          r.dhcp_resends);
+      if (!bytes) co_return rec.fail(Phase::dhcp_ipxe, "no proxy OFFER for iPXE");
+      auto ipxe_offer = proxy_answer(*bytes, dhcp::MessageType::offer, why);
+      if (!ipxe_offer) co_return rec.fail(Phase::dhcp_ipxe, why);
+      if (!ipxe_offer->file.starts_with("http://")) co_return rec.fail(Phase::dhcp_ipxe, "iPXE offered " + ipxe_offer->file);
+      boot_path = url_path(ipxe_offer->file);
+      rec.done(Phase::dhcp_ipxe);
+    }
   }
 
   HttpConnection conn(ctx.io, address, tcp::endpoint(s.server, s.http_port));
@@ -365,14 +368,17 @@ net::awaitable<MachineResult> boot_machine(StormContext& ctx, std::uint32_t inde
   rec.done(Phase::ipxe);
 
   const std::array<Phase, 2> downloads = {Phase::kernel, Phase::initrd};
+  r.download_start = std::chrono::steady_clock::now();
   for (Phase p : downloads) {
     const std::string& path = p == Phase::kernel ? kernel->kernel_path : kernel->initrd_path;
     reply = co_await conn.request(http::verb::get, path, "", "", s.http_timeout, /*keep_body=*/false);
     r.http_bytes += reply.body_bytes;
+    r.download_bytes += reply.body_bytes;
     if (!reply.error.empty() || reply.status != 200) co_return rec.fail(p, reply.error.empty() ? fmt::format("status {}", reply.status) : reply.error);
     if (reply.body_bytes == 0) co_return rec.fail(p, "empty body");
     rec.done(p);
   }
+  r.download_end = std::chrono::steady_clock::now();
   if (!s.agent) {
     rec.finish();
     co_return r;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -37,6 +38,7 @@ struct StormSettings {
   std::uint16_t dhcp_server_port = 67, dhcp_client_port = 68, pxe_port = 4011, tftp_port = 69;
   std::uint16_t http_port = 8080;
   bool agent = true;                 // false: the peer (no agent API), stop after the initrd
+  bool pxe = true;                   // false: no DHCP, TFTP or iPXE DHCP, straight to /boot.ipxe
   bool ipxe_dhcp = true;             // iPXE's own DHCP round (the peer cannot answer it)
   std::string boot_ipxe_url_path = "/boot.ipxe";  // used when ipxe_dhcp is off
   net::ip::address_v4 first_address; // machine i uses first_address + i
@@ -60,6 +62,9 @@ struct MachineResult {
   std::string failed_phase, error;   // "" when the boot completed
   double total_ms = 0;
   std::uint64_t tftp_bytes = 0, http_bytes = 0;
+  // The kernel and initrd downloads: from the kernel's request to the initrd's last byte.
+  std::chrono::steady_clock::time_point download_start, download_end;
+  std::uint64_t download_bytes = 0;
   unsigned dhcp_resends = 0, tftp_resends = 0;
   unsigned accept_not_found = 0;     // accepts answered 404 (the Server not written yet)
 };

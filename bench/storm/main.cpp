@@ -46,6 +46,15 @@ json::object summary(std::vector<double> values) {
                       {"max_ms", values.empty() ? 0.0 : *std::max_element(values.begin(), values.end())}};
 }
 
+json::object download_report(std::uint64_t bytes, Clock::time_point first, Clock::time_point last,
+                             std::vector<double> per_machine_ms) {
+  const double window_s = first < last ? std::chrono::duration<double>(last - first).count() : 0.0;
+  return json::object{{"bytes", bytes},
+                      {"window_s", window_s},
+                      {"mb_per_s", window_s > 0 ? static_cast<double>(bytes) / 1e6 / window_s : 0.0},
+                      {"machine_time", summary(std::move(per_machine_ms))}};
+}
+
 // A thousand machines hold a few thousand sockets at once.
 void raise_file_limit() {
   rlimit limit{};
@@ -100,6 +109,8 @@ int main(int argc, char** argv) {
   app.add_option("--api-token", api_token_file, "file with the embedded API's bearer token");
   app.add_option("--api-ca", api_ca, "the embedded API's CA certificate");
   app.add_flag("--peer", peer, "the peer: no agent API, no iPXE DHCP round (GET /boot.ipxe directly)");
+  bool no_pxe = false;
+  app.add_flag("--no-pxe", no_pxe, "no DHCP nor TFTP: each machine starts at GET /boot.ipxe (the HTTP part alone)");
   app.add_flag("--list-machines", list_machines, "every machine's uuid, Server and outcome in the report");
   CLI11_PARSE(app, argc, argv);
 
@@ -116,6 +127,7 @@ int main(int argc, char** argv) {
   }
   s.agent = !peer;
   s.ipxe_dhcp = !peer;
+  s.pxe = !no_pxe;
   net::ssl::context api_tls(net::ssl::context::tls_client);
   if (s.agent && s.accept_share > 0) {
     const auto colon = api.rfind(':');
@@ -159,7 +171,19 @@ int main(int argc, char** argv) {
   std::map<std::string, std::uint64_t> failures;
   json::array examples, listed;
   std::uint64_t ok = 0, tftp_bytes = 0, http_bytes = 0, dhcp_resends = 0, tftp_resends = 0, accept_not_found = 0;
+  // The downloads of every machine that finished its initrd: their bytes over the window from
+  // the first kernel request to the last initrd byte (the aggregate rate served), and each
+  // machine's own download time (how fairly the connections shared it).
+  std::uint64_t download_bytes = 0;
+  std::vector<double> download_ms;
+  Clock::time_point first_download = Clock::time_point::max(), last_download = Clock::time_point::min();
   for (const auto& r : results) {
+    if (r.download_end != Clock::time_point{}) {
+      download_bytes += r.download_bytes;
+      download_ms.push_back(std::chrono::duration<double, std::milli>(r.download_end - r.download_start).count());
+      first_download = std::min(first_download, r.download_start);
+      last_download = std::max(last_download, r.download_end);
+    }
     for (const auto& [p, ms] : r.phases) phases[static_cast<std::size_t>(p)].push_back(ms);
     tftp_bytes += r.tftp_bytes;
     http_bytes += r.http_bytes;
@@ -193,6 +217,7 @@ int main(int argc, char** argv) {
                       {"phases", std::move(phase_report)},
                       {"tftp_bytes", tftp_bytes},
                       {"http_bytes", http_bytes},
+                      {"downloads", download_report(download_bytes, first_download, last_download, std::move(download_ms))},
                       {"dhcp_resends", dhcp_resends},
                       {"tftp_resends", tftp_resends},
                       {"accept_not_found", accept_not_found}};

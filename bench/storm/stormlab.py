@@ -104,7 +104,8 @@ log-facility={tmp}/dnsmasq.log
 
 
 class StormLab:
-    def __init__(self, machines, kernel_size=64 * 1024, initrd_size=64 * 1024, peer=True, log_level="info"):
+    def __init__(self, machines, kernel_size=64 * 1024, initrd_size=64 * 1024, peer=True, log_level="info",
+                 agent_dir=None):
         self.machines = machines
         self.tmp = tempfile.mkdtemp(prefix="ironboot-storm-")
         os.chmod(self.tmp, 0o755)
@@ -114,6 +115,7 @@ class StormLab:
         self.groups = {}
         self.with_peer = peer
         self.kernel_size, self.initrd_size, self.log_level = kernel_size, initrd_size, log_level
+        self.agent_dir = agent_dir  # the real agent's vmlinuz and initramfs instead of random bytes
 
     # ---- set-up ---------------------------------------------------------------------
     def _files(self):
@@ -124,6 +126,9 @@ class StormLab:
         for name in ("undionly.kpxe", "ipxe.efi"):  # copies: ipxe.efi is a symlink out of /usr/lib/ipxe
             shutil.copyfile(os.path.realpath(os.path.join(IPXE_DIR, name)), os.path.join(tftp, name))
         for name, size in (("vmlinuz", self.kernel_size), ("initramfs", self.initrd_size)):
+            if self.agent_dir:
+                shutil.copyfile(os.path.join(self.agent_dir, name), os.path.join(agent, name))
+                continue
             with open(os.path.join(agent, name), "wb") as f:
                 f.write(os.urandom(size))
 
@@ -224,6 +229,7 @@ class StormLab:
                 cmd += ["--peer"]
         cmd += list(extra)
         group = self.groups["peer" if target == "peer" else "ironboot"]
+        self.settle(self.groups["ironboot"])
         cpu0 = group.usage_s()
         r = self.client.run(cmd, check=False, timeout=timeout)
         cpu = group.usage_s() - cpu0
@@ -233,6 +239,18 @@ class StormLab:
         report["server_cpu_s"] = cpu
         report["target"] = target
         return report
+
+    @staticmethod
+    def settle(group, busy_share=0.05, limit_s=30.0):
+        """Waits until `group` uses under `busy_share` of a core over half a second (at most
+        `limit_s`): the registers of the storm before leave work behind (Servers written,
+        classes reconciled) that would be counted to the next storm's CPU and slow it."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            before = group.usage_s()
+            time.sleep(0.5)
+            if group.usage_s() - before < busy_share * 0.5:
+                return
 
     def ironboot_rss_kb(self):
         return peak_rss_kb(self.daemon.proc.pid)

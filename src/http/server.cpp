@@ -37,7 +37,6 @@ struct HttpServer::Impl {
       return;
     }
     socket.set_option(tcp::no_delay(true), ignored);
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &kUnsentLowWater, sizeof kUnsentLowWater);
     start_session(std::move(socket), ctx, format_peer(remote), std::move(client));
   }
 

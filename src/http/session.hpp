@@ -44,13 +44,11 @@ constexpr std::uint64_t kSendfileThreshold = 64 * 1024;
 // ready, so 50 downloads share one thread round-robin (nginx's sendfile_max_chunk is 2 MB).
 constexpr std::uint64_t kSendfileTurn = 2 * 1024 * 1024;
 constexpr std::size_t kCopyChunk = 64 * 1024;
-// TCP_NOTSENT_LOWAT on every connection: the kernel holds at most this much not-yet-sent data
-// per socket and reports it writable again below half of it. Without it a socket queues up to
-// its whole send buffer (4 MB) unsent, and those segments are then transmitted from the ACK
-// processing of the receiver; with it the loop refills often and transmits them itself.
-// Measured in bench/http (bench/README.md): 1.4-2x the large-file throughput, about twice the
-// server CPU per MB.
-constexpr int kUnsentLowWater = 128 * 1024;
+// No TCP_NOTSENT_LOWAT on the sockets: with it (128 KB) the loop refilled each socket often and
+// transmitted the segments itself, which doubled wrk's single-client throughput but, in the
+// real-agent boot storm (100 machines at once, bench/README.md), served 0.6x as fast at 2.4x
+// the server CPU per MB; without it a socket queues up to its send buffer and the kernel
+// sends from the receiver's ACKs, as for nginx.
 // After an error response, unread request bytes are drained this long before closing, so
 // the client reads our answer instead of a reset.
 constexpr std::chrono::milliseconds kLingerTime{1000};
@@ -130,7 +128,7 @@ class Connection {
       const RequestTimeouts timeouts{first_byte, ctx_->limits.header_timeout};
       head_refusal_.reset();
       const beast::error_code ec = co_await read_request(stream_, buffer_, *parser_, deadline_, timeouts, true,
-                                                         &read_stage_, [this](const auto& head) { return check_head(head); });
+                                                         &read_stage_, [this](const auto& head) { return this->check_head(head); });
       if (closed_) break;
       ++requests_;
       std::optional<Response> response;
