@@ -89,7 +89,7 @@ std::string server_count(const Config& config) {
 
 int print_appliance_status(const SetupPaths& paths, const std::string& config_path) {
   std::ostringstream out;
-  out << "\n==================== ironboot appliance " << kVersion << " ====================\n";
+  out << "\n==================== ironboot appliance " << version() << " ====================\n";
   out << "addresses:  " << addresses() << "\n";
   std::string failures;
   try {

@@ -68,7 +68,7 @@ class Daemon {
     wait_for_signal();
     start_watchdog();
     sd_notify(0, "READY=1\nSTATUS=serving");
-    log->info("ready version={} config={}", kVersion, config_path_);
+    log->info("ready version={} config={}", version(), config_path_);
     io_.run();
     log->info("stopped");
     return 0;
@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     }
   }
   if (version->parsed()) {
-    std::cout << "ironboot " << ironboot::kVersion << "\n";
+    std::cout << "ironboot " << ironboot::version() << "\n";
     return 0;
   }
   return 2;

@@ -38,8 +38,8 @@ def build_env():
     return env
 
 
-def run_script(args, timeout):
-    r = subprocess.run(args, cwd=ROOT, env=build_env(), text=True, capture_output=True, timeout=timeout)
+def run_script(args, timeout, env=None):
+    r = subprocess.run(args, cwd=ROOT, env=env or build_env(), text=True, capture_output=True, timeout=timeout)
     if r.returncode != 0:
         pytest.fail(f"{' '.join(args)} failed ({r.returncode}):\n{r.stderr[-4000:]}")
     return r.stdout.strip().splitlines()[-1]
@@ -77,54 +77,17 @@ UPDATE_BUILD = os.path.join(BUILD, "appliance-update-test")
 NEWER_SUFFIX = "+update1"
 
 
-def tree_files():
-    """The tree's files as build-deb sees them (tracked and untracked, not ignored)."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".",
-                          ":(exclude)tests/", ":(exclude)bench/", ":(exclude).ci/"],
-                         cwd=ROOT, check=True, capture_output=True).stdout
-    return [f for f in out.decode().split("\0") if f and os.path.lexists(os.path.join(ROOT, f))]
-
-
 @pytest.fixture(scope="session")
-def newer_appliance_image(appliance_image):
-    """The appliance image of this tree under a higher version (<version>+update1), built only
-    for the update test: a copy of the tree with that version in meson.build and a changelog
-    entry for it, through its own image/build-deb (ccache makes the compile a cache hit) and
-    image/build-appliance on the cached root filesystem. Both steps cache by their inputs."""
+def newer_appliance_image(deb, appliance_image):
+    """The appliance image under a higher version (<version>+update1), for the update test: the
+    session's package relabeled by image/relabel-deb (the same build, its binary's version
+    stamp and the control Version changed; nothing is compiled again), then image/build-appliance
+    with it on the cached root filesystem. Both steps cache by their inputs."""
     version = project_version() + NEWER_SUFFIX
-    tree = os.path.join(UPDATE_BUILD, "tree")
-    shutil.rmtree(tree, ignore_errors=True)
-    os.makedirs(tree)
-    for f in tree_files():
-        dst = os.path.join(tree, f)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, f), dst, follow_symlinks=False)
-    with open(os.path.join(tree, "meson.build")) as f:
-        meson = f.read()
-    with open(os.path.join(tree, "meson.build"), "w") as f:
-        f.write(re.sub(r"^(\s*version\s*:\s*)'[^']+'", rf"\1'{version}'", meson, count=1, flags=re.M))
-    with open(os.path.join(tree, "debian", "changelog")) as f:
-        changelog = f.read()
-    trailer = re.search(r"^ -- .*$", changelog, re.M).group(0)  # the same date: the same SOURCE_DATE_EPOCH
-    with open(os.path.join(tree, "debian", "changelog"), "w") as f:
-        f.write(f"ironboot ({version}) unstable; urgency=medium\n\n"
-                "  * A higher version, built by tests/appliance for the update test.\n\n"
-                f"{trailer}\n\n{changelog}")
-    # build-deb lists its inputs with git: the copy is a repository of its own.
-    subprocess.run(["git", "init", "-q", tree], check=True)
-    env = dict(build_env(), IRONBOOT_CACHE=os.path.join(BUILD, "cache"),
-               IRONBOOT_ROOTFS_CACHE=os.path.join(BUILD, "rootfs"))
-    deb = run_in(tree, [os.path.join(tree, "image", "build-deb"), os.path.join(UPDATE_BUILD, "package")], env, 3600)
-    env["IRONBOOT_DEB"] = deb
-    return run_in(tree, [os.path.join(tree, "image", "build-appliance"), os.path.join(UPDATE_BUILD, "newer")],
-                  env, 1800)
-
-
-def run_in(cwd, args, env, timeout):
-    r = subprocess.run(args, cwd=cwd, env=env, text=True, capture_output=True, timeout=timeout)
-    if r.returncode != 0:
-        pytest.fail(f"{' '.join(args)} failed ({r.returncode}):\n{r.stderr[-4000:]}")
-    return r.stdout.strip().splitlines()[-1]
+    newer_deb = run_script([os.path.join(ROOT, "image", "relabel-deb"), deb, version,
+                            os.path.join(UPDATE_BUILD, "package")], timeout=600)
+    return run_script([os.path.join(ROOT, "image", "build-appliance"), os.path.join(UPDATE_BUILD, "newer")],
+                      timeout=1800, env=dict(build_env(), IRONBOOT_DEB=newer_deb))
 
 
 # What the broken image's ironboot is given: a configuration `ironboot check-config` rejects,

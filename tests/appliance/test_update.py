@@ -2,10 +2,11 @@
 boots slot A, holds a Server, and is updated with `ironboot-update` twice, the images handed
 to it on a read-only 9p share (as from a stick or a copied file):
 
-1. to an image of a higher version: the appliance reboots into slot B, ironboot becomes ready
-   there, the boot entry is blessed, and the new version serves the old Server with the old
-   API keys (the kubeconfig fetched before the update still works);
-2. to an image whose ironboot cannot start (its ironboot.yaml is broken): slot A is tried
+1. to an image of a higher version, given compressed (.img.zst, which ironboot-update reads
+   through zstd as it comes): the appliance reboots into slot B, ironboot becomes ready there,
+   the boot entry is blessed, and the new version serves the old Server with the old API keys
+   (the kubeconfig fetched before the update still works);
+2. to a raw image whose ironboot cannot start (its ironboot.yaml is broken): slot A is tried
    three times (each trial boot reboots once ironboot.service has failed), then systemd-boot
    boots slot B again, where the newer version still serves the Server.
 
@@ -63,7 +64,8 @@ def test_update_to_a_newer_image_then_a_broken_one_falls_back(appliance_image, n
     vm = None
     try:
         operator = Operator(network, workdir, explain=lambda: vm.console()[-5000:] if vm else "")
-        updates = share(workdir, {"newer.img": newer_appliance_image, "broken.img": broken_appliance_image})
+        newer_zst = os.path.join(os.path.dirname(newer_appliance_image), f"ironboot-appliance-{newer}.img.zst")
+        updates = share(workdir, {"newer.img.zst": newer_zst, "broken.img": broken_appliance_image})
         vm = ApplianceVm(network.lab, workdir, appliance_image, network.mgmt_tap, network.prov_tap,
                          extra_args=["-virtfs", f"local,path={updates},mount_tag=updates,security_model=none,readonly=on"],
                          reboot_restarts=True)
@@ -81,8 +83,9 @@ def test_update_to_a_newer_image_then_a_broken_one_falls_back(appliance_image, n
         status = operator.ssh("ironboot-update", "--status", check=True).stdout
         assert "running slot: A" in status and "ironboot-1-a.conf" in status, status
 
-        # 1. The higher version: slot B, blessed once ironboot is ready.
-        r = operator.ssh(f"{MOUNT_SHARE} && ironboot-update /run/updates/newer.img", timeout=900)
+        # 1. The higher version, compressed: slot B, blessed once ironboot is ready.
+        r = operator.ssh(f"{MOUNT_SHARE} && ironboot-update /run/updates/newer.img.zst", timeout=900)
+        assert f"to ironboot {newer} from /run/updates/newer.img.zst" in r.stderr, r.stdout + r.stderr + explain()
         assert "boot entry ironboot-2-b+3.conf" in r.stderr, r.stdout + r.stderr + explain()
         print(r.stderr.strip())
         at = vm.wait_console("boot entry ironboot-2-b.conf blessed", BOOT_TIMEOUT)

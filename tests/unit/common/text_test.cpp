@@ -105,5 +105,9 @@ TEST(Time, FormatAndParseRfc3339) {
 
 TEST(Version, ComesFromMeson) { EXPECT_STREQ(kVersion, IRONBOOT_MESON_VERSION); }
 
+// Unless relabeled (image/relabel-deb rewrites the stamp in a linked binary), the stamp is
+// meson's version.
+TEST(Version, StampIsTheMesonVersion) { EXPECT_EQ(version(), IRONBOOT_MESON_VERSION); }
+
 }  // namespace
 }  // namespace ironboot
