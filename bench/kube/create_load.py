@@ -4,7 +4,8 @@ whose uids are in the JSON file UIDS); prints how many were acknowledged
 with 201, its CLOCK_MONOTONIC window and its own CPU seconds (the bodies and requests are
 built before it starts, and responses are parsed only as far as the status line and
 Content-Length, so the client costs little next to the server).
-Usage: create_load.py CA TOKEN K P N C [events S UIDS]"""
+Usage: create_load.py CA TOKEN K P N C [events S UIDS]
+$CREATE_LOAD_HOST is the API's address (default 127.0.0.1; port 6443)."""
 
 import asyncio
 import json
@@ -25,7 +26,7 @@ def request(token, path, body):
 
 
 async def client(ctx, requests, acknowledged):
-    reader, writer = await asyncio.open_connection("127.0.0.1", 6443, ssl=ctx)
+    reader, writer = await asyncio.open_connection(os.environ.get("CREATE_LOAD_HOST", "127.0.0.1"), 6443, ssl=ctx)
     for req in requests:
         writer.write(req)
         status_line = await asyncio.wait_for(reader.readline(), 60)

@@ -252,6 +252,16 @@ class StormLab:
             if group.usage_s() - before < busy_share * 0.5:
                 return
 
+    def create_servers(self, count, clients=16):
+        """`count` Servers with full hardware facts (bench/kube/objects.py) through the embedded
+        API before the storms: the store a fleet's appliance holds. Returns how many were acknowledged."""
+        loadgen = os.path.join(ROOT, "bench", "kube", "create_load.py")
+        with open(self.api_token_path()) as f:
+            token = f.read().strip()
+        r = self.server.run(["env", f"CREATE_LOAD_HOST={SERVER}", netlab.SYSTEM_PYTHON, loadgen, os.path.join(self.data_dir, "ca.crt"),
+                             token, "0", "1", str(count), str(clients)], timeout=600)
+        return int(r.stdout.split()[0])
+
     def ironboot_rss_kb(self):
         return peak_rss_kb(self.daemon.proc.pid)
 

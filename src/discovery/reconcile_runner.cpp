@@ -89,7 +89,9 @@ void ReconcileRunner::reconcile() {
     places_.clear();
     places_classes_ = compiled;
   }
-  std::map<std::string, Place> places;
+  // places_ is updated in place, in step with the cache's name order: a walk over 10,000
+  // unchanged Servers allocated and moved 10,000 map entries into a new map.
+  auto cursor = places_.begin();
   cluster_->servers().for_each(
       [&](const std::string& name, const kube::ObjectPtr& s) {
         ++placements_;
@@ -102,15 +104,21 @@ void ReconcileRunner::reconcile() {
             place.in_class.push_back(cls->valid() && cls->matches(*s) ? (in_use ? Place::in_use : Place::available)
                                                                         : Place::none);
         }
-        places.emplace(name, std::move(place));
+        if (cursor != places_.end() && cursor->first == name) {
+          cursor->second = std::move(place);
+          ++cursor;
+        } else {
+          places_.emplace_hint(cursor, name, std::move(place));
+        }
       },
       [&](const std::string& name, const std::string& rv) {
-        auto known = places_.find(name);
-        if (known == places_.end() || known->second.rv != rv) return true;
-        places.emplace(name, std::move(known->second));
+        // Places before `name` belong to Servers no longer cached.
+        while (cursor != places_.end() && cursor->first < name) cursor = places_.erase(cursor);
+        if (cursor == places_.end() || cursor->first != name || cursor->second.rv != rv) return true;
+        ++cursor;
         return false;
       });
-  places_ = std::move(places);
+  places_.erase(cursor, places_.end());
   std::vector<serverclass::ClassStatus> merged(compiled.size());
   for (std::size_t i = 0; i < compiled.size(); ++i) {
     merged[i].name = compiled[i]->name();

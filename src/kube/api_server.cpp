@@ -15,6 +15,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <set>
 
 #include "common/config.hpp"
@@ -26,6 +27,7 @@
 #include "http/session_skeleton.hpp"
 #include "kube/api_handler.hpp"
 #include "kube/authz.hpp"
+#include "kube/client.hpp"
 #include "kube/heap_trim.hpp"
 #include "kube/store.hpp"
 #include "kube/store_log.hpp"
@@ -60,6 +62,8 @@ bool is_write(const std::string& method) {
 struct Watcher {
   explicit Watcher(net::io_context& io) : signal(io) {}
   WatchPlan plan;
+  // The same process's informer (local_transport()): drained at each publish, so no backlog cap.
+  bool local = false;
   std::uint64_t last_rv = 0;
   std::deque<std::string> queue;
   net::steady_timer signal;
@@ -87,6 +91,8 @@ struct CommitWaiter {
   net::steady_timer timer;
   bool done = false;
   std::string error;
+  // A local request's answer (instead of a session waiting on the timer).
+  std::function<void(const std::string& error)> then;
 };
 
 struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
@@ -270,8 +276,9 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         if (!writable) lg->warn("store log writable again path={}/store.log", config.data_dir);
         writable = true;
         commit_metrics.writable.set(1);
-        for (auto& w : batch_waiters) finish(*w, {});
+        // Published first: a client reading its informer after the answer sees its write.
         publish(batch_changes);
+        for (auto& w : batch_waiters) finish(*w, {});
       } else {
         fail_writes(err);
       }
@@ -295,6 +302,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     w.done = true;
     w.error = err;
     w.timer.cancel();
+    if (w.then) std::exchange(w.then, {})(err);
   }
 
   // A write or fdatasync failed: nothing after the durable point is acknowledged. Every change
@@ -334,7 +342,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         w->last_rv = c.rv;
         std::string e = handler.encode_change(w->plan, c);
         if (e.empty()) continue;
-        if (w->queue.size() >= config.max_watch_backlog) {
+        if (!w->local && w->queue.size() >= config.max_watch_backlog) {
           w->closed = true;  // too slow: end the stream; the client resumes from its last RV
         } else {
           w->queue.push_back(std::move(e));
@@ -396,6 +404,26 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // A request of an authenticated principal, as the handler answers it.
+  ApiResult answer(const Principal& principal, const ApiRequest& api, const std::string& peer) {
+    ApiResult result;
+    // Authorization first, as kube-apiserver's filter chain: a refused request never
+    // reaches the handler; the self-subject reviews are answered from the same policy.
+    Gate gate = gate_request(principal, api);
+    if (gate.forbidden) note_forbidden(principal, *gate.request, peer);
+    if (gate.response) {
+      result.response = std::move(*gate.response);
+    } else if (!writable && is_write(api.method)) {
+      result.response = unavailable("the store log cannot be written (see the ironboot log); writes resume by themselves "
+                                    "once the disk takes them again");
+    } else {
+      result = handler.handle(api);
+    }
+    logger("kube")->debug("request peer={} user={} method={} target={} status={}", peer, principal.user, api.method,
+                          api.target, result.watch ? 200u : result.response.status);
+    return result;
+  }
+
   // The stream is shared with a watch's client-gone reader, which may outlive this frame by
   // one completion.
   static net::awaitable<void> session(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream,
@@ -445,20 +473,7 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
         ApiRequest api{std::string(req.method_string()), std::string(req.target()),
                        std::string(req[bhttp::field::accept]), std::string(req[bhttp::field::content_type]),
                        std::move(req.body())};
-        // Authorization first, as kube-apiserver's filter chain: a refused request never
-        // reaches the handler; the self-subject reviews are answered from the same policy.
-        Gate gate = gate_request(*principal, api);
-        if (gate.forbidden) note_forbidden(*principal, *gate.request, peer);
-        if (gate.response) {
-          result.response = std::move(*gate.response);
-        } else if (!self->writable && is_write(api.method)) {
-          result.response = unavailable("the store log cannot be written (see the ironboot log); writes resume by themselves "
-                                        "once the disk takes them again");
-        } else {
-          result = self->handler.handle(api);
-        }
-        lg->debug("request peer={} user={} method={} target={} status={}", peer, principal->user, api.method,
-                  api.target, result.watch ? 200u : result.response.status);
+        result = self->answer(*principal, api, peer);
       }
       if (result.watch) {
         co_await stream_watch(self, stream, deadline, req.version(), std::move(*result.watch), peer);
@@ -575,6 +590,131 @@ struct EmbeddedApiServer::Impl : std::enable_shared_from_this<Impl> {
     watcher->signal.cancel();
   }
 };
+
+namespace {
+
+// The same process's client: each request is answered as the HTTPS shell answers the admin
+// token, a write once it is durable; a watch gets its events from publish(), after the log
+// sync, in the order and with the resourceVersions a watch over HTTPS sends, bookmarks and
+// the stream's timeout included. No socket, TLS, HTTP framing or second pass through the loop.
+class LocalStream : public StreamHandle {
+ public:
+  void cancel() override {
+    cancelled = true;
+    if (watcher) {
+      watcher->closed = true;
+      watcher->signal.cancel();
+    }
+  }
+  std::shared_ptr<Watcher> watcher;
+  std::function<void(std::string_view)> on_line;
+  std::function<void(HttpReply)> on_end;
+  std::chrono::steady_clock::time_point until, next_bookmark;
+  bool cancelled = false;
+};
+
+HttpReply reply_of(ApiResponse response) {
+  HttpReply reply;
+  reply.status = response.status;
+  reply.body = std::move(response.body);
+  if (reply.status == 429) reply.retry_after = std::chrono::seconds(1);
+  return reply;
+}
+
+HttpReply stopped_reply() {
+  HttpReply reply;
+  reply.error = "embedded API stopped";
+  return reply;
+}
+
+}  // namespace
+
+class EmbeddedApiServer::Local : public Transport {
+ public:
+  explicit Local(std::weak_ptr<Impl> impl, net::io_context& io) : impl_(std::move(impl)), io_(io) {}
+
+  void send(HttpRequest request, std::function<void(HttpReply)> done) override {
+    net::post(io_, [impl = impl_, request = std::move(request), done = std::move(done)]() mutable {
+      auto self = impl.lock();
+      if (!self || self->stopped) return done(stopped_reply());
+      ApiResult r = self->answer(admin_principal(), to_api(std::move(request)), "local");
+      if (r.watch) return done(reply_of(status_error(400, "BadRequest", "watch through send()")));
+      if (!r.wrote) return done(reply_of(std::move(r.response)));
+      auto waiter = std::make_shared<CommitWaiter>(self->io);
+      waiter->then = [&io = self->io, done = std::move(done), response = std::move(r.response)](const std::string& err) mutable {
+        // Rolled back: the change is not in the store, so the client may simply retry.
+        if (!err.empty()) response = Impl::unavailable("the change could not be made durable and was not applied: " + err);
+        // Posted: after the informers' deliveries that publish() just queued.
+        net::post(io, [done = std::move(done), reply = reply_of(std::move(response))]() mutable { done(std::move(reply)); });
+      };
+      self->waiters.push_back(std::move(waiter));
+      self->schedule_flush();
+    });
+  }
+
+  std::shared_ptr<StreamHandle> stream(HttpRequest request, std::function<void(std::string_view)> on_line,
+                                       std::function<void(HttpReply)> on_end) override {
+    auto handle = std::make_shared<LocalStream>();
+    handle->on_line = std::move(on_line);
+    handle->on_end = std::move(on_end);
+    net::post(io_, [impl = impl_, handle, request = std::move(request)]() mutable {
+      auto self = impl.lock();
+      if (handle->cancelled) return;
+      if (!self || self->stopped) return handle->on_end(stopped_reply());
+      ApiResult r = self->answer(admin_principal(), to_api(std::move(request)), "local");
+      if (!r.watch) return handle->on_end(reply_of(std::move(r.response)));
+      auto watcher = std::make_shared<Watcher>(self->io);
+      watcher->local = true;
+      watcher->plan = std::move(*r.watch);
+      for (auto& e : self->handler.initial_events(watcher->plan)) watcher->queue.push_back(std::move(e));
+      watcher->last_rv = self->store.resource_version();
+      self->watchers.insert(watcher);
+      handle->watcher = std::move(watcher);
+      handle->until = std::chrono::steady_clock::now() + handle->watcher->plan.timeout;
+      handle->next_bookmark = std::chrono::steady_clock::now() + kBookmarkInterval;
+      pump(impl, handle);
+    });
+    return handle;
+  }
+
+ private:
+  static ApiRequest to_api(HttpRequest r) {
+    return ApiRequest{std::move(r.method), std::move(r.target), std::move(r.accept), std::move(r.content_type),
+                      std::move(r.body)};
+  }
+
+  // Hands over what publish() queued, then waits for more, the next bookmark or the end.
+  static void pump(const std::weak_ptr<Impl>& impl, const std::shared_ptr<LocalStream>& handle) {
+    auto self = impl.lock();
+    Watcher& w = *handle->watcher;
+    while (true) {
+      while (!w.queue.empty() && !handle->cancelled) {
+        std::string e = std::move(w.queue.front());
+        w.queue.pop_front();
+        handle->on_line(std::string_view(e).substr(0, e.size() - 1));  // without its newline
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (handle->cancelled || !self || self->stopped || w.closed || now >= handle->until) break;
+      if (w.plan.bookmarks && now >= handle->next_bookmark) {
+        w.queue.push_back(self->handler.encode_bookmark(w.plan));
+        handle->next_bookmark = now + kBookmarkInterval;
+        continue;
+      }
+      w.signal.expires_at(std::min(handle->until, w.plan.bookmarks ? handle->next_bookmark : handle->until));
+      w.signal.async_wait([impl, handle](boost::system::error_code) { pump(impl, handle); });
+      return;
+    }
+    w.closed = true;
+    if (self) self->watchers.erase(handle->watcher);
+    if (handle->cancelled) return;
+    handle->on_end(self && !self->stopped ? HttpReply{200, {}, {}, {}} : stopped_reply());
+  }
+
+  std::weak_ptr<Impl> impl_;
+  net::io_context& io_;
+};
+
+std::shared_ptr<Transport> EmbeddedApiServer::local_transport() { return std::make_shared<Local>(impl_, impl_->io); }
 
 EmbeddedApiServer::EmbeddedApiServer(net::io_context& io, const EmbeddedClusterConfig& config)
     : impl_(std::make_shared<Impl>(io, config)) {}

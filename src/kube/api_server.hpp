@@ -18,6 +18,7 @@ struct EmbeddedClusterConfig;
 namespace ironboot::kube {
 
 class Store;
+class Transport;
 
 class EmbeddedApiServer {
  public:
@@ -33,9 +34,16 @@ class EmbeddedApiServer {
   // The bound port (after start), for tests that listen on port 0.
   std::uint16_t port() const;
   Store& store();
+  // For this process's own client (the informers, the write queue, Events): requests go
+  // straight to the handler as the admin token's over HTTPS would, writes are answered once
+  // durable, and watches are fed from the store's publish after each log sync, with the same
+  // events, order and resourceVersions as a watch over HTTPS. Usable while this server lives;
+  // after stop() every request ends with status 0.
+  std::shared_ptr<Transport> local_transport();
 
  private:
   struct Impl;
+  class Local;
   std::shared_ptr<Impl> impl_;
 };
 

@@ -105,10 +105,17 @@ std::shared_ptr<StreamHandle> KubeClient::watch(const ResourcePath& path, const 
       [on_event](std::string_view line) {
         auto v = parse_json(line);
         if (!v || !v->is_object()) return;
-        const auto* type = v->as_object().if_contains("type");
-        const auto* obj = v->as_object().if_contains("object");
+        auto& event = v->as_object();
+        const auto* type = event.if_contains("type");
+        auto* obj = event.if_contains("object");
         if (!type || !type->is_string() || !obj || !obj->is_object()) return;
-        on_event(WatchEvent{std::string(type->as_string()), obj->as_object()});
+        WatchEvent e{std::string(type->as_string()), std::move(obj->as_object()), {}};
+        // {"type":"T","object":…} and nothing else: the object's text is the rest of the line.
+        const std::string prefix = "{\"type\":\"" + e.type + "\",\"object\":";
+        if (event.size() == 2 && line.size() > prefix.size() + 1 && line.substr(0, prefix.size()) == prefix &&
+            line.back() == '}')
+          e.object_text = line.substr(prefix.size(), line.size() - prefix.size() - 1);
+        on_event(std::move(e));
       },
       [on_end](HttpReply r) { on_end(decode(std::move(r))); });
 }

@@ -97,6 +97,9 @@ struct WatchOptions {
 struct WatchEvent {
   std::string type;  // ADDED | MODIFIED | DELETED | BOOKMARK | ERROR
   boost::json::object object;
+  // The object's JSON as received, when the line held nothing else (else empty); it points
+  // into the stream's buffer, valid only while the event handler runs.
+  std::string_view object_text;
 };
 
 // Where a resource's collection lives: "" group = the core API (/api/v1/...), otherwise

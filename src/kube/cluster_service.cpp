@@ -58,7 +58,10 @@ class ClusterServiceImpl final : public ClusterService {
     try {
       kube::EventRecorderOptions events;
       events.host = host_name();
-      context_ = std::make_unique<kube::ClusterContext>(io_, kube::make_rest_transport(io_, *creds), std::move(events));
+      // Embedded: this process's requests and watches go straight to the store (no TLS over
+      // loopback through the same busy loop; the informers hear a change right after its sync).
+      auto transport = server_ ? server_->local_transport() : kube::make_rest_transport(io_, *creds);
+      context_ = std::make_unique<kube::ClusterContext>(io_, std::move(transport), std::move(events));
     } catch (const std::exception& e) {
       return e.what();
     }

@@ -65,8 +65,10 @@ ObjectPtr Informer::parsed(const std::string& name, std::string_view text) const
   return std::make_shared<const json::object>(!ec && v.is_object() ? std::move(v.as_object()) : json::object{});
 }
 
-Informer::SharedText Informer::text_of(const std::string& name, const json::object& object) const {
-  std::string text = json::serialize(object);
+Informer::SharedText Informer::text_of(const std::string& name, const json::object& object,
+                                       std::string_view received) const {
+  // The text as received parses to the same object: no second serialization.
+  std::string text = received.empty() ? json::serialize(object) : std::string(received);
   if (text_source_) {
     SharedText held = text_source_(resource_, name);
     if (held && *held == text) return held;
@@ -80,6 +82,11 @@ Informer::SharedText Informer::text_of(const std::string& name, const json::obje
   owned->text = std::move(text);
   owned->view = owned->text;
   return SharedText(owned, &owned->view);
+}
+
+void Informer::forget_parsed(const std::string& name) {
+  parsed_.erase(name);
+  if (parsed_.size() > kParsedHeld) parsed_.clear();
 }
 
 ObjectPtr Informer::get(const std::string& name) const {
@@ -240,16 +247,16 @@ void Informer::on_event(WatchEvent e) {
     if (it == items_.end()) return;
     ObjectPtr old = parsed(name, *it->second.text);
     items_.erase(it);
-    parsed_.clear();
+    forget_parsed(name);
     notify(old, nullptr);
     return;
   }
   auto it = items_.find(name);
   ObjectPtr old = it == items_.end() ? nullptr : parsed(name, *it->second.text);
-  Item item{text_of(name, e.object), rv};
+  Item item{text_of(name, e.object, e.object_text), rv};
   auto obj = std::make_shared<const json::object>(std::move(e.object));
   items_[name] = std::move(item);
-  parsed_.clear();
+  forget_parsed(name);
   // The tree just received is the one the handlers (and the next get) read.
   parsed_.emplace(name, obj);
   notify(old, obj);

@@ -5,7 +5,10 @@
 // the last resourceVersion; errors back off exponentially with jitter.
 // The cache keeps each object's JSON text, not its tree (a tree is about three times the
 // text: 10,000 Servers with hardware facts would take some 130 MB). get() parses on demand
-// and keeps what it parsed until the cache next changes; for_each() parses one at a time.
+// and keeps what it parsed until that object changes, at most kParsedHeld trees (more are
+// dropped at the next change); for_each() parses one at a time. A boot storm changes some
+// Server every few milliseconds while its agents' requests read their own: dropping every
+// tree at each change re-parsed each one per request.
 // With a TextSource (the embedded store, in the same process) a received version whose text
 // equals the one the source holds keeps the source's string instead of a second copy.
 #pragma once
@@ -56,6 +59,7 @@ class Informer {
   const std::string& resource() const { return resource_; }
   // The cached object, or null. The tree stays alive (the pointer held here too) until the
   // cache next changes, so a raw pointer into it is valid that long.
+  static constexpr std::size_t kParsedHeld = 512;
   ObjectPtr get(const std::string& name) const;
   std::size_t size() const { return items_.size(); }
   // Every cached object in name order; each tree is parsed for the call and dropped after it
@@ -92,8 +96,11 @@ class Informer {
   void retry(bool relist_next);
   void notify(const ObjectPtr& old, const ObjectPtr& now);
   ObjectPtr parsed(const std::string& name, std::string_view text) const;
-  // The object's text: the source's when it is the same, else a copy of its own.
-  SharedText text_of(const std::string& name, const boost::json::object& object) const;
+  // `name` changed: its tree goes, and every tree when more than kParsedHeld are held.
+  void forget_parsed(const std::string& name);
+  // The object's text: the source's when it is the same, else a copy of `received` (the
+  // text it came in, when known) or of its serialization.
+  SharedText text_of(const std::string& name, const boost::json::object& object, std::string_view received = {}) const;
 
   boost::asio::io_context& io_;
   KubeClient& client_;

@@ -104,6 +104,16 @@ TEST_F(ReconcileRunnerTest, OnlyChangedServersAreMatchedAgain) {
   // Un-accepted: it leaves every class.
   merge("servers", "s2", json::object{{"spec", json::object{{"accepted", false}}}});
   EXPECT_TRUE(run_until([&] { return lists("dell", {}) && lists("any", {"s1", "s3"}); }));
+
+  // Deleted, first and last in name order: they leave every class; a new one joins.
+  for (const char* name : {"s1", "s3"}) {
+    auto r = call([&](auto done) { cluster.client().remove("servers", name, done); });
+    ASSERT_TRUE(r.ok()) << r.message;
+  }
+  create("servers", "Server", "s4", server_spec(true, "HPE"));
+  EXPECT_TRUE(run_until([&] { return lists("any", {"s4"}); }));
+  merge("servers", "s2", json::object{{"spec", json::object{{"accepted", true}}}});
+  EXPECT_TRUE(run_until([&] { return lists("any", {"s2", "s4"}) && lists("dell", {"s2"}); }));
 }
 
 TEST_F(ReconcileRunnerTest, StoppedRunnerWritesNothing) {

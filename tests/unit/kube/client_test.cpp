@@ -212,6 +212,29 @@ TEST_F(InProcess, InformerSharesTheStoresTexts) {
   EXPECT_EQ(owners(), watched - 1) << "the watched version was shared too";
 }
 
+// A change of one object keeps the trees get() parsed for the others (a storm's agents read
+// their own Servers while other Servers change); the changed object's tree is new.
+TEST_F(InProcess, InformerKeepsOtherObjectsTreesAcrossAChange) {
+  for (const char* name : {"a", "b"}) ASSERT_EQ(sync([&](auto done) { client.create("servers", server(name), done); }).status, 201u);
+  Informer inf(io, client, "servers");
+  inf.start();
+  ASSERT_TRUE(run_until(io, [&] { return inf.synced(); }));
+  const ObjectPtr a = inf.get("a"), b = inf.get("b");
+  auto hostname = [&](const char* name, const char* value) {
+    ASSERT_TRUE(sync([&](auto done) {
+                  client.patch("servers", name, PatchType::Merge, json::object{{"spec", json::object{{"hostname", value}}}}, done);
+                }).ok());
+    const std::string rv = std::to_string(store.resource_version());
+    ASSERT_TRUE(run_until(io, [&] { return inf.resource_version() == rv; }));
+  };
+  hostname("b", "hb");
+  EXPECT_EQ(inf.get("a").get(), a.get()) << "a's tree was parsed again after b changed";
+  EXPECT_NE(inf.get("b").get(), b.get());
+  EXPECT_EQ(inf.get("b")->at("spec").at("hostname"), "hb");
+  hostname("a", "ha");
+  EXPECT_EQ(inf.get("a")->at("spec").at("hostname"), "ha");
+}
+
 std::string event(const char* type, const std::string& name, const std::string& rv) {
   return json::serialize(json::object{{"type", type}, {"object", json::object{{"kind", "Server"}, {"metadata", json::object{{"name", name}, {"resourceVersion", rv}}}}}});
 }

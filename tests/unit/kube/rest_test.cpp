@@ -1,9 +1,6 @@
 // The HTTPS client against the embedded API and against a scripted TLS server, inside a
 // private network namespace (unshare(CLONE_NEWNET)) so the ports never collide.
 #include <gtest/gtest.h>
-#include <net/if.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -30,6 +27,7 @@
 #include "kube/store_log.hpp"
 #include "kube/tls_material.hpp"
 #include "kube/write_queue.hpp"
+#include "private_netns.hpp"
 
 namespace ironboot::kube {
 namespace {
@@ -38,22 +36,6 @@ namespace json = boost::json;
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
-
-// Moves the test process into its own network namespace with only `lo`, once.
-bool private_netns() {
-  static const bool ok = [] {
-    if (::unshare(CLONE_NEWNET) != 0) return false;
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    bool up = ::ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
-    ifr.ifr_flags |= IFF_UP;
-    up = up && ::ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
-    ::close(fd);
-    return up;
-  }();
-  return ok;
-}
 
 struct TempDir {
   TempDir() {
