@@ -51,6 +51,8 @@ def outage_lab():
             "http": {"listen": "0.0.0.0:8080"},
             "agent": {"kernel": os.path.join(workdir, "agent", "vmlinuz"),
                       "initrd": os.path.join(workdir, "agent", "initramfs")},
+            # The machines of the long-outage test boot from one client address.
+            "discovery": {"boot_tokens_per_minute": 100000},
             "cluster": {"mode": "kubeconfig", "kubeconfig": kubeconfig,
                         "embedded": {"data_dir": os.path.join(app_dir, "data")}},
             "log": {"level": "debug"}}, workdir=app_dir)
@@ -161,8 +163,9 @@ def test_machines_boot_and_register_during_a_long_outage(outage_lab):
         assert boots[-1]["results"] == {"ok": MACHINES}, boots[-1]
     during = app_metrics()
     pending_during = metric(during, "ironboot_kube_write_queue_pending")
-    # At most one write in flight and one pending per machine and kind, however many boots.
-    assert pending_during is not None and pending_during <= 2 * MACHINES, pending_during
+    # At most one write pending per machine and kind (main, status), however many boots; a few
+    # writes of other objects (ServerClass status).
+    assert pending_during is not None and pending_during <= 2 * MACHINES + 8, pending_during
     left = OUTAGE_S - (time.monotonic() - down)
     assert left > 0, f"booting {MACHINES} machines twice took longer than the outage ({OUTAGE_S} s): {boots}"
     time.sleep(left)
@@ -195,8 +198,8 @@ def test_machines_boot_and_register_during_a_long_outage(outage_lab):
         "queue_bytes_during_outage": metric(during, "ironboot_kube_write_queue_bytes"),
         "coalesced": metric(after, "ironboot_kube_write_queue_coalesced_total"),
         "retries_during_outage": retries_before, "retries_total": metric(after, "ironboot_kube_write_queue_retries_total"),
-        "reads": metric(after, "ironboot_kube_write_queue_reads_total"),
-        "refused": metric(after, "ironboot_kube_write_queue_refused_total"),
+        "reads": metric(after, "ironboot_kube_write_queue_reads_total") or 0,
+        "refused": metric(after, "ironboot_kube_write_queue_refused_total") or 0,
         "drained_s": round(drained_s, 1), "app_peak_rss_kb": hwm}
     print(json.dumps(figures))
     assert not figures["refused"], figures
