@@ -144,9 +144,10 @@ def test_machines_boot_and_register_during_a_long_outage(outage_lab):
     exists once, with the second boot's facts. Prints the figures (pytest -s): the write
     queue's peak memory, retries and reads, the drain time and the daemon's peak RSS.
 
-    Measured on a shared 2-core machine (kubeconfig mode, log level debug), 500 machines:
-      IRONBOOT_OUTAGE_S=60:  see bench/README.md ("API outage")
-      IRONBOOT_OUTAGE_S=300: see bench/README.md ("API outage")
+    Measured on a shared 2-core machine (kubeconfig mode, log level debug), 500 machines
+    (bench/README.md, "API outage"): 60 s outage: queue peak 6.7 MB, 12 retries, drained in
+    4.6 s; 300 s outage (about 5 min 10 s in all): queue peak 6.7 MB, 44 retries, drained in
+    8.9 s; peak RSS 29 MB.
     """
     L = outage_lab
     app_metrics = lambda: L["client"].run(["curl", "-sS", "--noproxy", "*", f"{BASE}/metrics"]).stdout
