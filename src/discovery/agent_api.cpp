@@ -409,7 +409,8 @@ void AgentApi::write_registered_server(const std::string& name, const json::obje
         if (alive.expired() || !reply.ok() || !reply.object()) return;
         if (outcome->created) events_.normal(*reply.object(), "Registered", registered_message);
         else if (!outcome->changes.empty()) events_.normal(*reply.object(), "FactsUpdated", outcome->changes);
-      });
+      },
+      false, kube::json_heap_bytes(annotations) + kube::json_heap_bytes(hardware) + registered_message.size());
 }
 
 Instruction AgentApi::hand_out(const Caller& caller, const json::object* as_of, bool replace_outstanding) {

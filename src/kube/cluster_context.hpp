@@ -24,7 +24,14 @@ class ClusterContext {
         environments_(io, client_, "environments"),
         baremetalhosts_(io, client_, ResourcePath{"metal3.io", "v1alpha1", "baremetalhosts", {}}),
         writes_(io, client_),
-        events_(io, client_, std::move(events)) {}
+        events_(io, client_, std::move(events)) {
+    // The write queue bases its writes on the informers' objects instead of reading each first.
+    writes_.set_cache([this](const std::string& resource, const std::string& name) -> WriteQueue::Known {
+      for (const Informer* cache : {&servers_, &serverclasses_, &environments_})
+        if (cache->resource() == resource) return cache->synced() ? WriteQueue::Known(cache->get(name)) : std::nullopt;
+      return std::nullopt;
+    });
+  }
 
   KubeClient& client() { return client_; }
   Informer& servers() { return servers_; }

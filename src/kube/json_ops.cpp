@@ -384,4 +384,26 @@ std::optional<json::value> parse_json(std::string_view text, std::string* error)
   return v;
 }
 
+std::size_t json_heap_bytes(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::string:
+      return value.get_string().capacity() + 1;
+    case json::kind::array: {
+      const auto& a = value.get_array();
+      std::size_t n = a.capacity() * sizeof(json::value);
+      for (const auto& v : a) n += json_heap_bytes(v);
+      return n;
+    }
+    case json::kind::object: {
+      const auto& o = value.get_object();
+      // The members and the hash index beside them.
+      std::size_t n = o.capacity() * (sizeof(json::key_value_pair) + sizeof(std::uint32_t));
+      for (const auto& [key, v] : o) n += key.size() + 1 + json_heap_bytes(v);
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
+
 }  // namespace ironboot::kube

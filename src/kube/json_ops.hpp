@@ -26,6 +26,9 @@ std::optional<boost::json::value> yaml_to_json(std::string_view text, std::strin
 // Block-style YAML rendering of a JSON value (for kubeconfig output and docs).
 std::string json_to_yaml(const boost::json::value& value);
 
+// About how much heap a JSON tree holds (for memory budgets, not exact).
+std::size_t json_heap_bytes(const boost::json::value& value);
+
 // Parses JSON without throwing.
 std::optional<boost::json::value> parse_json(std::string_view text, std::string* error = nullptr);
 

@@ -305,5 +305,149 @@ TEST(WriteQueue, RetriesTransientFailuresWithRetryAfter) {
   EXPECT_EQ(q.pending(), 0u);
 }
 
+std::string server_text(const std::string& name, const std::string& rv, bool accepted = false) {
+  json::object o = server(name, accepted);
+  o["metadata"].as_object()["resourceVersion"] = rv;
+  return json::serialize(o);
+}
+
+// With a cache that knows the object, a write is one PUT with the cached resourceVersion (no
+// GET first); a 409 reads the object and applies the write again; the next write of the same
+// object while the queue holds it is based on the API's answer, not the cache.
+TEST(WriteQueue, WritesFromTheCacheWithoutReadingFirst) {
+  boost::asio::io_context io;
+  auto t = std::make_shared<ScriptedTransport>(io);
+  KubeClient client(t);
+  WriteQueue q(io, client);
+  auto cached = std::make_shared<const json::object>(json::parse(server_text("a", "7")).as_object());
+  q.set_cache([&](const std::string& resource, const std::string& name) -> WriteQueue::Known {
+    if (resource == "servers" && name == "a") return ObjectPtr(cached);
+    if (resource == "servers" && name == "gone") return ObjectPtr();  // known absent
+    return std::nullopt;
+  });
+  t->replies.push_back({200, server_text("a", "8", true), "", {}});  // PUT
+  std::optional<ApiReply> first;
+  q.merge("servers", "a", json::object{{"spec", json::object{{"accepted", true}}}}, false, [&](const ApiReply& r) { first = r; });
+  ASSERT_TRUE(run_until(io, [&] { return first.has_value(); }));
+  EXPECT_TRUE(first->ok());
+  ASSERT_EQ(t->targets, (std::vector<std::string>{"PUT /apis/metal.sidero.dev/v1alpha2/servers/a?fieldManager=ironboot"}));
+  EXPECT_EQ(q.reads(), 0u);
+
+  // A stale cache: 409, then GET and PUT again with the read version.
+  t->targets.clear();
+  t->replies.push_back({409, R"({"kind":"Status","code":409,"reason":"Conflict"})", "", {}});
+  t->replies.push_back({200, server_text("a", "12"), "", {}});
+  t->replies.push_back({200, server_text("a", "13"), "", {}});
+  // Queued behind it: based on the answer to the write before it (rv 13), no read.
+  t->replies.push_back({200, server_text("a", "14"), "", {}});
+  int done = 0;
+  q.merge("servers", "a", json::object{{"spec", json::object{{"hostname", "x"}}}}, false, [&](const ApiReply& r) {
+    EXPECT_TRUE(r.ok());
+    ++done;
+  });
+  q.merge("servers", "a", json::object{{"spec", json::object{{"hostname", "x"}}}}, true, [&](const ApiReply& r) {
+    EXPECT_TRUE(r.ok());
+    ++done;
+  });
+  ASSERT_TRUE(run_until(io, [&] { return done == 2; }));
+  EXPECT_EQ(t->targets, (std::vector<std::string>{"PUT /apis/metal.sidero.dev/v1alpha2/servers/a?fieldManager=ironboot",
+                                                  "GET /apis/metal.sidero.dev/v1alpha2/servers/a",
+                                                  "PUT /apis/metal.sidero.dev/v1alpha2/servers/a?fieldManager=ironboot",
+                                                  "PUT /apis/metal.sidero.dev/v1alpha2/servers/a/status?fieldManager=ironboot"}));
+  EXPECT_EQ(q.reads(), 1u);
+
+  // Known absent: created straight away.
+  t->targets.clear();
+  t->replies.push_back({201, server_text("gone", "20"), "", {}});
+  std::optional<ApiReply> created;
+  q.merge("servers", "gone", json::object{{"spec", json::object{{"accepted", false}}}}, false, [&](const ApiReply& r) { created = r; });
+  ASSERT_TRUE(run_until(io, [&] { return created.has_value(); }));
+  EXPECT_EQ(t->targets, (std::vector<std::string>{"POST /apis/metal.sidero.dev/v1alpha2/servers?fieldManager=ironboot"}));
+  // A no-op by the cache's word is confirmed by a read (the cache may lag): here the object
+  // really differs, so the write goes out.
+  t->targets.clear();
+  t->replies.push_back({200, server_text("a", "30", false), "", {}});
+  t->replies.push_back({200, server_text("a", "31", true), "", {}});
+  cached = std::make_shared<const json::object>(json::parse(server_text("a", "9", true)).as_object());
+  std::optional<ApiReply> confirmed;
+  q.merge("servers", "a", json::object{{"spec", json::object{{"accepted", true}}}}, false, [&](const ApiReply& r) { confirmed = r; });
+  ASSERT_TRUE(run_until(io, [&] { return confirmed.has_value(); }));
+  EXPECT_EQ(t->targets, (std::vector<std::string>{"GET /apis/metal.sidero.dev/v1alpha2/servers/a",
+                                                  "PUT /apis/metal.sidero.dev/v1alpha2/servers/a?fieldManager=ironboot"}));
+}
+
+// During an outage the queue sends one request per backoff (not one per object), and when the
+// API is back the writes go out oldest first.
+TEST(WriteQueue, OutageProbesOnceAndDrainsOldestFirst) {
+  boost::asio::io_context io;
+  auto t = std::make_shared<ScriptedTransport>(io);
+  KubeClient client(t);
+  WriteQueue q(io, client);
+  q.set_cache([](const std::string&, const std::string& name) -> WriteQueue::Known {
+    return ObjectPtr(std::make_shared<const json::object>(json::parse(server_text(name, "3")).as_object()));
+  });
+  q.min_backoff = std::chrono::milliseconds(20);
+  q.max_backoff = std::chrono::milliseconds(40);
+  // The first burst (all four) and three probes fail.
+  for (int i = 0; i < 7; ++i) t->replies.push_back({0, "", "connection refused", {}});
+  std::vector<std::string> landed;
+  const std::vector<std::string> names{"m1", "m2", "m3", "m4"};
+  for (const auto& name : names) {
+    q.merge("servers", name, json::object{{"spec", json::object{{"accepted", true}}}}, false,
+            [&landed, name](const ApiReply& r) {
+              if (r.ok()) landed.push_back(name);
+            });
+  }
+  ASSERT_TRUE(run_until(io, [&] { return q.retries() == 7; }));
+  const std::string put = "PUT /apis/metal.sidero.dev/v1alpha2/servers/";
+  const std::string tail = "?fieldManager=ironboot";
+  std::vector<std::string> expected;
+  for (const auto& n : names) expected.push_back(put + n + tail);
+  for (int i = 0; i < 3; ++i) expected.push_back(put + "m1" + tail);  // the oldest probes alone
+  EXPECT_EQ(t->targets, expected);
+  // Writes made meanwhile merge into the waiting ones: nothing more is queued.
+  const auto pending = q.pending();
+  q.merge("servers", "m3", json::object{{"spec", json::object{{"hostname", "h"}}}});
+  EXPECT_EQ(q.pending(), pending);
+  for (const auto& n : names) t->replies.push_back({200, server_text(n, "5", true), "", {}});
+  ASSERT_TRUE(run_until(io, [&] { return landed.size() == 4; }));
+  EXPECT_EQ(landed, names);
+  for (const auto& n : names) expected.push_back(put + n + tail);
+  EXPECT_EQ(t->targets, expected);
+  EXPECT_EQ(q.pending(), 0u);
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
+// Memory is bounded: writes beyond the budget are refused with 503 QueueFull, superseding
+// writes of one object do not grow it, and what is held is counted.
+TEST(WriteQueue, RefusesWritesBeyondItsMemoryBudget) {
+  boost::asio::io_context io;
+  auto t = std::make_shared<ScriptedTransport>(io);  // no replies: the API never answers
+  KubeClient client(t);
+  WriteQueue q(io, client);
+  q.min_backoff = std::chrono::milliseconds(1000);
+  q.max_bytes = 64 * 1024;
+  auto facts = [](const json::object* cur) -> std::optional<json::object> { return cur ? *cur : server("x"); };
+  int refused = 0;
+  auto count_refused = [&](const ApiReply& r) {
+    if (r.status == 503 && r.reason == "QueueFull") ++refused;
+  };
+  // One object, many boots: the pending facts write is replaced, the budget is not spent.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(q.enqueue_superseding("servers", "one", "facts", facts, {}, false, 5000));
+  EXPECT_LE(q.pending(), 2u);
+  EXPECT_LT(q.bytes(), 2 * 5000u + 1024);
+  // Many objects: refused once the budget is spent, and the count stops there.
+  int accepted = 0;
+  for (int i = 0; i < 100; ++i)
+    accepted += q.enqueue_superseding("servers", "m" + std::to_string(i), "facts", facts, count_refused, false, 5000);
+  EXPECT_LT(accepted, 12);
+  EXPECT_GT(accepted, 5);
+  EXPECT_LE(q.bytes(), q.max_bytes);
+  EXPECT_EQ(q.peak_bytes(), q.bytes());
+  EXPECT_FALSE(q.has_room(5000));
+  EXPECT_EQ(q.refused(), static_cast<std::uint64_t>(100 - accepted));
+  ASSERT_TRUE(run_until(io, [&] { return refused == 100 - accepted; }));
+}
+
 }  // namespace
 }  // namespace ironboot::kube
