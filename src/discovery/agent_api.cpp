@@ -317,6 +317,17 @@ http::Response AgentApi::handle_register(const http::Request& request) {
   if (identity.verdict == IdentityDecision::Verdict::tpm_required)
     return refuse_identity(request, plan.server_name, "tpm_required", "IdentityRequired", identity.message);
   auto log = logger("discovery");
+  // Nothing is answered 200 that the write queue would refuse: during a long outage a full
+  // queue makes the agent retry (it asks for a fresh TPM challenge each time).
+  std::size_t write_bytes = 0;
+  for (const auto& w : plan.writes) write_bytes += kube::json_heap_bytes(w.body);
+  if (cluster_ && !cluster_->writes().has_room(write_bytes)) {
+    log->warn("register refused reason=write_queue_full server={} bytes={} peer={}", plan.server_name, write_bytes,
+              request.peer);
+    auto response = error_response(503, "the write queue to the cluster API is full; retry later");
+    response.set("Retry-After", "10");
+    return response;
+  }
   if (plan.duplicate_uuid) {
     log->error("duplicate uuid {}", plan.duplicate_message);
     if (const auto* first = server(plan.duplicate_of)) events_.warning(*first, "DuplicateUUID", plan.duplicate_message);

@@ -130,6 +130,24 @@ TEST_F(AgentApiTest, RegisterCreatesTheServer) {
   EXPECT_EQ(server.at("status").at("isClean"), false);
 }
 
+// A register is not answered 200 when the write queue would refuse its writes (a long
+// outage filled it): 503 with Retry-After, nothing written; with room again it registers.
+TEST_F(AgentApiTest, AFullWriteQueueRefusesTheRegisterInsteadOfAcknowledgingIt) {
+  AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
+  api.register_routes(router);
+  start(api);
+  const std::size_t budget = cluster.writes().max_bytes;
+  cluster.writes().max_bytes = 1024;  // less than one register's facts
+  const auto refused = router.handle(request("POST", "/agent/v1/register", "", boot, register_body()));
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(header_of(refused, "Retry-After"), "10");
+  run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(cluster.servers().size(), 0u);
+  EXPECT_EQ(cluster.writes().pending(), 0u);
+  cluster.writes().max_bytes = budget;
+  register_machine();
+}
+
 TEST_F(AgentApiTest, WaitingPollIsAnsweredWithTheWipeOnceAccepted) {
   AgentApi api(io, AgentApiOptions{}, clock, [](const json::object*) { return true; });
   api.register_routes(router);
