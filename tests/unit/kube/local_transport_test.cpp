@@ -20,6 +20,7 @@
 #include "kube/resource_type.hpp"
 #include "kube/store.hpp"
 #include "private_netns.hpp"
+#include "store_fixtures.hpp"
 
 namespace ironboot::kube {
 namespace {
@@ -27,14 +28,7 @@ namespace {
 namespace json = boost::json;
 namespace net = boost::asio;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/kube-local-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
+using store_testing::TempDir;
 
 template <class Pred>
 bool run_until(net::io_context& io, Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
